@@ -1,0 +1,52 @@
+"""Wall-clock capture times for decoded frames, monotonic per camera.
+
+A source's presentation times give the spacing between frames; the wall clock gives the
+anchor. The anchor is set on the first frame and reset whenever the source clock jumps
+(a camera reboot, a wrap, a file loop) or drifts too far from the wall clock, so capture
+times stay close to real time and never go backwards, even for sources without pts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+MIN_STEP_S = 0.001  # ids are milliseconds: two frames never share one
+
+
+class CaptureClock:
+    def __init__(
+        self,
+        max_drift_s: float | None = 2.0,
+        now: Callable[[], float] = time.time,
+        floor_s: float = 0.0,
+    ) -> None:
+        """``max_drift_s=None`` trusts the source clock fully (offline files, benchmarks)."""
+        self._max_drift_s = max_drift_s
+        self._now = now
+        self._offset_s: float | None = None
+        self._last_s = floor_s
+
+    def reset(self) -> None:
+        """Forget the anchor (a new connection); keeps the monotonic floor."""
+        self._offset_s = None
+
+    def capture_time(self, pts_s: float | None) -> float:
+        now = self._now()
+        if pts_s is None:
+            moment = now
+        else:
+            if self._offset_s is None:
+                self._offset_s = now - pts_s
+            moment = self._offset_s + pts_s
+            if self._is_off(moment, now):
+                self._offset_s = now - pts_s
+                moment = now
+        moment = max(moment, self._last_s + MIN_STEP_S)
+        self._last_s = moment
+        return moment
+
+    def _is_off(self, moment: float, now: float) -> bool:
+        if moment <= self._last_s:
+            return True
+        return self._max_drift_s is not None and abs(moment - now) > self._max_drift_s

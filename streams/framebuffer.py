@@ -1,0 +1,88 @@
+"""The rolling frame buffer in Redis: one stream per camera, entry id = capture time (ms)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from streams.keys import Keys
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    camera_id: str
+    ts: float  # capture time, epoch seconds
+    seq: int  # per-camera sample counter; parity decides the strip's text position
+    motion: float
+    width: int  # stamped frame size, strip included
+    height: int
+    jpeg: bytes
+
+    @property
+    def ts_ms(self) -> int:
+        return int(self.ts * 1000)
+
+    @property
+    def entry_id(self) -> str:
+        return f"{self.ts_ms}-0"
+
+    def fields(self) -> dict[str, bytes | str]:
+        return {
+            "jpeg": self.jpeg,
+            "ts": f"{self.ts:.3f}",
+            "seq": str(self.seq),
+            "motion": f"{self.motion:.4f}",
+            "w": str(self.width),
+            "h": str(self.height),
+        }
+
+    @classmethod
+    def from_entry(cls, camera_id: str, fields: dict[bytes, bytes]) -> FrameRecord:
+        return cls(
+            camera_id=camera_id,
+            ts=float(fields[b"ts"]),
+            seq=int(fields[b"seq"]),
+            motion=float(fields[b"motion"]),
+            width=int(fields[b"w"]),
+            height=int(fields[b"h"]),
+            jpeg=fields[b"jpeg"],
+        )
+
+
+def append_frame(pipe: Any, keys: Keys, record: FrameRecord, retention_s: float) -> None:
+    """Queues the XADD of one frame on a pipeline, trimming what is older than retention."""
+    pipe.xadd(
+        keys.frames(record.camera_id),
+        record.fields(),  # type: ignore[arg-type]
+        id=record.entry_id,
+        minid=str(record.ts_ms - int(retention_s * 1000)),
+        approximate=True,
+    )
+
+
+def read_frames(
+    client: redis.Redis, keys: Keys, camera_id: str, start_s: float, end_s: float
+) -> list[FrameRecord]:
+    """Frames captured in [start_s, end_s), oldest first."""
+    end_ms = int(end_s * 1000) - 1
+    entries = client.xrange(keys.frames(camera_id), min=str(int(start_s * 1000)), max=str(end_ms))
+    return [FrameRecord.from_entry(camera_id, fields) for _, fields in entries]
+
+
+def latest_frame(client: redis.Redis, keys: Keys, camera_id: str) -> FrameRecord | None:
+    entries = client.xrevrange(keys.frames(camera_id), count=1)
+    if not entries:
+        return None
+    return FrameRecord.from_entry(camera_id, entries[0][1])
+
+
+def last_capture_s(client: redis.Redis, keys: Keys, camera_id: str) -> float:
+    """Capture time of the newest stored frame (0 when none): the floor for new ones."""
+    entries = client.xrevrange(keys.frames(camera_id), count=1)
+    if not entries:
+        return 0.0
+    entry_id = entries[0][0]
+    ms = int((entry_id.decode() if isinstance(entry_id, bytes) else entry_id).split("-")[0])
+    return ms / 1000.0

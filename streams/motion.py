@@ -1,0 +1,26 @@
+"""A cheap per-frame motion score: the share of a small grey thumbnail that changed."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+THUMB_SIZE = (64, 36)
+CHANGE_LEVEL = 18  # grey levels of difference that count as change, above sensor noise
+
+Thumbnail = npt.NDArray[np.uint8]
+
+
+def thumbnail(picture_bgr: npt.NDArray[np.uint8]) -> Thumbnail:
+    grey = cv2.cvtColor(picture_bgr, cv2.COLOR_BGR2GRAY)
+    small: Thumbnail = cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA)
+    return small
+
+
+def motion_score(previous: Thumbnail | None, current: Thumbnail) -> float:
+    """0.0 (nothing changed) .. 1.0 (everything changed); 1.0 for the first frame."""
+    if previous is None or previous.shape != current.shape:
+        return 1.0
+    changed = cv2.absdiff(previous, current) > CHANGE_LEVEL
+    return float(np.count_nonzero(changed)) / changed.size

@@ -1,0 +1,69 @@
+"""From a decoded frame to a stored frame record: sample, resize, stamp, score, encode."""
+
+from __future__ import annotations
+
+import cv2
+from av.video.reformatter import Interpolation, VideoReformatter
+
+from streams.clock import CaptureClock
+from streams.framebuffer import FrameRecord
+from streams.motion import Thumbnail, motion_score, thumbnail
+from streams.overlay import add_strip, wall_time_text
+from streams.sampling import RateSampler
+from streams.sizing import picture_size
+from streams.sources import SourceFrame
+
+
+class FrameProcessor:
+    """One camera's per-frame work; keeps the state that spans frames and reconnects."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        fps: float,
+        max_pixels: int,
+        jpeg_quality: int,
+        clock: CaptureClock,
+    ) -> None:
+        self.camera_id = camera_id
+        self._max_pixels = max_pixels
+        self._encode_params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+        self._clock = clock
+        self._sampler = RateSampler(fps)
+        self._reformatter = VideoReformatter()
+        self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
+        self._previous_thumb: Thumbnail | None = None
+        self._seq = 0
+
+    def new_connection(self) -> None:
+        self._clock.reset()
+
+    def process(self, item: SourceFrame) -> FrameRecord | None:
+        """The record for a sampled frame; None for frames between samples."""
+        capture_s = self._clock.capture_time(item.pts_s)
+        if not self._sampler.take(capture_s):
+            return None
+        width, height = self._size_for(item.frame.width, item.frame.height)
+        picture = self._reformatter.reformat(
+            item.frame, width=width, height=height, format="bgr24",
+            interpolation=Interpolation.AREA,
+        ).to_ndarray()
+        thumb = thumbnail(picture)
+        motion = motion_score(self._previous_thumb, thumb)
+        self._previous_thumb = thumb
+        stamped = add_strip(picture, wall_time_text(capture_s), self._seq)
+        ok, jpeg = cv2.imencode(".jpg", stamped, self._encode_params)
+        if not ok:
+            raise RuntimeError("JPEG encoding failed")
+        record = FrameRecord(
+            camera_id=self.camera_id, ts=capture_s, seq=self._seq, motion=motion,
+            width=stamped.shape[1], height=stamped.shape[0], jpeg=jpeg.tobytes(),
+        )
+        self._seq += 1
+        return record
+
+    def _size_for(self, source_width: int, source_height: int) -> tuple[int, int]:
+        key = (source_width, source_height)
+        if key not in self._sizes:
+            self._sizes[key] = picture_size(source_width, source_height, self._max_pixels)
+        return self._sizes[key]

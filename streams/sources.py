@@ -1,0 +1,95 @@
+"""Decoded frames from a camera: RTSP over TCP, or a file played in a loop as if live.
+
+Each generator is one connection; it ends (or raises SourceError) when the connection
+does, and the camera reader decides when to reconnect. Every frame is decoded, none is
+converted here: conversion costs as much as decoding, so only sampled frames pay it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import av.container
+import av.video.frame
+
+from streams.urls import CameraUrl
+
+
+class SourceError(Exception):
+    """A connection to a camera failed or ended; the message is safe to log."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFrame:
+    pts_s: float | None
+    frame: av.video.frame.VideoFrame
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOptions:
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0
+    realtime: bool = True  # files: pace to their own frame rate, as a live camera would
+
+
+def open_frames(
+    url: CameraUrl, options: SourceOptions, stop: threading.Event
+) -> Iterator[SourceFrame]:
+    if url.is_file:
+        assert url.path is not None
+        return _looped_file_frames(url.path, options.realtime, stop)
+    return _network_frames(url.raw, options)
+
+
+def _network_frames(raw_url: str, options: SourceOptions) -> Iterator[SourceFrame]:
+    av_options = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32"}
+    timeouts = (options.connect_timeout_s, options.read_timeout_s)
+    with av.open(raw_url, options=av_options, timeout=timeouts) as container:
+        yield from _decoded(container, pts_offset_s=0.0)
+    raise SourceError("stream ended")
+
+
+def _looped_file_frames(path: Path, realtime: bool, stop: threading.Event) -> Iterator[SourceFrame]:
+    if not path.is_file():
+        raise SourceError(f"no such video file: {path}")
+    offset_s = 0.0
+    started = time.monotonic()
+    while not stop.is_set():
+        loop_end_s = offset_s
+        with av.open(str(path)) as container:
+            for item in _decoded(container, pts_offset_s=offset_s):
+                if item.pts_s is not None:
+                    if realtime and _pace(started, item.pts_s, stop):
+                        return
+                    loop_end_s = item.pts_s
+                yield item
+            frame_s = _frame_duration_s(container)
+        if loop_end_s <= offset_s:
+            raise SourceError(f"no decodable video frames in {path.name}")
+        offset_s = loop_end_s + frame_s
+
+
+def _pace(started: float, pts_s: float, stop: threading.Event) -> bool:
+    """Sleeps until the frame is due; True when asked to stop meanwhile."""
+    delay = started + pts_s - time.monotonic()
+    return delay > 0 and stop.wait(delay)
+
+
+def _frame_duration_s(container: av.container.InputContainer) -> float:
+    rate = container.streams.video[0].average_rate
+    return 1.0 / float(rate) if rate else 0.04
+
+
+def _decoded(container: av.container.InputContainer, pts_offset_s: float) -> Iterator[SourceFrame]:
+    if not container.streams.video:
+        raise SourceError("the source has no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    for frame in container.decode(stream):
+        pts_s = None if frame.time is None else frame.time + pts_offset_s
+        yield SourceFrame(pts_s=pts_s, frame=frame)
