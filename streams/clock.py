@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-MIN_STEP_S = 0.001  # ids are milliseconds: two frames never share one
 
 
 class CaptureClock:
@@ -25,7 +24,7 @@ class CaptureClock:
         self._max_drift_s = max_drift_s
         self._now = now
         self._offset_s: float | None = None
-        self._last_s = floor_s
+        self._last_ms = int(floor_s * 1000)
 
     def reset(self) -> None:
         """Forget the anchor (a new connection); keeps the monotonic floor."""
@@ -42,11 +41,11 @@ class CaptureClock:
             if self._is_off(moment, now):
                 self._offset_s = now - pts_s
                 moment = now
-        moment = max(moment, self._last_s + MIN_STEP_S)
-        self._last_s = moment
-        return moment
+        # Whole milliseconds, strictly increasing: they become the frames' stream ids.
+        self._last_ms = max(int(moment * 1000), self._last_ms + 1)
+        return self._last_ms / 1000
 
     def _is_off(self, moment: float, now: float) -> bool:
-        if moment <= self._last_s:
+        if moment * 1000 <= self._last_ms:
             return True
         return self._max_drift_s is not None and abs(moment - now) > self._max_drift_s

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -22,7 +22,7 @@ class FrameRecord:
 
     @property
     def ts_ms(self) -> int:
-        return int(self.ts * 1000)
+        return round(self.ts * 1000)
 
     @property
     def entry_id(self) -> str:
@@ -55,7 +55,7 @@ def append_frame(pipe: Any, keys: Keys, record: FrameRecord, retention_s: float)
     """Queues the XADD of one frame on a pipeline, trimming what is older than retention."""
     pipe.xadd(
         keys.frames(record.camera_id),
-        record.fields(),  # type: ignore[arg-type]
+        record.fields(),
         id=record.entry_id,
         minid=str(record.ts_ms - int(retention_s * 1000)),
         approximate=True,
@@ -67,12 +67,12 @@ def read_frames(
 ) -> list[FrameRecord]:
     """Frames captured in [start_s, end_s), oldest first."""
     end_ms = int(end_s * 1000) - 1
-    entries = client.xrange(keys.frames(camera_id), min=str(int(start_s * 1000)), max=str(end_ms))
+    entries = _entries(client.xrange(keys.frames(camera_id), str(int(start_s * 1000)), str(end_ms)))
     return [FrameRecord.from_entry(camera_id, fields) for _, fields in entries]
 
 
 def latest_frame(client: redis.Redis, keys: Keys, camera_id: str) -> FrameRecord | None:
-    entries = client.xrevrange(keys.frames(camera_id), count=1)
+    entries = _entries(client.xrevrange(keys.frames(camera_id), count=1))
     if not entries:
         return None
     return FrameRecord.from_entry(camera_id, entries[0][1])
@@ -80,9 +80,12 @@ def latest_frame(client: redis.Redis, keys: Keys, camera_id: str) -> FrameRecord
 
 def last_capture_s(client: redis.Redis, keys: Keys, camera_id: str) -> float:
     """Capture time of the newest stored frame (0 when none): the floor for new ones."""
-    entries = client.xrevrange(keys.frames(camera_id), count=1)
+    entries = _entries(client.xrevrange(keys.frames(camera_id), count=1))
     if not entries:
         return 0.0
-    entry_id = entries[0][0]
-    ms = int((entry_id.decode() if isinstance(entry_id, bytes) else entry_id).split("-")[0])
-    return ms / 1000.0
+    return int(entries[0][0].split(b"-")[0]) / 1000.0
+
+
+def _entries(reply: object) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Stream entries as a client without response decoding returns them."""
+    return cast(list[tuple[bytes, dict[bytes, bytes]]], reply or [])

@@ -14,8 +14,7 @@ Thumbnail = npt.NDArray[np.uint8]
 
 def thumbnail(picture_bgr: npt.NDArray[np.uint8]) -> Thumbnail:
     grey = cv2.cvtColor(picture_bgr, cv2.COLOR_BGR2GRAY)
-    small: Thumbnail = cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA)
-    return small
+    return np.asarray(cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA), np.uint8)
 
 
 def motion_score(previous: Thumbnail | None, current: Thumbnail) -> float:

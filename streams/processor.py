@@ -8,7 +8,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 from streams.clock import CaptureClock
 from streams.framebuffer import FrameRecord
 from streams.motion import Thumbnail, motion_score, thumbnail
-from streams.overlay import add_strip, wall_time_text
+from streams.overlay import Image3, add_strip, wall_time_text
 from streams.sampling import RateSampler
 from streams.sizing import picture_size
 from streams.sources import SourceFrame
@@ -44,10 +44,10 @@ class FrameProcessor:
         if not self._sampler.take(capture_s):
             return None
         width, height = self._size_for(item.frame.width, item.frame.height)
-        picture = self._reformatter.reformat(
+        picture: Image3 = self._reformatter.reformat(
             item.frame, width=width, height=height, format="bgr24",
             interpolation=Interpolation.AREA,
-        ).to_ndarray()
+        ).to_ndarray(format="bgr24")  # type: ignore[assignment]
         thumb = thumbnail(picture)
         motion = motion_score(self._previous_thumb, thumb)
         self._previous_thumb = thumb

@@ -1,4 +1,9 @@
-"""Sampling by presentation time: the first frame at or after each tick of the rate."""
+"""Sampling by presentation time: the first frame at or after each tick of the rate.
+
+Ticks lie on a fixed grid of the period (0.00, 0.25, 0.50 s … at 4 FPS), so samples of
+all cameras line up; a tick closer than half a period to the last sample is skipped, so
+a late first frame is not followed at once by a second.
+"""
 
 from __future__ import annotations
 
@@ -13,5 +18,6 @@ class RateSampler:
     def take(self, capture_s: float) -> bool:
         if self._next_s is not None and capture_s < self._next_s:
             return False
-        self._next_s = (math.floor(capture_s / self._period_s) + 1) * self._period_s
+        ticks = math.floor((capture_s + self._period_s / 2) / self._period_s)
+        self._next_s = (ticks + 1) * self._period_s
         return True

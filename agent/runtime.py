@@ -1,0 +1,79 @@
+"""Shared start-up pieces of Vigil's processes: Redis connection, cameras, stop signals."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+from pydantic import SecretStr
+
+from agent.config import VigilSettings
+from agent.embedded_redis import EmbeddedRedis
+from streams.config import CameraConfig, CameraSpec, resolve_camera
+from streams.demo import DEMO_CAMERA_ID, demo_video_path
+from streams.keys import Keys
+
+REDIS_TIMEOUT_S = 5.0
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        health_check_interval=30,
+    )
+
+
+@contextmanager
+def redis_for(settings: VigilSettings, start_embedded: bool = True) -> Iterator[redis.Redis]:
+    """The configured Redis, or the embedded one (started here when allowed and needed)."""
+    if settings.redis_url is not None:
+        client = connect(settings.redis_url.get_secret_value())
+        with client:
+            yield client
+        return
+    embedded = EmbeddedRedis(settings.data_dir)
+    if start_embedded:
+        embedded.start()
+    client = connect(embedded.url)
+    try:
+        with client:
+            yield client
+    finally:
+        embedded.stop()
+
+
+def keys_for(settings: VigilSettings) -> Keys:
+    return Keys(settings.key_prefix)
+
+
+def configured_cameras(settings: VigilSettings) -> list[CameraConfig]:
+    """The configured cameras, or the demo camera when none is configured."""
+    if settings.cameras:
+        return settings.cameras
+    url = SecretStr(demo_video_path().as_uri())
+    return [CameraConfig(id=DEMO_CAMERA_ID, url=url, name="Demo street (bikes.mp4)")]
+
+
+def camera_specs(settings: VigilSettings) -> list[CameraSpec]:
+    return [
+        resolve_camera(camera, settings.ingest)
+        for camera in configured_cameras(settings)
+        if camera.enabled
+    ]
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, for a graceful stop."""
+    stop = threading.Event()
+
+    def _handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+    return stop

@@ -1,0 +1,130 @@
+"""Per-camera ingest health: counters updated by the reader, a record published to Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from streams.config import CameraSpec
+from streams.urls import mask_url
+
+
+class CameraState(StrEnum):
+    CONNECTING = "connecting"
+    ONLINE = "online"
+    STALLED = "stalled"
+    OFFLINE = "offline"
+
+
+@dataclass
+class _Counters:
+    state: CameraState = CameraState.CONNECTING
+    frames_in: int = 0
+    frames_out: int = 0
+    dropped: int = 0
+    reconnects: int = 0
+    last_frame_at: float = 0.0  # wall time of the last decoded frame
+    last_stored_ts: float = 0.0
+    last_error: str = ""
+    last_error_at: float = 0.0
+    width: int = 0
+    height: int = 0
+
+
+@dataclass
+class CameraHealth:
+    """Thread-safe: the reader, the writer and the publisher all touch it."""
+
+    camera_id: str
+    masked_url: str
+    stall_frames: int
+    stall_min_s: float
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _c: _Counters = field(default_factory=_Counters, repr=False)
+    _rate_mark: tuple[float, int, int] = (0.0, 0, 0)
+    _rates: tuple[float, float] = (0.0, 0.0)
+    _source_fps: float = 0.0  # the last non-zero input rate: what a stall is scaled to
+
+    def connecting(self) -> None:
+        with self._lock:
+            self._c.state = CameraState.CONNECTING
+
+    def frame_decoded(self, now: float) -> None:
+        with self._lock:
+            self._c.frames_in += 1
+            self._c.last_frame_at = now
+            self._c.state = CameraState.ONLINE
+
+    def frame_stored(self, ts: float, width: int, height: int) -> None:
+        with self._lock:
+            self._c.frames_out += 1
+            self._c.last_stored_ts = ts
+            self._c.width, self._c.height = width, height
+
+    def frame_dropped(self, count: int = 1) -> None:
+        with self._lock:
+            self._c.dropped += count
+
+    def disconnected(self, error: str) -> None:
+        with self._lock:
+            self._c.state = CameraState.OFFLINE
+            self._c.reconnects += 1
+            self._c.last_error = error
+            self._c.last_error_at = time.time()
+
+    def snapshot(self, now: float) -> dict[str, str]:
+        """The health record; also turns online into stalled when frames stop."""
+        with self._lock:
+            self._update_rates(now)
+            if self._c.state is CameraState.ONLINE and self._is_stalled(now):
+                self._c.state = CameraState.STALLED
+            c = self._c
+            return {
+                "camera": self.camera_id,
+                "url": self.masked_url,
+                "state": c.state.value,
+                "fps_in": f"{self._rates[0]:.2f}",
+                "fps_out": f"{self._rates[1]:.2f}",
+                "frames_in": str(c.frames_in),
+                "frames_out": str(c.frames_out),
+                "dropped": str(c.dropped),
+                "reconnects": str(c.reconnects),
+                "last_frame_ts": f"{c.last_stored_ts:.3f}",
+                "last_error": c.last_error,
+                "last_error_at": f"{c.last_error_at:.3f}",
+                "width": str(c.width),
+                "height": str(c.height),
+                "updated_at": f"{now:.3f}",
+            }
+
+    def stall_timeout_s(self) -> float:
+        scaled = self.stall_frames / self._source_fps if self._source_fps > 0 else 0.0
+        return max(self.stall_min_s, scaled)
+
+    def _is_stalled(self, now: float) -> bool:
+        return now - self._c.last_frame_at > self.stall_timeout_s()
+
+    def _update_rates(self, now: float) -> None:
+        mark_at, mark_in, mark_out = self._rate_mark
+        elapsed = now - mark_at
+        if mark_at and elapsed < 0.5:
+            return
+        if mark_at:
+            self._rates = (
+                (self._c.frames_in - mark_in) / elapsed,
+                (self._c.frames_out - mark_out) / elapsed,
+            )
+            if self._rates[0] > 0:
+                self._source_fps = self._rates[0]
+        self._rate_mark = (now, self._c.frames_in, self._c.frames_out)
+
+
+def health_for(spec: CameraSpec) -> CameraHealth:
+    return CameraHealth(
+        camera_id=spec.id,
+        masked_url=mask_url(spec.url.get_secret_value()),
+        stall_frames=spec.stall_frames,
+        stall_min_s=spec.stall_min_s,
+    )

@@ -1,0 +1,55 @@
+"""Real servers for the whole suite: Redis and RTSP, started once per session."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from agent.embedded_redis import EmbeddedRedis
+from streams.keys import Keys
+from tests.servers.rtsp import RtspServer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), append_only=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def keys() -> Keys:
+    """A key prefix of the test's own, so tests share one server without seeing each other."""
+    return Keys(prefix=f"test-{uuid.uuid4().hex[:8]}:")
+
+
+@pytest.fixture(scope="session")
+def rtsp_server() -> Iterator[RtspServer]:
+    server = RtspServer(free_port(), mounts=("/live", "/cam1", "/cam2", "/cam3")).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path

@@ -1,0 +1,45 @@
+"""A real RTSP server for the tests: GStreamer's gst-rtsp-server serving live H.264.
+
+Runs under Debian's /usr/bin/python3 (where the GStreamer bindings live), started by the
+test fixtures. Usage: rtsp_server.py PORT WIDTHxHEIGHT FPS MOUNT [MOUNT ...]
+Prints "ready" once it listens. Each mount serves a live test pattern with the running
+time drawn on it.
+"""
+
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def pipeline(width: int, height: int, fps: int) -> str:
+    return (
+        f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},"
+        f"framerate={fps}/1 ! timeoverlay ! x264enc tune=zerolatency speed-preset=ultrafast "
+        f"key-int-max={fps} bframes=0 threads=1 ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    )
+
+
+def main() -> None:
+    port, size, fps, mounts = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+    width, height = (int(part) for part in size.split("x"))
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(port)
+    for mount in mounts:
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(pipeline(width, height, fps))
+        factory.set_shared(True)
+        server.get_mount_points().add_factory(mount, factory)
+    if server.attach(None) == 0:
+        sys.exit(f"cannot listen on port {port}")
+    print("ready", flush=True)
+    GLib.MainLoop().run()
+
+
+if __name__ == "__main__":
+    main()
