@@ -11,8 +11,16 @@ from rich.table import Table
 from streams.health_records import read_health
 from streams.keys import Keys
 
-COLUMNS = ("camera", "state", "fps in", "fps out", "dropped", "reconnects", "last frame",
-           "last error")
+COLUMNS = (
+    "camera",
+    "state",
+    "fps in",
+    "fps out",
+    "dropped",
+    "reconnects",
+    "last frame",
+    "last error",
+)
 
 
 def print_camera_table(client: redis.Redis, keys: Keys, camera_ids: list[str]) -> None:

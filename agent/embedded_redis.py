@@ -88,15 +88,24 @@ class EmbeddedRedis:
     def _command(self, server: str) -> list[str]:
         return [
             server,
-            "--port", "0",
-            "--unixsocket", str(self.socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(self.data_dir),
-            "--save", "",
-            "--appendonly", "yes" if self._append_only else "no",
-            "--appendfsync", "everysec",
-            "--loglevel", "warning",
-            "--logfile", str(self.log_path),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self._append_only else "no",
+            "--appendfsync",
+            "everysec",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(self.log_path),
         ]
 
     def _wait_until_ready(self) -> None:

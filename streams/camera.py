@@ -49,6 +49,7 @@ class CameraReader:
             spec.id, spec.fps, spec.max_pixels, spec.jpeg_quality, clock
         )
         self._backoff = Backoff(spec.backoff_initial_s, spec.backoff_cap_s)
+        self._frames_seen = 0
 
     def run(self) -> None:
         while not self._stop.is_set():
@@ -65,6 +66,8 @@ class CameraReader:
     def _read_one_connection(self, url: CameraUrl) -> str:
         """Reads until the connection ends; returns why it ended (safe to log)."""
         self._processor.new_connection()
+        started = time.monotonic()
+        frames_before = self._frames_seen
         try:
             for item in open_frames(url, self._options, self._stop):
                 if self._stop.is_set():
@@ -73,13 +76,21 @@ class CameraReader:
         except SourceError as error:
             return self._safe(str(error))
         except (av.error.FFmpegError, OSError) as error:
-            return self._safe(f"{type(error).__name__}: {error}")
+            message = self._safe(f"{type(error).__name__}: {error}")
+            if self._frames_seen == frames_before and self._timed_out(started):
+                return f"no answer within {time.monotonic() - started:.0f} s ({message})"
+            return message
         except Exception as error:
             log.exception("camera %s: unexpected error", self.spec.id, exc_info=False)
             return self._safe(f"unexpected {type(error).__name__}: {error}")
         return "stream ended"
 
+    def _timed_out(self, started: float) -> bool:
+        """FFmpeg reports a silent peer as invalid data; the elapsed time tells the truth."""
+        return time.monotonic() - started >= 0.9 * self.spec.connect_timeout_s
+
     def _handle(self, item: SourceFrame) -> None:
+        self._frames_seen += 1
         self.health.frame_decoded(time.time())
         self._backoff.reset()
         record = self._processor.process(item)

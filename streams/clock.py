@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 
 
-
 class CaptureClock:
     def __init__(
         self,

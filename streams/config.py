@@ -80,8 +80,9 @@ class CameraSpec(StrictModel):
 
 
 def resolve_camera(camera: CameraConfig, defaults: IngestSettings) -> CameraSpec:
-    overrides = camera.model_dump(exclude_none=True, include={"fps", "max_pixels",
-                                                              "jpeg_quality", "retention_s"})
+    overrides = camera.model_dump(
+        exclude_none=True, include={"fps", "max_pixels", "jpeg_quality", "retention_s"}
+    )
     base = defaults.model_dump(exclude={"queue_frames", "health_interval_s"})
     return CameraSpec(id=camera.id, url=camera.url, **{**base, **overrides})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import redis
@@ -50,7 +51,11 @@ class IngestService:
         self._spawn("vigil-writer", self.writer.run, self._stop)
         for spec in self._cameras:
             reader = CameraReader(
-                spec, self.healths[spec.id], self.writer, self._stop, self._realtime,
+                spec,
+                self.healths[spec.id],
+                self.writer,
+                self._stop,
+                self._realtime,
                 self._stored_until(spec.id),
             )
             self._spawn(f"vigil-camera-{spec.id}", reader.run)
@@ -66,6 +71,19 @@ class IngestService:
         if alive:
             log.warning("ingest threads still busy after %.0f s: %s", timeout_s, ", ".join(alive))
 
+    def health_lines(self) -> list[str]:
+        """One dense line per camera, for the service log."""
+        now = time.time()
+        lines = []
+        for camera_id, health in self.healths.items():
+            h = health.snapshot(now)
+            line = (
+                f"camera {camera_id}: {h['state']}, {h['fps_in']} fps in, {h['fps_out']} fps "
+                f"stored, {h['dropped']} dropped, {h['reconnects']} reconnects"
+            )
+            lines.append(line + (f", last error: {h['last_error']}" if h["last_error"] else ""))
+        return lines
+
     def wait(self, timeout_s: float | None = None) -> bool:
         """Blocks until stopped; True when stopped."""
         return self._stop.wait(timeout_s)
@@ -80,4 +98,3 @@ class IngestService:
             return last_capture_s(self._client, self._keys, camera_id)
         except (redis.ConnectionError, redis.TimeoutError):
             return 0.0
-

@@ -45,7 +45,10 @@ class FrameProcessor:
             return None
         width, height = self._size_for(item.frame.width, item.frame.height)
         picture: Image3 = self._reformatter.reformat(
-            item.frame, width=width, height=height, format="bgr24",
+            item.frame,
+            width=width,
+            height=height,
+            format="bgr24",
             interpolation=Interpolation.AREA,
         ).to_ndarray(format="bgr24")  # type: ignore[assignment]
         thumb = thumbnail(picture)
@@ -56,8 +59,13 @@ class FrameProcessor:
         if not ok:
             raise RuntimeError("JPEG encoding failed")
         record = FrameRecord(
-            camera_id=self.camera_id, ts=capture_s, seq=self._seq, motion=motion,
-            width=stamped.shape[1], height=stamped.shape[0], jpeg=jpeg.tobytes(),
+            camera_id=self.camera_id,
+            ts=capture_s,
+            seq=self._seq,
+            motion=motion,
+            width=stamped.shape[1],
+            height=stamped.shape[0],
+            jpeg=jpeg.tobytes(),
         )
         self._seq += 1
         return record

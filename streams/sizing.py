@@ -6,8 +6,6 @@ added below afterwards, so the stamped frame stays on the same grid.
 
 from __future__ import annotations
 
-from qwen_vl_utils import smart_resize
-
 PATCH_FACTOR = 28
 MIN_PIXELS = 4 * PATCH_FACTOR * PATCH_FACTOR
 # Guards smart_resize's floor() against float error, e.g. 720 / (20/7) = 251.99999.
@@ -18,6 +16,10 @@ def picture_size(source_width: int, source_height: int, max_pixels: int) -> tupl
     """(width, height) of the stored picture, strip excluded."""
     if source_width <= 0 or source_height <= 0:
         raise ValueError(f"invalid source size {source_width}x{source_height}")
+    # Imported on first use: qwen-vl-utils loads torch (~7 s), which commands that
+    # never size a frame (vigil cameras, the API) should not pay for.
+    from qwen_vl_utils import smart_resize
+
     height, width = smart_resize(
         source_height,
         source_width,

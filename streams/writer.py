@@ -95,8 +95,9 @@ class FrameWriter:
         health = self._healths[record.camera_id]
         if isinstance(result, Exception):
             health.frame_dropped()
-            log.warning("camera %s: frame %s rejected: %s", record.camera_id,
-                        record.entry_id, result)
+            log.warning(
+                "camera %s: frame %s rejected: %s", record.camera_id, record.entry_id, result
+            )
         else:
             health.frame_stored(record.ts, record.width, record.height)
 

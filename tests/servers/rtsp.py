@@ -12,8 +12,9 @@ READY_TIMEOUT_S = 20.0
 
 
 class RtspServer:
-    def __init__(self, port: int, mounts: tuple[str, ...] = ("/live",), size: str = "640x360",
-                 fps: int = 30) -> None:
+    def __init__(
+        self, port: int, mounts: tuple[str, ...] = ("/live",), size: str = "640x360", fps: int = 30
+    ) -> None:
         self.port = port
         self.mounts = mounts
         self.size = size
@@ -28,7 +29,10 @@ class RtspServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         self._process = subprocess.Popen(
             [SYSTEM_PYTHON, str(SCRIPT), str(self.port), self.size, str(self.fps), *self.mounts],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline().strip()

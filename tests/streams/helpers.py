@@ -16,21 +16,29 @@ from streams.ingest import IngestService
 from streams.keys import Keys
 
 FAST_RECONNECT = IngestSettings(
-    backoff_initial_s=0.2, backoff_cap_s=1.0, connect_timeout_s=2.0, read_timeout_s=2.0,
-    health_interval_s=0.2, stall_min_s=1.0,
+    backoff_initial_s=0.2,
+    backoff_cap_s=1.0,
+    connect_timeout_s=2.0,
+    read_timeout_s=2.0,
+    health_interval_s=0.2,
+    stall_min_s=1.0,
 )
 
 
-def camera(camera_id: str, url: str, settings: IngestSettings = FAST_RECONNECT,
-           **overrides: object) -> CameraSpec:
+def camera(
+    camera_id: str, url: str, settings: IngestSettings = FAST_RECONNECT, **overrides: object
+) -> CameraSpec:
     config = CameraConfig(id=camera_id, url=SecretStr(url), **overrides)  # type: ignore[arg-type]
     return resolve_camera(config, settings)
 
 
 @contextmanager
 def running_ingest(
-    client: redis.Redis, keys: Keys, cameras: list[CameraSpec],
-    settings: IngestSettings = FAST_RECONNECT, realtime: bool = True,
+    client: redis.Redis,
+    keys: Keys,
+    cameras: list[CameraSpec],
+    settings: IngestSettings = FAST_RECONNECT,
+    realtime: bool = True,
 ) -> Iterator[IngestService]:
     service = IngestService(cameras, client, keys, settings, realtime=realtime).start()
     try:

@@ -36,9 +36,7 @@ def test_cameras_take_defaults_unless_overridden(config_file: Path) -> None:
     assert specs["lobby"].retention_s == 300
 
 
-def test_environment_overrides_the_file(
-    config_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_environment_overrides_the_file(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIGIL_INGEST__RETENTION_S", "120")
     monkeypatch.setenv("VIGIL_REDIS_URL", "redis://redis.internal:6379/0")
     settings = load_settings(config_file)
@@ -63,8 +61,10 @@ def test_demo_camera_when_none_configured(tmp_path: Path, monkeypatch: pytest.Mo
         ({"ingest": {"fps": 0}}, "ingest.fps"),
         ({"ingest": {"fsp": 4}}, "ingest.fsp: Extra inputs are not permitted"),
         ({"cameras": [{"id": "a b", "url": "/x.mp4"}]}, "cameras.0.id"),
-        ({"cameras": [{"id": "a", "url": "/x.mp4"}, {"id": "a", "url": "/y.mp4"}]},
-         "duplicate camera ids: a"),
+        (
+            {"cameras": [{"id": "a", "url": "/x.mp4"}, {"id": "a", "url": "/y.mp4"}]},
+            "duplicate camera ids: a",
+        ),
     ],
 )
 def test_invalid_settings_are_refused_with_their_location(

@@ -60,7 +60,8 @@ def test_sampler_takes_four_frames_per_second_of_presentation_time() -> None:
     sampler = RateSampler(4.0)
     taken = [t for t in (i / 25 for i in range(250)) if sampler.take(t)]
     assert len(taken) == 40
-    assert np.diff(taken).min() >= 0.2 and np.diff(taken).max() <= 0.28 + 1e-9
+    assert np.diff(taken).min() >= 0.2
+    assert np.diff(taken).max() <= 0.28 + 1e-9
 
 
 def test_sampler_takes_every_frame_of_a_slower_source() -> None:
@@ -79,15 +80,20 @@ def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
 
 @pytest.mark.parametrize(
     ("source", "expected"),
-    [((1280, 720), (448, 252)), ((1920, 1080), (448, 252)), ((640, 272), (504, 196)),
-     ((448, 252), (448, 252))],
+    [
+        ((1280, 720), (448, 252)),
+        ((1920, 1080), (448, 252)),
+        ((640, 272), (504, 196)),
+        ((448, 252), (448, 252)),
+    ],
 )
 def test_picture_size_follows_the_qwen_grid(
     source: tuple[int, int], expected: tuple[int, int]
 ) -> None:
     width, height = picture_size(*source, max_pixels=448 * 252)
     assert (width, height) == expected
-    assert width % 28 == 0 and (height + STRIP_HEIGHT) % 28 == 0
+    assert width % 28 == 0
+    assert (height + STRIP_HEIGHT) % 28 == 0
 
 
 def test_picture_size_rejects_empty_frames() -> None:
@@ -106,7 +112,8 @@ def test_strip_is_28_px_below_the_picture_alternating_halves() -> None:
     assert even.shape == (280, 448, 3)
     assert (even[:252] == picture).all()
     assert text_columns(even[252:]).max() < 224 <= text_columns(odd[252:]).min()
-    assert even[252:, :, 0].min() == 0 and even[252:].max() == 255
+    assert even[252:, :, 0].min() == 0
+    assert even[252:].max() == 255
 
 
 def test_redraw_replaces_only_the_strip() -> None:

@@ -31,7 +31,9 @@ def test_states_follow_frames_and_scale_the_stall_to_the_source_rate() -> None:
     health.disconnected("stream ended")
     snapshot = health.snapshot(105.0)
     assert (snapshot["state"], snapshot["reconnects"], snapshot["last_error"]) == (
-        "offline", "1", "stream ended"
+        "offline",
+        "1",
+        "stream ended",
     )
     health.frame_decoded(106.0)
     assert health.snapshot(106.1)["state"] == "online"

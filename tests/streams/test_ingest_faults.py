@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -37,10 +38,8 @@ class TcpPeer:
                 return
             self._connections.append(connection)
             if self._garbage:
-                try:
+                with contextlib.suppress(OSError):
                     connection.sendall(os.urandom(4096))
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self._server.close()
@@ -74,14 +73,18 @@ def test_server_killed_and_restarted_mid_stream(redis_client: redis.Redis, keys:
             wait_for(lambda: state_of(redis_client, keys, "yard") == "online", 10, "online")
             server.kill()
             wait_for(
-                lambda: state_of(redis_client, keys, "yard") in {"stalled", "offline"}, 10,
+                lambda: state_of(redis_client, keys, "yard") in {"stalled", "offline"},
+                10,
                 "the camera to be seen down",
             )
             frames_when_down = len(all_frames(redis_client, keys, "yard"))
             server.start()
             restarted_at = time.time()
-            wait_for(lambda: len(all_frames(redis_client, keys, "yard")) > frames_when_down + 4,
-                     15, "frames after the restart")
+            wait_for(
+                lambda: len(all_frames(redis_client, keys, "yard")) > frames_when_down + 4,
+                15,
+                "frames after the restart",
+            )
             # Frames resume within the backoff cap (1 s here) plus connection set-up.
             resumed = all_frames(redis_client, keys, "yard")[frames_when_down]
             assert resumed.ts - restarted_at < 1.0 + 3.0
@@ -103,8 +106,13 @@ def test_server_killed_and_restarted_mid_stream(redis_client: redis.Redis, keys:
     ],
 )
 def test_unusable_sources_give_a_clear_health_error(
-    redis_client: redis.Redis, keys: Keys, rtsp_server: RtspServer,
-    hung_peer: TcpPeer, garbage_peer: TcpPeer, label: str, expected: str,
+    redis_client: redis.Redis,
+    keys: Keys,
+    rtsp_server: RtspServer,
+    hung_peer: TcpPeer,
+    garbage_peer: TcpPeer,
+    label: str,
+    expected: str,
 ) -> None:
     urls = {
         "refused": f"rtsp://127.0.0.1:{free_port()}/live",
@@ -113,8 +121,11 @@ def test_unusable_sources_give_a_clear_health_error(
         "garbage": f"rtsp://127.0.0.1:{garbage_peer.port}/live",
     }
     with running_ingest(redis_client, keys, [camera(label, urls[label])]) as service:
-        wait_for(lambda: health_field(redis_client, keys, label, "last_error") != "", 15,
-                 "a health error")
+        wait_for(
+            lambda: health_field(redis_client, keys, label, "last_error") != "",
+            15,
+            "a health error",
+        )
         error = health_field(redis_client, keys, label, "last_error").lower()
         assert expected in error
         assert state_of(redis_client, keys, label) in {"offline", "connecting"}
@@ -130,8 +141,11 @@ def test_garbage_and_missing_files_give_a_clear_health_error(
     cameras = [camera("junk", junk.as_uri()), camera("missing", (tmp_path / "none.mp4").as_uri())]
     with running_ingest(redis_client, keys, cameras):
         for camera_id in ("junk", "missing"):
-            wait_for(lambda c=camera_id: health_field(redis_client, keys, c, "last_error") != "",
-                     10, f"a health error for {camera_id}")
+            wait_for(
+                lambda c=camera_id: health_field(redis_client, keys, c, "last_error") != "",
+                10,
+                f"a health error for {camera_id}",
+            )
     assert "invalid data" in health_field(redis_client, keys, "junk", "last_error").lower()
     assert "no such video file" in health_field(redis_client, keys, "missing", "last_error")
 
@@ -145,6 +159,9 @@ def test_a_failing_camera_does_not_disturb_a_healthy_one(
     ]
     with running_ingest(redis_client, keys, cameras):
         wait_for(lambda: len(all_frames(redis_client, keys, "good")) >= 8, 10, "good frames")
-        wait_for(lambda: int(health_field(redis_client, keys, "bad", "reconnects") or 0) >= 2,
-                 10, "the bad camera retrying")
+        wait_for(
+            lambda: int(health_field(redis_client, keys, "bad", "reconnects") or 0) >= 2,
+            10,
+            "the bad camera retrying",
+        )
         assert state_of(redis_client, keys, "good") == "online"

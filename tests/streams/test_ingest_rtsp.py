@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import cv2
@@ -33,8 +34,8 @@ def test_frames_arrive_at_4_fps_with_capture_time_ids(
     frames = [f for f in all_frames(redis_client, keys, "dock") if first <= f.ts < first + SECONDS]
     assert abs(len(frames) / SECONDS - 4.0) <= 0.2 + 1 / SECONDS
     stamps = [f.ts for f in frames]
-    assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
-    assert all(0.15 < b - a < 0.35 for a, b in zip(stamps, stamps[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(stamps))
+    assert all(0.15 < b - a < 0.35 for a, b in itertools.pairwise(stamps))
     entries = redis_client.xrange(keys.frames("dock"))
     assert [int(entry_id.split(b"-")[0]) for entry_id, _ in entries] == [
         int(float(fields[b"ts"]) * 1000) for _, fields in entries
@@ -67,7 +68,8 @@ def test_many_cameras_from_one_process(
     cameras = [camera(camera_id, rtsp_server.url(f"/{camera_id}")) for camera_id in ids]
     with running_ingest(redis_client, keys, cameras) as service:
         wait_for(
-            lambda: all(len(all_frames(redis_client, keys, c)) >= 12 for c in ids), 15,
+            lambda: all(len(all_frames(redis_client, keys, c)) >= 12 for c in ids),
+            15,
             "frames from every camera",
         )
         assert {c: service.healths[c].snapshot(time.time())["state"] for c in ids} == dict.fromkeys(
