@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
+import redis.asyncio as aioredis
 
 from streams.keys import Keys
 
@@ -51,13 +52,28 @@ class FrameRecord:
         )
 
 
+COMMANDS_PER_FRAME = 2  # append_frame queues the frame, then its motion entry
+
+
 def append_frame(pipe: Any, keys: Keys, record: FrameRecord, retention_s: float) -> None:
-    """Queues the XADD of one frame on a pipeline, trimming what is older than retention."""
+    """Queues the XADDs of one frame on a pipeline, trimming what is older than retention.
+
+    The frame goes to ``frames:{cam}``; its time and motion alone go to ``motion:{cam}``
+    under the same id, so the scheduler can cut windows without moving JPEGs.
+    """
+    minid = str(record.ts_ms - int(retention_s * 1000))
     pipe.xadd(
         keys.frames(record.camera_id),
         record.fields(),
         id=record.entry_id,
-        minid=str(record.ts_ms - int(retention_s * 1000)),
+        minid=minid,
+        approximate=True,
+    )
+    pipe.xadd(
+        keys.motion(record.camera_id),
+        {"motion": f"{record.motion:.4f}"},
+        id=record.entry_id,
+        minid=minid,
         approximate=True,
     )
 
@@ -66,9 +82,20 @@ def read_frames(
     client: redis.Redis, keys: Keys, camera_id: str, start_s: float, end_s: float
 ) -> list[FrameRecord]:
     """Frames captured in [start_s, end_s), oldest first."""
-    end_ms = int(end_s * 1000) - 1
-    entries = _entries(client.xrange(keys.frames(camera_id), str(int(start_s * 1000)), str(end_ms)))
-    return [FrameRecord.from_entry(camera_id, fields) for _, fields in entries]
+    reply = client.xrange(keys.frames(camera_id), *_id_range(start_s, end_s))
+    return [FrameRecord.from_entry(camera_id, fields) for _, fields in _entries(reply)]
+
+
+async def read_frames_async(
+    client: aioredis.Redis, keys: Keys, camera_id: str, start_s: float, end_s: float
+) -> list[FrameRecord]:
+    """``read_frames`` for asyncio callers."""
+    reply = await client.xrange(keys.frames(camera_id), *_id_range(start_s, end_s))
+    return [FrameRecord.from_entry(camera_id, fields) for _, fields in _entries(reply)]
+
+
+def _id_range(start_s: float, end_s: float) -> tuple[str, str]:
+    return str(round(start_s * 1000)), str(round(end_s * 1000) - 1)
 
 
 def latest_frame(client: redis.Redis, keys: Keys, camera_id: str) -> FrameRecord | None:

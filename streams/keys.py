@@ -19,6 +19,10 @@ class Keys:
         """Stream of sampled frames; entry id = capture time in ms."""
         return f"{self.prefix}frames:{{{camera_id}}}"
 
+    def motion(self, camera_id: str) -> str:
+        """Stream beside ``frames`` with the same ids and no JPEG: what the scheduler reads."""
+        return f"{self.prefix}motion:{{{camera_id}}}"
+
     def health(self, camera_id: str) -> str:
         """Hash with the camera's ingest health."""
         return f"{self.prefix}health:{{{camera_id}}}"
@@ -32,3 +36,78 @@ class Keys:
     def health_index(self) -> str:
         """Set of camera ids that have published health."""
         return f"{self.prefix}health-index"
+
+    # The reasoning side's keys (agent/): jobs, alerts, rules, metrics.
+
+    @property
+    def jobs(self) -> str:
+        """Stream of window and summary jobs, read by the ``workers`` group."""
+        return f"{self.prefix}jobs"
+
+    @property
+    def dead_jobs(self) -> str:
+        """Stream of jobs that failed too often, with their last error."""
+        return f"{self.prefix}jobs:dead"
+
+    def job_seen(self, job_id: str) -> str:
+        """Marker that a job was enqueued once: replays of the same window add nothing."""
+        return f"{self.prefix}job-seen:{job_id}"
+
+    def job_attempts(self, job_id: str) -> str:
+        return f"{self.prefix}job-attempts:{job_id}"
+
+    def schedule(self, camera_id: str) -> str:
+        """Hash: the scheduler's cursor and the newest window enqueued for a camera."""
+        return f"{self.prefix}schedule:{{{camera_id}}}"
+
+    @property
+    def rules(self) -> str:
+        """Hash rule id -> rule JSON."""
+        return f"{self.prefix}rules"
+
+    def track(self, camera_id: str, rule_id: str) -> str:
+        """Hash: the alert state machine of one (camera, rule)."""
+        return f"{self.prefix}track:{{{camera_id}}}:{rule_id}"
+
+    def open_alerts(self, camera_id: str) -> str:
+        """Set of the camera's open alert ids."""
+        return f"{self.prefix}open-alerts:{{{camera_id}}}"
+
+    @property
+    def alerts(self) -> str:
+        """Stream of every alert event, time-ordered."""
+        return f"{self.prefix}alerts"
+
+    def camera_alerts(self, camera_id: str) -> str:
+        return f"{self.prefix}alerts:{{{camera_id}}}"
+
+    def alert(self, alert_id: str) -> str:
+        """Hash: the alert's current state."""
+        return f"{self.prefix}alert:{alert_id}"
+
+    def evidence(self, alert_id: str) -> str:
+        """List of the JPEG frames of the window that opened the alert."""
+        return f"{self.prefix}evidence:{alert_id}"
+
+    def alert_windows(self, alert_id: str) -> str:
+        """List of the alert's window verdicts (JSON), oldest first."""
+        return f"{self.prefix}alert-windows:{alert_id}"
+
+    @property
+    def verdict_failures(self) -> str:
+        """Stream of model answers that could not be parsed, with their raw text."""
+        return f"{self.prefix}verdict-failures"
+
+    @property
+    def outbox(self) -> str:
+        """Stream of events to deliver to webhooks (group ``dispatch``)."""
+        return f"{self.prefix}outbox"
+
+    @property
+    def metrics(self) -> str:
+        """Hash of counters, ``name`` or ``name:camera``."""
+        return f"{self.prefix}metrics"
+
+
+WORKERS_GROUP = "workers"
+DISPATCH_GROUP = "dispatch"

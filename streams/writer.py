@@ -15,7 +15,7 @@ import time
 import redis
 
 from streams.backoff import Backoff
-from streams.framebuffer import FrameRecord, append_frame
+from streams.framebuffer import COMMANDS_PER_FRAME, FrameRecord, append_frame
 from streams.health import CameraHealth
 from streams.keys import Keys
 
@@ -87,7 +87,8 @@ class FrameWriter:
             self._redis_failed(error)
             return False
         self._backoff.reset()
-        for record, result in zip(batch, results, strict=True):
+        frame_results = results[::COMMANDS_PER_FRAME]
+        for record, result in zip(batch, frame_results, strict=True):
             self._settle(record, result)
         return True
 

@@ -1,0 +1,113 @@
+"""The alert state machine of one (camera, rule): windows in, alert events out. Pure logic.
+
+An alert opens after ``consecutive`` positive windows (confidence at or above the rule's
+threshold), is updated by each further positive window, and closes once no positive
+window has been seen for ``close_after_s``; a cooldown then keeps the next one from
+opening at once. Windows are applied in time order only: one older than the last applied
+(a replay, a redelivery, a late worker) changes nothing, so one incident is one alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    IDLE = "idle"
+    OPEN = "open"
+
+
+class EventType(StrEnum):
+    OPENED = "alert.opened"
+    UPDATED = "alert.updated"
+    CLOSED = "alert.closed"
+    SUMMARIZED = "alert.summarized"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    threshold: float
+    consecutive: int
+    close_after_ms: int
+    cooldown_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """What the model said about one rule in one window."""
+
+    start_ms: int
+    end_ms: int
+    detected: bool
+    confidence: float
+    description: str
+    evidence_start_ms: int | None = None
+    evidence_end_ms: int | None = None
+
+    def positive(self, policy: Policy) -> bool:
+        return self.detected and self.confidence >= policy.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    phase: Phase = Phase.IDLE
+    hits: int = 0
+    alert_id: str = ""
+    last_window_ms: int = -1  # start of the last window applied
+    last_positive_ms: int = 0  # end of the last positive window
+    cooldown_until_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    event: EventType
+    alert_id: str
+    result: WindowResult
+
+
+def alert_id_for(camera_id: str, rule_id: str, window_start_ms: int) -> str:
+    digest = hashlib.sha256(f"{camera_id}\0{rule_id}\0{window_start_ms}".encode()).hexdigest()
+    return f"al_{digest[:20]}"
+
+
+def step(
+    track: Track, result: WindowResult, policy: Policy, camera_id: str, rule_id: str
+) -> tuple[Track, Transition | None]:
+    """The track after one window, and the event it causes (if any)."""
+    if result.start_ms <= track.last_window_ms:
+        return track, None
+    track = replace(track, last_window_ms=result.start_ms)
+    if track.phase is Phase.OPEN:
+        return _while_open(track, result, policy)
+    return _while_idle(track, result, policy, camera_id, rule_id)
+
+
+def _while_idle(
+    track: Track, result: WindowResult, policy: Policy, camera_id: str, rule_id: str
+) -> tuple[Track, Transition | None]:
+    if not result.positive(policy):
+        return replace(track, hits=0), None
+    hits = track.hits + 1
+    if hits < policy.consecutive or result.start_ms < track.cooldown_until_ms:
+        return replace(track, hits=hits), None
+    alert_id = alert_id_for(camera_id, rule_id, result.start_ms)
+    opened = Track(Phase.OPEN, hits, alert_id, result.start_ms, result.end_ms, 0)
+    return opened, Transition(EventType.OPENED, alert_id, result)
+
+
+def _while_open(
+    track: Track, result: WindowResult, policy: Policy
+) -> tuple[Track, Transition | None]:
+    if result.positive(policy):
+        updated = replace(track, hits=track.hits + 1, last_positive_ms=result.end_ms)
+        return updated, Transition(EventType.UPDATED, track.alert_id, result)
+    if result.end_ms - track.last_positive_ms < policy.close_after_ms:
+        return track, None
+    closed = Track(
+        phase=Phase.IDLE,
+        last_window_ms=track.last_window_ms,
+        cooldown_until_ms=result.end_ms + policy.cooldown_ms,
+    )
+    return closed, Transition(EventType.CLOSED, track.alert_id, result)

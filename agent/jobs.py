@@ -1,0 +1,104 @@
+"""Jobs on the Redis job stream: window jobs (verdicts) and summary jobs (root cause).
+
+Enqueueing is idempotent: a job id is deterministic (``{camera}:{window_start_ms}``,
+``summary:{alert_id}``) and a marker key makes a second enqueue of the same id a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis.asyncio as aioredis
+
+from streams.keys import WORKERS_GROUP, Keys
+
+SEEN_TTL_S = 24 * 3600
+
+_ENQUEUE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], 'latest_ms', ARGV[3]) end
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4))
+end
+return false
+"""
+
+
+class JobKind(StrEnum):
+    WINDOW = "window"
+    SUMMARY = "summary"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    kind: JobKind
+    camera_id: str
+    start_ms: int = 0  # window jobs: the window; summary jobs: the opening window
+    end_ms: int = 0
+    rule_ids: tuple[str, ...] = ()
+    alert_id: str = ""  # summary jobs
+    reason: str = ""  # why the window runs (motion, heartbeat, always)
+    fps: float = 4.0  # the camera's sampling rate: the clip's true fps
+
+    @property
+    def id(self) -> str:
+        if self.kind is JobKind.SUMMARY:
+            return f"summary:{self.alert_id}"
+        return f"{self.camera_id}:{self.start_ms}"
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "camera": self.camera_id,
+            "start_ms": str(self.start_ms),
+            "end_ms": str(self.end_ms),
+            "rules": json.dumps(list(self.rule_ids)),
+            "alert": self.alert_id,
+            "reason": self.reason,
+            "fps": repr(self.fps),
+        }
+
+    @classmethod
+    def from_fields(cls, raw: dict[bytes, bytes]) -> Job:
+        fields = {key.decode(): value.decode() for key, value in raw.items()}
+        return cls(
+            kind=JobKind(fields["kind"]),
+            camera_id=fields["camera"],
+            start_ms=int(fields["start_ms"]),
+            end_ms=int(fields["end_ms"]),
+            rule_ids=tuple(json.loads(fields["rules"])),
+            alert_id=fields.get("alert", ""),
+            reason=fields.get("reason", ""),
+            fps=float(fields.get("fps", "4.0")),
+        )
+
+
+class JobQueue:
+    def __init__(self, client: aioredis.Redis, keys: Keys, max_len: int) -> None:
+        self._client = client
+        self._keys = keys
+        self._max_len = max_len
+        self._enqueue = client.register_script(_ENQUEUE)
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._client.xgroup_create(self._keys.jobs, WORKERS_GROUP, id="0", mkstream=True)
+        except aioredis.ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def enqueue(self, job: Job) -> bool:
+        """True when added; False when this job id was enqueued before."""
+        latest = str(job.start_ms) if job.kind is JobKind.WINDOW else ""
+        pairs = [item for pair in job.fields().items() for item in pair]
+        added = await self._enqueue(
+            keys=[
+                self._keys.job_seen(job.id),
+                self._keys.jobs,
+                self._keys.schedule(job.camera_id),
+            ],
+            args=[SEEN_TTL_S, self._max_len, latest, *pairs],
+        )
+        return added is not None

@@ -1,0 +1,39 @@
+"""Settings of the reasoning pipeline: windows, gating, freshness, workers, summaries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PipelineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_s: Annotated[float, Field(gt=0, le=60, description="Clip window length.")] = 8.0
+    stride_s: Annotated[float, Field(gt=0, le=60, description="Start-to-start spacing.")] = 8.0
+    motion_threshold: Annotated[
+        float, Field(ge=0, le=1, description="Share of changed thumbnail that counts as motion.")
+    ] = 0.02
+    heartbeat_s: Annotated[
+        float, Field(gt=0, description="A still camera is still looked at this often.")
+    ] = 60.0
+    max_window_age_s: Annotated[
+        float, Field(gt=0, description="Windows older than this when a worker is free are shed.")
+    ] = 30.0
+    min_frame_share: Annotated[
+        float, Field(gt=0, le=1, description="Windows with fewer of their frames are skipped.")
+    ] = 0.5
+    scheduler_poll_s: Annotated[float, Field(gt=0)] = 0.5
+    jobs_max_len: Annotated[int, Field(ge=100, description="Bound on the job stream.")] = 10_000
+    worker_concurrency: Annotated[
+        int, Field(ge=1, le=256, description="Engine calls in flight per worker.")
+    ] = 8
+    claim_idle_s: Annotated[
+        float, Field(gt=0, description="A job pending this long is taken over by another worker.")
+    ] = 60.0
+    max_deliveries: Annotated[int, Field(ge=1, description="Tries before a dead letter.")] = 5
+    summary_context_s: Annotated[
+        float, Field(ge=0, description="Time before the opening window shown to the summary.")
+    ] = 30.0
+    summary_fps: Annotated[float, Field(gt=0, le=4)] = 1.0
