@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from agent.alerts import AlertBook
 from agent.engines import Engine, EngineError
-from agent.jobs import Job, JobKind
+from agent.jobs import Job, JobKind, JobQueue
 from agent.metrics import Counters
 from agent.pipeline_config import PipelineSettings
 from agent.rules_store import RuleStore
@@ -52,6 +52,7 @@ class Worker:
         rules = RuleStore(client, keys)
         self._windows = WindowRunner(client, keys, engine, settings, rules, alerts, self._counters)
         self._summaries = Summarizer(client, keys, engine, settings, alerts)
+        self._queue = JobQueue(client, keys, settings.jobs_max_len)
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_claim_at = 0.0
 
@@ -67,6 +68,10 @@ class Worker:
             except (aioredis.ConnectionError, aioredis.TimeoutError) as error:
                 log.warning("worker %s: redis unavailable: %s", self.name, error)
                 await _sleep_unless(stop, REDIS_RETRY_S)
+            except aioredis.ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    raise
+                await self._queue.ensure_group()  # first start, or a Redis that lost its data
         await self._drain(grace_s)
         log.info("worker %s stopped", self.name)
 

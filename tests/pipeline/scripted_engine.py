@@ -1,0 +1,63 @@
+"""A deterministic engine for pipeline tests: says "detected" inside chosen time ranges.
+
+A test double of the engine protocol only: the real engines are tested against vLLM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from agent.answers import Completion, Evidence, ReasoningAnswer, Usage, Verdict, VerdictAnswer
+from agent.clips import Clip, jpeg_clip
+from agent.prompts import Question
+from streams.framebuffer import FrameRecord
+
+SUMMARY = "A person walked into the lane from the left."
+
+
+@dataclass
+class ScriptedEngine:
+    """Detects a question when the clip starts inside one of its (start, end) epoch ranges."""
+
+    detect: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    delay_s: float = 0.0
+    calls: list[tuple[str, float]] = field(default_factory=list)  # (mode, clip start)
+    unparseable: bool = False
+
+    def clip(self, records: list[FrameRecord], fps: float) -> Clip:
+        return jpeg_clip(records, fps)
+
+    async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
+        await asyncio.sleep(self.delay_s)
+        start = clip.facts.start_s
+        self.calls.append(("verdicts", start))
+        completion = Completion("{}", "stop", Usage(10, 10, None), 1.0)
+        if self.unparseable:
+            return VerdictAnswer((), "not JSON: scripted failure", completion)
+        verdicts = tuple(
+            self._verdict(question, start, clip.facts.duration_s) for question in questions
+        )
+        return VerdictAnswer(verdicts, None, completion)
+
+    async def reason(self, clip: Clip, question: str) -> ReasoningAnswer:
+        await asyncio.sleep(self.delay_s)
+        self.calls.append(("reason", clip.facts.start_s))
+        text = f"<think>\nlooking\n</think>\n\n<answer>\n{SUMMARY}\n</answer>"
+        return ReasoningAnswer(
+            "looking", SUMMARY, None, Completion(text, "stop", Usage(10, 10, None), 1.0)
+        )
+
+    async def close(self) -> None:
+        return None
+
+    def _verdict(self, question: Question, start: float, duration: float) -> Verdict:
+        hit = any(low <= start < high for low, high in self.detect.get(question.id, []))
+        evidence = Evidence(0.5, 1.5, start + 0.5, start + 1.5) if hit else None
+        return Verdict(
+            question.id,
+            hit,
+            0.9 if hit else 0.1,
+            evidence,
+            "a person in the lane" if hit else "nothing",
+        )

@@ -1,0 +1,139 @@
+"""The pipeline end to end on real Redis and real ingest, with a scripted engine."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import cast
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from agent.alert_state import alert_id_for
+from agent.metrics import Counters
+from agent.rules import Rule
+from agent.rules_store import RuleStore
+from streams.demo import demo_video_path
+from streams.keys import Keys
+from tests.pipeline.conftest import FAST, eventually, running_pipeline
+from tests.pipeline.scripted_engine import SUMMARY, ScriptedEngine
+from tests.streams.helpers import camera, running_ingest
+
+LANE = Rule(
+    id="lane",
+    question="Is a person walking in the forklift lane?",
+    consecutive=2,
+    close_after_s=2.0,
+    cooldown_s=0.0,
+)
+
+
+async def events(client: aioredis.Redis, stream: str) -> list[dict[str, str]]:
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await client.xrange(stream))
+    return [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in entries]
+
+
+def grid_start(epoch_s: float) -> float:
+    return (int(epoch_s * 1000) // 2000 + 1) * 2000 / 1000
+
+
+async def test_scripted_detections_become_exactly_the_expected_alerts(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    await RuleStore(aclient, keys).seed([LANE])
+    first_positive = grid_start(time.time() + 4)
+    positive = [first_positive, first_positive + 2, first_positive + 4]
+    engine = ScriptedEngine(detect={"lane": [(first_positive, first_positive + 6)]})
+    with running_ingest(redis_client, keys, [camera("dock", demo_video_path().as_uri())]):
+        async with running_pipeline(aclient, keys, engine, {"dock": 4.0}):
+
+            async def summarized() -> bool:
+                return any(
+                    e["type"] == "alert.summarized" for e in await events(aclient, keys.alerts)
+                )
+
+            async def closed() -> bool:
+                return any(e["type"] == "alert.closed" for e in await events(aclient, keys.alerts))
+
+            await eventually(closed, 30, "the alert to close")
+            await eventually(summarized, 10, "the summary")
+    alert_id = alert_id_for("dock", "lane", round(positive[1] * 1000))
+    timeline = await events(aclient, keys.alerts)
+    lifecycle = [e["type"] for e in timeline if e["type"] != "alert.summarized"]
+    assert lifecycle == ["alert.opened", "alert.updated", "alert.closed"]
+    assert [e["type"] for e in timeline].count("alert.summarized") == 1
+    assert {e["alert_id"] for e in timeline} == {alert_id}
+    assert len(await events(aclient, keys.outbox)) == len(timeline)
+    assert len(await events(aclient, keys.camera_alerts("dock"))) == len(timeline)
+
+    alert = {
+        k.decode(): v.decode() for k, v in (await aclient.hgetall(keys.alert(alert_id))).items()
+    }
+    assert alert["state"] == "closed"
+    assert float(alert["opened_at"]) == positive[1]
+    assert float(alert["last_positive_at"]) == positive[2] + 2
+    assert alert["summary"] == SUMMARY
+    assert alert["windows"] == "2"
+    evidence_times = json.loads(alert["evidence"])  # clip seconds 0.5-1.5 on the wall clock
+    assert evidence_times["start"] == pytest.approx(positive[1] + 0.5, abs=0.3)
+    assert evidence_times["end"] - evidence_times["start"] == pytest.approx(1.0)
+    evidence = await aclient.lrange(keys.evidence(alert_id), 0, -1)
+    assert len(evidence) == 8
+    assert all(frame[:2] == b"\xff\xd8" for frame in evidence)
+    windows = [json.loads(w) for w in await aclient.lrange(keys.alert_windows(alert_id), 0, -1)]
+    assert [w["type"] for w in windows] == ["alert.opened", "alert.updated", "alert.closed"]
+    assert await aclient.scard(keys.open_alerts("dock")) == 0
+    # The summary looked at the time before the opening window too.
+    reason_starts = [start for mode, start in engine.calls if mode == "reason"]
+    assert len(reason_starts) == 1
+    assert reason_starts[0] < positive[1] - 2
+    counters = await Counters(aclient, keys).all()
+    # At least the three positive windows and the closing one.
+    assert counters["windows_scheduled:dock"] >= 4
+    assert await aclient.xpending(keys.jobs, "workers") == {
+        "pending": 0,
+        "min": None,
+        "max": None,
+        "consumers": [],
+    }
+
+
+async def test_unparseable_answers_are_recorded_not_guessed(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    await RuleStore(aclient, keys).seed([LANE])
+    engine = ScriptedEngine(unparseable=True)
+    with running_ingest(redis_client, keys, [camera("dock", demo_video_path().as_uri())]):
+        async with running_pipeline(aclient, keys, engine, {"dock": 4.0}):
+
+            async def recorded() -> bool:
+                return bool(await aclient.xlen(keys.verdict_failures))
+
+            await eventually(recorded, 20, "a recorded failure")
+    failure = (await events(aclient, keys.verdict_failures))[0]
+    assert failure["failure"] == "not JSON: scripted failure"
+    assert failure["raw"] == "{}"
+    assert await events(aclient, keys.alerts) == []
+    assert (await Counters(aclient, keys).all())["verdicts_unparsed:dock"] >= 1
+
+
+async def test_still_windows_are_skipped_except_for_heartbeats(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys, still_video: Path
+) -> None:
+    await RuleStore(aclient, keys).seed([LANE])
+    settings = FAST.model_copy(update={"motion_threshold": 0.02, "heartbeat_s": 6.0})
+    engine = ScriptedEngine()
+    with running_ingest(redis_client, keys, [camera("wall", still_video.as_uri())]):
+        async with running_pipeline(aclient, keys, engine, {"wall": 4.0}, settings=settings):
+
+            async def skipped() -> bool:
+                counters = await Counters(aclient, keys).all()
+                return counters.get("windows_skipped_still:wall", 0) >= 4
+
+            await eventually(skipped, 30, "still windows skipped")
+    counters = await Counters(aclient, keys).all()
+    # The first window runs (its first frame counts as motion), then one in three.
+    assert 1 <= counters["windows_scheduled:wall"] <= 3
+    assert counters["windows_skipped_still:wall"] >= 4
