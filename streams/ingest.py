@@ -14,6 +14,7 @@ from streams.config import CameraSpec, IngestSettings
 from streams.framebuffer import last_capture_s
 from streams.health import CameraHealth, health_for
 from streams.keys import Keys
+from streams.sizing import load_resizer
 from streams.writer import FrameWriter
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class IngestService:
         self.writer: FrameWriter | None = None
 
     def start(self) -> IngestService:
+        load_resizer()
         self.healths = {spec.id: health_for(spec) for spec in self._cameras}
         self.writer = FrameWriter(
             self._client,

@@ -12,13 +12,18 @@ MIN_PIXELS = 4 * PATCH_FACTOR * PATCH_FACTOR
 _BUDGET_SLACK = 1.0 + 1e-9
 
 
+def load_resizer() -> None:
+    """Imports qwen-vl-utils, which loads torch (seconds). Commands that never size a
+    frame (vigil cameras, the API) skip it; ingest calls this before its cameras start,
+    so the first frame of a camera is not held up by it."""
+    import qwen_vl_utils  # noqa: F401
+
+
 def picture_size(source_width: int, source_height: int, max_pixels: int) -> tuple[int, int]:
     """(width, height) of the stored picture, strip excluded."""
     if source_width <= 0 or source_height <= 0:
         raise ValueError(f"invalid source size {source_width}x{source_height}")
-    # Imported on first use: qwen-vl-utils loads torch (~7 s), which commands that
-    # never size a frame (vigil cameras, the API) should not pay for.
-    from qwen_vl_utils import smart_resize
+    from qwen_vl_utils import smart_resize  # see load_resizer
 
     height, width = smart_resize(
         source_height,

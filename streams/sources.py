@@ -58,13 +58,13 @@ def _looped_file_frames(path: Path, realtime: bool, stop: threading.Event) -> It
     if not path.is_file():
         raise SourceError(f"no such video file: {path}")
     offset_s = 0.0
-    started = time.monotonic()
+    pacer = _Pacer(stop)
     while not stop.is_set():
         loop_end_s = offset_s
         with av.open(str(path)) as container:
             for item in _decoded(container, pts_offset_s=offset_s):
                 if item.pts_s is not None:
-                    if realtime and _pace(started, item.pts_s, stop):
+                    if realtime and pacer.wait_for(item.pts_s):
                         return
                     loop_end_s = item.pts_s
                 yield item
@@ -74,10 +74,26 @@ def _looped_file_frames(path: Path, realtime: bool, stop: threading.Event) -> It
         offset_s = loop_end_s + frame_s
 
 
-def _pace(started: float, pts_s: float, stop: threading.Event) -> bool:
-    """Sleeps until the frame is due; True when asked to stop meanwhile."""
-    delay = started + pts_s - time.monotonic()
-    return delay > 0 and stop.wait(delay)
+class _Pacer:
+    """Plays presentation times in real time, as a camera would deliver them.
+
+    After a hold-up (a busy machine) it moves on from the present instead of rushing
+    through the missed frames, since a live camera would not have sent them in a burst.
+    """
+
+    MAX_LAG_S = 0.5
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+        self._origin: float | None = None  # monotonic time of pts 0
+
+    def wait_for(self, pts_s: float) -> bool:
+        """Sleeps until the frame is due; True when asked to stop meanwhile."""
+        now = time.monotonic()
+        if self._origin is None or now - (self._origin + pts_s) > self.MAX_LAG_S:
+            self._origin = now - pts_s
+        delay = self._origin + pts_s - now
+        return delay > 0 and self._stop.wait(delay)
 
 
 def _frame_duration_s(container: av.container.InputContainer) -> float:

@@ -1,0 +1,157 @@
+"""The pipeline under faults: a worker killed mid-job, Redis restarted, the engine stalling."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import cast
+
+import redis
+import redis.asyncio as aioredis
+
+from agent.embedded_redis import EmbeddedRedis
+from agent.jobs import Job, JobKind, JobQueue
+from agent.metrics import Counters
+from agent.rules import Rule
+from agent.rules_store import RuleStore
+from agent.worker import Worker
+from streams.demo import demo_video_path
+from streams.keys import Keys
+from tests.pipeline.conftest import FAST, eventually, running_pipeline
+from tests.pipeline.scripted_engine import ScriptedEngine
+from tests.streams.helpers import all_frames, camera, running_ingest, wait_for
+
+LANE = Rule(
+    id="lane",
+    question="Is a person walking in the forklift lane?",
+    cooldown_s=0.0,
+    close_after_s=2.0,
+)
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def event_types(client: aioredis.Redis, stream: str) -> list[str]:
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], await client.xrange(stream))
+    return [fields[b"type"].decode() for _, fields in entries]
+
+
+async def test_a_job_of_a_killed_worker_is_finished_by_another_exactly_once(
+    redis_server: EmbeddedRedis, redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    await RuleStore(aclient, keys).seed([LANE])
+    with running_ingest(redis_client, keys, [camera("dock", demo_video_path().as_uri())]):
+        wait_for(lambda: len(all_frames(redis_client, keys, "dock")) >= 12, 15, "3 s of frames")
+    start_ms = round(all_frames(redis_client, keys, "dock")[0].ts * 1000)
+    queue = JobQueue(aclient, keys, 1000)
+    await queue.ensure_group()
+    job = Job(JobKind.WINDOW, "dock", start_ms, start_ms + 2000, ("lane",), reason="motion")
+    assert await queue.enqueue(job)
+    doomed = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.pipeline.worker_process",
+        redis_server.url,
+        keys.prefix,
+        "60",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO,
+    )
+    try:
+        assert doomed.stdout is not None
+        assert (await doomed.stdout.readline()).strip() == b"ready"
+
+        async def held() -> bool:
+            return (await aclient.xpending(keys.jobs, "workers"))["pending"] == 1
+
+        await eventually(held, 20, "the doomed worker to hold the job")
+    finally:
+        doomed.kill()
+        await doomed.wait()
+    assert await event_types(aclient, keys.alerts) == []
+    engine = ScriptedEngine(detect={"lane": [(0, 1e12)]})
+    stop = asyncio.Event()
+    survivor = asyncio.create_task(Worker(aclient, keys, engine, FAST, "survivor").run(stop))
+
+    async def summarized() -> bool:
+        return "alert.summarized" in await event_types(aclient, keys.alerts)
+
+    await eventually(summarized, 20, "the job taken over and its alert summarized")
+    assert await queue.enqueue(job) is False, "the same window is never queued twice"
+    await asyncio.sleep(FAST.claim_idle_s + 1)  # anything left would be claimed again now
+    stop.set()
+    await survivor
+    assert await event_types(aclient, keys.alerts) == ["alert.opened", "alert.summarized"]
+    assert (await aclient.xpending(keys.jobs, "workers"))["pending"] == 0
+    assert [call[0] for call in engine.calls] == ["verdicts", "reason"]
+
+
+async def test_redis_restart_loses_no_alert_and_everything_reconnects(
+    keys: Keys, tmp_path: Path
+) -> None:
+    server = EmbeddedRedis(tmp_path / "aof", append_only=True).start()
+    sync_client = redis.Redis.from_url(server.url, socket_timeout=2, socket_connect_timeout=2)
+    client = aioredis.from_url(server.url, socket_timeout=2, socket_connect_timeout=2)
+    await RuleStore(client, keys).seed([LANE])
+    detect_from = time.time() + 12  # after the restart below
+    engine = ScriptedEngine(detect={"lane": [(detect_from, detect_from + 4)]})
+    try:
+        with running_ingest(sync_client, keys, [camera("dock", demo_video_path().as_uri())]):
+            async with running_pipeline(client, keys, engine, {"dock": 4.0}):
+                await eventually(lambda: _scheduled(client, keys), 15, "windows flowing")
+                await asyncio.sleep(1.5)  # let the append-only file catch up
+                server.kill()
+                await asyncio.sleep(2.0)
+                server.start()
+
+                async def closed() -> bool:
+                    return "alert.closed" in await event_types(client, keys.alerts)
+
+                await eventually(closed, 40, "the alert after the restart")
+        types = await event_types(client, keys.alerts)
+        # Two positive windows: one alert, opened, updated once, summarized and closed.
+        assert sorted(types) == [
+            "alert.closed",
+            "alert.opened",
+            "alert.summarized",
+            "alert.updated",
+        ]
+        assert len(all_frames(sync_client, keys, "dock")) > 40
+    finally:
+        await client.aclose()
+        sync_client.close()
+        server.stop()
+
+
+async def _scheduled(client: aioredis.Redis, keys: Keys) -> bool:
+    return (await Counters(client, keys).all()).get("windows_processed", 0) >= 2
+
+
+async def test_a_stalled_engine_sheds_windows_and_work_resumes_after(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    await RuleStore(aclient, keys).seed([LANE])
+    engine = ScriptedEngine(delay_s=7.0)  # slower than the 2 s stride: a backlog builds
+    settings = FAST.model_copy(update={"worker_concurrency": 1, "max_window_age_s": 6.0})
+    with running_ingest(redis_client, keys, [camera("dock", demo_video_path().as_uri())]):
+        async with running_pipeline(aclient, keys, engine, {"dock": 4.0}, settings=settings):
+
+            async def shed() -> bool:
+                counters = await Counters(aclient, keys).all()
+                return (
+                    counters.get("windows_shed_stale", 0)
+                    + counters.get("windows_shed_superseded", 0)
+                    >= 2
+                )
+
+            await eventually(shed, 40, "windows shed while the engine stalls")
+            assert await aclient.xlen(keys.jobs) < 40, "the job stream stays bounded"
+            engine.delay_s = 0.0
+            before = (await Counters(aclient, keys).all()).get("windows_processed", 0)
+
+            async def resumed() -> bool:
+                counters = await Counters(aclient, keys).all()
+                return counters.get("windows_processed", 0) >= before + 3
+
+            await eventually(resumed, 30, "windows processed again")
