@@ -14,6 +14,9 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agent.engines.settings import EngineSettings
+from agent.pipeline_config import PipelineSettings
+from agent.rules import Rule
 from streams.config import CameraConfig, IngestSettings
 from streams.keys import DEFAULT_PREFIX
 
@@ -39,16 +42,19 @@ class VigilSettings(BaseSettings):
     )
     log_level: str = "INFO"
     ingest: IngestSettings = IngestSettings()
+    engine: EngineSettings = EngineSettings()
+    pipeline: PipelineSettings = PipelineSettings()
     cameras: list[CameraConfig] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
 
-    @field_validator("cameras")
+    @field_validator("cameras", "rules")
     @classmethod
-    def _unique_ids(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
-        ids = [camera.id for camera in cameras]
-        duplicates = sorted({camera_id for camera_id in ids if ids.count(camera_id) > 1})
+    def _unique_ids(cls, items: list[CameraConfig] | list[Rule]) -> list[CameraConfig] | list[Rule]:
+        ids = [item.id for item in items]
+        duplicates = sorted({item_id for item_id in ids if ids.count(item_id) > 1})
         if duplicates:
-            raise ValueError(f"duplicate camera ids: {', '.join(duplicates)}")
-        return cameras
+            raise ValueError(f"duplicate ids: {', '.join(duplicates)}")
+        return items
 
     @classmethod
     def settings_customise_sources(

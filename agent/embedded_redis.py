@@ -52,6 +52,9 @@ class EmbeddedRedis:
             self._command(server),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal must not kill the server under
+            # the components that are still flushing to it; stop() ends it last.
+            start_new_session=True,
         )
         self._wait_until_ready()
         return self

@@ -12,11 +12,18 @@ from pydantic import SecretStr
 
 from agent.config import VigilSettings
 from agent.embedded_redis import EmbeddedRedis
+from agent.rules import Rule, Severity
 from streams.config import CameraConfig, CameraSpec, resolve_camera
 from streams.demo import DEMO_CAMERA_ID, demo_video_path
 from streams.keys import Keys
 
 REDIS_TIMEOUT_S = 5.0
+DEMO_RULE = Rule(
+    id="cyclist",
+    question="Is a person riding a bicycle on the street?",
+    cameras=[DEMO_CAMERA_ID],
+    severity=Severity.INFO,
+)
 
 
 def connect(url: str) -> redis.Redis:
@@ -29,26 +36,36 @@ def connect(url: str) -> redis.Redis:
 
 
 @contextmanager
-def redis_for(settings: VigilSettings, start_embedded: bool = True) -> Iterator[redis.Redis]:
-    """The configured Redis, or the embedded one (started here when allowed and needed)."""
+def redis_url_for(settings: VigilSettings, start_embedded: bool = True) -> Iterator[str]:
+    """The configured Redis URL, or the embedded server's (started here when allowed)."""
     if settings.redis_url is not None:
-        client = connect(settings.redis_url.get_secret_value())
-        with client:
-            yield client
+        yield settings.redis_url.get_secret_value()
         return
     embedded = EmbeddedRedis(settings.data_dir)
     if start_embedded:
         embedded.start()
-    client = connect(embedded.url)
     try:
-        with client:
-            yield client
+        yield embedded.url
     finally:
         embedded.stop()
 
 
+@contextmanager
+def redis_for(settings: VigilSettings, start_embedded: bool = True) -> Iterator[redis.Redis]:
+    """A client of the configured Redis, or of the embedded one."""
+    with redis_url_for(settings, start_embedded) as url, connect(url) as client:
+        yield client
+
+
 def keys_for(settings: VigilSettings) -> Keys:
     return Keys(settings.key_prefix)
+
+
+def configured_rules(settings: VigilSettings) -> list[Rule]:
+    """The configured rules, or the demo rule when the demo camera plays."""
+    if settings.rules or settings.cameras:
+        return settings.rules
+    return [DEMO_RULE]
 
 
 def configured_cameras(settings: VigilSettings) -> list[CameraConfig]:

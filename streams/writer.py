@@ -122,6 +122,9 @@ class FrameWriter:
             if not batch:
                 break
             pending = [] if self._write(batch) else batch
+            if pending:
+                time.sleep(min(self._backoff.next_delay_s(), max(0.0, deadline - time.monotonic())))
+        self._next_health_at = 0.0
         self._publish_health_when_due()
 
     def _redis_failed(self, error: Exception) -> None:

@@ -63,7 +63,7 @@ def test_demo_camera_when_none_configured(tmp_path: Path, monkeypatch: pytest.Mo
         ({"cameras": [{"id": "a b", "url": "/x.mp4"}]}, "cameras.0.id"),
         (
             {"cameras": [{"id": "a", "url": "/x.mp4"}, {"id": "a", "url": "/y.mp4"}]},
-            "duplicate camera ids: a",
+            "duplicate ids: a",
         ),
     ],
 )

@@ -1,0 +1,91 @@
+"""The reasoning side as one asyncio program: scheduler, worker and alert feed.
+
+``vigil up`` runs it beside ingest in one process; ``vigil scheduler`` and ``vigil
+worker`` run one part each, for scale-out. Every part stops on the same event: the
+scheduler at once, the worker after its in-flight jobs (within a grace period).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from agent.alert_feed import follow_alerts
+from agent.config import VigilSettings
+from agent.engines import Engine
+from agent.engines.factory import start_engine
+from agent.host_engine import engine_for_host
+from agent.rules_store import RuleStore
+from agent.runtime import camera_specs, configured_rules, keys_for
+from agent.scheduler import Scheduler
+from agent.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    scheduler: bool = True
+    worker: bool = True
+    alert_feed: bool = False
+
+
+def run_agents(
+    settings: VigilSettings,
+    redis_url: str,
+    stop: threading.Event,
+    roles: Roles,
+    emit: Callable[[str], None] = print,
+) -> None:
+    try:
+        asyncio.run(_agents(settings, redis_url, stop, roles, emit))
+    finally:
+        stop.set()  # ends the relay thread whatever ended the loop
+
+
+async def _agents(
+    settings: VigilSettings,
+    redis_url: str,
+    stop: threading.Event,
+    roles: Roles,
+    emit: Callable[[str], None],
+) -> None:
+    client = aioredis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
+    keys = keys_for(settings)
+    await RuleStore(client, keys).seed(configured_rules(settings))
+    engine = _engine(settings) if roles.worker else None
+    done = asyncio.Event()
+    parts: list[Coroutine[Any, Any, None]] = [_relay(stop, done)]
+    if roles.scheduler:
+        fps = {spec.id: spec.fps for spec in camera_specs(settings)}
+        parts.append(Scheduler(client, keys, settings.pipeline, fps).run(done))
+    if engine is not None:
+        name = f"{socket.gethostname()}-{id(engine) & 0xFFFF:04x}"
+        parts.append(Worker(client, keys, engine, settings.pipeline, name).run(done))
+    if roles.alert_feed:
+        parts.append(follow_alerts(client, keys, done, emit))
+    try:
+        await asyncio.gather(*parts)
+    finally:
+        if engine is not None:
+            await engine.close()
+        await client.aclose()
+
+
+def _engine(settings: VigilSettings) -> Engine:
+    engine_settings = engine_for_host(settings.engine, settings.data_dir)
+    log.info("starting the %s engine with %s", engine_settings.kind, engine_settings.model)
+    return start_engine(engine_settings)
+
+
+async def _relay(stop: threading.Event, done: asyncio.Event) -> None:
+    """Carries a stop from signal handlers (a thread event) into the event loop."""
+    await asyncio.to_thread(stop.wait)
+    done.set()
