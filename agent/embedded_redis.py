@@ -37,6 +37,13 @@ class EmbeddedRedis:
         return self.data_dir / "redis.log"
 
     @property
+    def pid(self) -> int:
+        """The server's process id (only for a server this object started)."""
+        if self._process is None:
+            raise EmbeddedRedisError("this redis-server was not started here")
+        return self._process.pid
+
+    @property
     def owned(self) -> bool:
         return self._process is not None
 

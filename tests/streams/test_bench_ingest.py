@@ -23,8 +23,20 @@ FIGURES = {
 
 def test_bench_ingest_json_report() -> None:
     result = CliRunner().invoke(
-        app, ["bench", "ingest", "--streams", "1", "--seconds", "2", "--repeats", "1",
-              "--resolutions", "720p", "--json"],
+        app,
+        [
+            "bench",
+            "ingest",
+            "--streams",
+            "1",
+            "--seconds",
+            "2",
+            "--repeats",
+            "1",
+            "--resolutions",
+            "720p",
+            "--json",
+        ],
     )
 
     assert result.exit_code == 0, result.output

@@ -1,0 +1,47 @@
+"""Reasoning engines: a clip plus questions in, parsed answers out.
+
+Two transports sit behind one small protocol: vLLM in-process (``local``) and any
+OpenAI-compatible server (``openai_http``). Prompt building and answer parsing are pure
+(``agent.prompts``, ``agent.answers``); an engine only moves them across.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from agent.answers import ReasoningAnswer, VerdictAnswer
+from agent.clips import Clip
+from agent.engines.errors import (
+    EngineError,
+    EngineOverloadedError,
+    EngineRequestError,
+    EngineResponseError,
+    EngineTimeoutError,
+    EngineUnavailableError,
+)
+from agent.prompts import Question
+from streams.framebuffer import FrameRecord
+
+__all__ = [
+    "Engine",
+    "EngineError",
+    "EngineOverloadedError",
+    "EngineRequestError",
+    "EngineResponseError",
+    "EngineTimeoutError",
+    "EngineUnavailableError",
+]
+
+
+class Engine(Protocol):
+    """An engine serves many requests at once; callers gather them to fill its batch."""
+
+    def clip(self, records: list[FrameRecord], fps: float) -> Clip:
+        """The clip in the form this engine sends (pixels or JPEGs), bands redrawn."""
+        ...
+
+    async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer: ...
+
+    async def reason(self, clip: Clip, question: str) -> ReasoningAnswer: ...
+
+    async def close(self) -> None: ...

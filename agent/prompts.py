@@ -1,0 +1,141 @@
+"""What the model is asked: system prompts, verdict and reasoning prompts, the verdict schema.
+
+Pure functions. The clip is described by its facts (camera, absolute start, fps, frame
+count); the engines put the video before the text, as Cosmos-Reason1 was trained.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+BASE_SYSTEM_PROMPT = "You are a helpful assistant."
+# Cosmos-Reason1's reasoning format, verbatim from its model card.
+REASONING_SUFFIX = (
+    "Answer the question in the following format: "
+    "<think>\nyour reasoning\n</think>\n\n<answer>\nyour answer\n</answer>."
+)
+DESCRIPTION_MAX_CHARS = 120
+# Worst case per verdict under the schema: keys, id and numbers (xgrammar bounds their
+# digits) take ~200 bytes, the description up to 4 UTF-8 bytes a character, and a
+# constrained token is at least one byte; the budget never cuts a verdict off.
+VERDICT_STRUCTURE_BYTES = 200
+QUESTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class Mode(Enum):
+    VERDICT = "verdict"
+    REASONING = "reasoning"
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    id: str  # the rule id: the key of its verdict in the answer
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClipFacts:
+    camera_id: str
+    start_s: float  # wall-clock time of the first frame, epoch seconds
+    fps: float
+    frame_count: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frame_count / self.fps
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    mode: Mode
+    system: str
+    text: str  # follows the video in the user turn
+    schema: dict[str, Any] | None  # the verdict schema; None in reasoning mode
+
+
+def system_prompt(mode: Mode) -> str:
+    if mode is Mode.REASONING:
+        return f"{BASE_SYSTEM_PROMPT} {REASONING_SUFFIX}"
+    return BASE_SYSTEM_PROMPT
+
+
+def clip_preamble(facts: ClipFacts) -> str:
+    start = datetime.fromtimestamp(facts.start_s, tz=UTC).isoformat(timespec="milliseconds")
+    return (
+        f"The video is {facts.duration_s:.2f} s from camera {facts.camera_id}, "
+        f"{facts.frame_count} frames sampled at {facts.fps:g} frames per second, "
+        f"starting at {start.replace('+00:00', 'Z')}. The number at the bottom of each "
+        "frame is its time in seconds since the start of the clip."
+    )
+
+
+def verdict_prompt(facts: ClipFacts, questions: list[Question]) -> Prompt:
+    """One call for all of a camera's questions; the answer is JSON keyed by question id."""
+    _check_questions(questions)
+    listed = "\n".join(f"- {question.id}: {question.text}" for question in questions)
+    text = (
+        f"{clip_preamble(facts)}\n\nAnswer each question about the video:\n{listed}\n\n"
+        "For each question id give: detected (true or false), confidence (0 to 1), "
+        "evidence_start_s and evidence_end_s (clip seconds where the evidence is seen), "
+        "and a one-line description. Reply with JSON only."
+    )
+    schema = verdict_schema(questions, facts.duration_s)
+    return Prompt(Mode.VERDICT, system_prompt(Mode.VERDICT), text, schema)
+
+
+def reasoning_prompt(facts: ClipFacts, question: str) -> Prompt:
+    text = f"{clip_preamble(facts)}\n\n{question.strip()}"
+    return Prompt(Mode.REASONING, system_prompt(Mode.REASONING), text, None)
+
+
+def verdict_schema(questions: list[Question], duration_s: float) -> dict[str, Any]:
+    """JSON schema of a verdict answer: an object with one verdict per question id."""
+    return {
+        "type": "object",
+        "properties": {question.id: _one_verdict_schema(duration_s) for question in questions},
+        "required": [question.id for question in questions],
+        "additionalProperties": False,
+    }
+
+
+def verdict_token_budget(question_count: int) -> int:
+    """max_tokens for a verdict answer: enough that the JSON always completes."""
+    per_verdict = VERDICT_STRUCTURE_BYTES + 4 * DESCRIPTION_MAX_CHARS
+    return 16 + question_count * per_verdict
+
+
+def _one_verdict_schema(duration_s: float) -> dict[str, Any]:
+    seconds = {"type": "number", "minimum": 0, "maximum": round(duration_s, 3)}
+    return {
+        "type": "object",
+        "properties": {
+            "detected": {"type": "boolean"},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "evidence_start_s": seconds,
+            "evidence_end_s": seconds,
+            "description": {"type": "string", "maxLength": DESCRIPTION_MAX_CHARS},
+        },
+        "required": [
+            "detected",
+            "confidence",
+            "evidence_start_s",
+            "evidence_end_s",
+            "description",
+        ],
+        "additionalProperties": False,
+    }
+
+
+def _check_questions(questions: list[Question]) -> None:
+    if not questions:
+        raise ValueError("a verdict prompt needs at least one question")
+    ids = [question.id for question in questions]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"question ids must be unique: {ids}")
+    for question_id in ids:
+        if re.fullmatch(QUESTION_ID_PATTERN, question_id) is None:
+            raise ValueError(f"invalid question id {question_id!r}")
