@@ -25,6 +25,8 @@ FONT_CANDIDATES = (
 )
 
 Image3 = npt.NDArray[np.uint8]
+Grey = npt.NDArray[np.uint8]
+_MARGIN = 4
 
 
 class FontMissingError(RuntimeError):
@@ -52,18 +54,44 @@ def wall_time_text(epoch_s: float) -> str:
     return f"{moment:%H:%M:%S}.{moment.microsecond // 10_000:02d}Z"
 
 
-@functools.lru_cache(maxsize=512)
-def render_strip(width: int, text: str, frame_index: int) -> Image3:
-    """The band for one frame (read-only, cached: clip strips repeat every window)."""
-    band = Image.new("L", (width, STRIP_HEIGHT), 0)
-    centre_x = width / 4 if frame_index % 2 == 0 else 3 * width / 4
-    ImageDraw.Draw(band).text(
-        (centre_x, STRIP_HEIGHT / 2), text, fill=255, font=_font(), anchor="mm"
+@functools.cache
+def _glyph(char: str) -> Grey:
+    """One character, drawn once: the font is monospaced, so text is a row of tiles.
+
+    Each tile is the character's advance wide plus a margin on both sides for ink that
+    overhangs it; tiles are combined with max, so overhangs never erase a neighbour.
+    """
+    tile = Image.new("L", (_advance() + 2 * _MARGIN, STRIP_HEIGHT), 0)
+    ImageDraw.Draw(tile).text(
+        (_MARGIN + _advance() / 2, STRIP_HEIGHT / 2), char, fill=255, font=_font(), anchor="mm"
     )
-    grey = np.asarray(band, dtype=np.uint8)
-    strip = np.repeat(grey[:, :, None], 3, axis=2)
-    strip.flags.writeable = False
-    return strip
+    return np.asarray(tile, dtype=np.uint8)
+
+
+@functools.cache
+def _advance() -> int:
+    return round(_font().getlength("0"))
+
+
+@functools.lru_cache(maxsize=512)
+def _band(width: int, text: str, frame_index: int) -> Grey:
+    """The grey band for one frame (read-only, cached: clip strips repeat every window)."""
+    band = np.zeros((STRIP_HEIGHT, width + 2 * _MARGIN), dtype=np.uint8)
+    centre_x = width / 4 if frame_index % 2 == 0 else 3 * width / 4
+    left = round(centre_x - len(text) * _advance() / 2)
+    for position, char in enumerate(text):
+        x = left + position * _advance()
+        if x >= 0 and x + _advance() <= width:
+            cell = band[:, x : x + _advance() + 2 * _MARGIN]
+            np.maximum(cell, _glyph(char), out=cell)
+    visible = band[:, _MARGIN : _MARGIN + width].copy()
+    visible.flags.writeable = False
+    return visible
+
+
+def render_strip(width: int, text: str, frame_index: int) -> Image3:
+    """The strip for one frame as a 3-channel image (white text on black)."""
+    return np.repeat(_band(width, text, frame_index)[:, :, None], 3, axis=2)
 
 
 def add_strip(picture: Image3, text: str, frame_index: int) -> Image3:
@@ -71,11 +99,11 @@ def add_strip(picture: Image3, text: str, frame_index: int) -> Image3:
     height, width = picture.shape[:2]
     stamped = np.empty((height + STRIP_HEIGHT, width, 3), dtype=np.uint8)
     stamped[:height] = picture
-    stamped[height:] = render_strip(width, text, frame_index)
+    stamped[height:] = _band(width, text, frame_index)[:, :, None]
     return stamped
 
 
 def redraw_strip(stamped: Image3, text: str, frame_index: int) -> None:
     """Replaces the strip of an already stamped image in place."""
     width = stamped.shape[1]
-    stamped[-STRIP_HEIGHT:] = render_strip(width, text, frame_index)
+    stamped[-STRIP_HEIGHT:] = _band(width, text, frame_index)[:, :, None]

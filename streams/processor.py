@@ -50,6 +50,7 @@ class FrameProcessor:
             height=height,
             format="bgr24",
             interpolation=Interpolation.AREA,
+            threads=1,  # swscale's own threads cost more than they save at this size
         ).to_ndarray(format="bgr24")  # type: ignore[assignment]
         thumb = thumbnail(picture)
         motion = motion_score(self._previous_thumb, thumb)
