@@ -20,7 +20,6 @@ from agent.answers import ReasoningAnswer
 from agent.config import VigilSettings
 from agent.engines.factory import start_engine
 from agent.engines.settings import EngineSettings
-from agent.testmodel import build_test_model
 from streams.clock import CaptureClock
 from streams.framebuffer import FrameRecord, read_frames
 from streams.processor import FrameProcessor
@@ -76,17 +75,6 @@ def recent_frames(settings: VigilSettings, camera_id: str, seconds: float) -> li
     if not records:
         raise AskError(f"no frames of camera {camera_id} in the last {seconds:g} s")
     return records
-
-
-def test_model_settings(settings: EngineSettings, data_dir: Path) -> EngineSettings:
-    """The engine on the tiny random-weight model, sized for a CPU."""
-    model = build_test_model(data_dir / "test-model")
-    overrides = {
-        "kind": "vllm", "model": str(model), "served_model_name": None, "enforce_eager": True,
-        "gpu_memory_utilization": 0.1, "max_model_len": 8192, "dtype": "bfloat16",
-        "reasoning_max_tokens": min(settings.reasoning_max_tokens, 256),
-    }  # fmt: skip
-    return EngineSettings.model_validate({**settings.model_dump(), **overrides})
 
 
 async def ask(

@@ -13,10 +13,10 @@ from agent.ask import (
     recent_frames,
     run_ask,
     sample_file,
-    test_model_settings,
 )
 from agent.config import VigilSettings
 from agent.engines.errors import EngineError
+from agent.host_engine import engine_for_host, test_model_settings
 from agent.testmodel import is_test_model
 from streams.framebuffer import FrameRecord
 
@@ -30,9 +30,10 @@ def ask_command(
     max_frames: int,
     test_model: bool,
 ) -> None:
-    engine = settings.engine
     if test_model:
-        engine = test_model_settings(engine, settings.data_dir)
+        engine = test_model_settings(settings.engine, settings.data_dir)
+    else:
+        engine = engine_for_host(settings.engine, settings.data_dir)
     if is_test_model(engine.model):
         typer.secho(
             "USING THE TINY RANDOM-WEIGHT TEST MODEL: the answer is noise.", fg="red", err=True

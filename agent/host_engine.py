@@ -19,15 +19,6 @@ BANNER = (
     "  ************************************************************************"
 )
 
-# What the tiny model needs on a CPU (see the engine tests): little memory, no graphs.
-CPU_TEST_MODEL = {
-    "max_model_len": 8192,
-    "gpu_memory_utilization": 0.1,
-    "enforce_eager": True,
-    "max_concurrency": 8,
-    "reasoning_max_tokens": 256,
-}
-
 
 def has_gpu() -> bool:
     import torch
@@ -43,6 +34,18 @@ def engine_for_host(
         return settings
     if has_gpu() if gpu is None else gpu:
         return settings
-    model_dir = build_test_model(data_dir / "models")
     log.warning("%s", BANNER)
-    return settings.model_copy(update={"model": str(model_dir), **CPU_TEST_MODEL})
+    return test_model_settings(settings, data_dir)
+
+
+def test_model_settings(settings: EngineSettings, data_dir: Path) -> EngineSettings:
+    """The in-process engine on the tiny random-weight model, sized for a CPU: little
+    memory, no graphs, short reasoning."""
+    model = build_test_model(data_dir / "models")
+    overrides = {
+        "kind": "vllm", "model": str(model), "served_model_name": None, "enforce_eager": True,
+        "gpu_memory_utilization": 0.1, "max_model_len": 8192, "dtype": "bfloat16",
+        "max_concurrency": min(settings.max_concurrency, 8),
+        "reasoning_max_tokens": min(settings.reasoning_max_tokens, 256),
+    }  # fmt: skip
+    return EngineSettings.model_validate({**settings.model_dump(), **overrides})
