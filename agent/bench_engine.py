@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import redis
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from agent.ask import Sampling, sample_file
 from agent.clips import jpeg_clip, pixel_clip
@@ -40,7 +40,7 @@ from agent.prompts import Question, verdict_prompt
 from agent.testmodel import build_test_model
 from streams.framebuffer import FrameRecord, append_frame, read_frames
 from streams.keys import Keys
-from streams.overlay import STRIP_HEIGHT, add_strip, clip_time_text, render_strip, wall_time_text
+from streams.overlay import STRIP_HEIGHT, add_strip, clip_time_text, strip_font, wall_time_text
 from streams.sizing import picture_size
 
 QUESTIONS = [
@@ -215,8 +215,12 @@ def _baseline(
     for index, record in enumerate(read_frames(client, KEYS, "bench", start_s, end_s)):
         picture = np.asarray(Image.open(io.BytesIO(record.jpeg)).convert("RGB"))[:-STRIP_HEIGHT]
         text = clip_time_text(index / config.fps)
-        strip = render_strip.__wrapped__(picture.shape[1], text, index)  # uncached
-        stamped = np.concatenate([picture, strip])
+        strip = Image.new("RGB", (picture.shape[1], STRIP_HEIGHT))
+        centre_x = picture.shape[1] * (1 if index % 2 == 0 else 3) / 4
+        ImageDraw.Draw(strip).text(
+            (centre_x, STRIP_HEIGHT / 2), text, fill="white", font=strip_font(), anchor="mm"
+        )
+        stamped = np.concatenate([picture, np.asarray(strip)])
         buffer = io.BytesIO()
         Image.fromarray(stamped).save(buffer, format="JPEG", quality=90)
         out.append(buffer.getvalue())

@@ -34,7 +34,7 @@ class FontMissingError(RuntimeError):
 
 
 @functools.cache
-def _font() -> ImageFont.FreeTypeFont:
+def strip_font() -> ImageFont.FreeTypeFont:
     for path in FONT_CANDIDATES:
         if path.is_file():
             return ImageFont.truetype(str(path), FONT_SIZE)
@@ -63,14 +63,14 @@ def _glyph(char: str) -> Grey:
     """
     tile = Image.new("L", (_advance() + 2 * _MARGIN, STRIP_HEIGHT), 0)
     ImageDraw.Draw(tile).text(
-        (_MARGIN + _advance() / 2, STRIP_HEIGHT / 2), char, fill=255, font=_font(), anchor="mm"
+        (_MARGIN + _advance() / 2, STRIP_HEIGHT / 2), char, fill=255, font=strip_font(), anchor="mm"
     )
     return np.asarray(tile, dtype=np.uint8)
 
 
 @functools.cache
 def _advance() -> int:
-    return round(_font().getlength("0"))
+    return round(strip_font().getlength("0"))
 
 
 @functools.lru_cache(maxsize=512)
