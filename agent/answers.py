@@ -122,7 +122,9 @@ def _verdicts(text: str, facts: ClipFacts, questions: list[Question]) -> tuple[V
 
 def _json_object(text: str) -> dict[str, object]:
     try:
-        document = json.loads(text)
+        # strict=False: xgrammar's JSON grammar lets raw control characters into strings;
+        # the structure is still exact, so accept them and drop them from descriptions.
+        document = json.loads(text, strict=False)
     except json.JSONDecodeError as error:
         raise _ParseError(f"not JSON: {error.msg} at character {error.pos}") from None
     if not isinstance(document, dict):
@@ -142,7 +144,7 @@ def _verdict(question_id: str, raw: object, facts: ClipFacts) -> Verdict:
         detected=payload.detected,
         confidence=payload.confidence,
         evidence=_evidence(payload, facts, question_id),
-        description=payload.description.strip(),
+        description=_printable(payload.description),
     )
 
 
@@ -153,6 +155,10 @@ def _evidence(payload: _VerdictPayload, facts: ClipFacts, question_id: str) -> E
     if end < start:
         return None
     return Evidence(start, end, facts.start_s + start, facts.start_s + end)
+
+
+def _printable(text: str) -> str:
+    return "".join(char for char in text if char.isprintable()).strip()
 
 
 def _truncated(completion: Completion) -> str | None:

@@ -39,6 +39,18 @@ def test_verdicts_parse_and_map_evidence_to_wall_clock() -> None:
     assert answer.completion.latency_ms == 812.5
 
 
+def test_raw_control_characters_in_descriptions_are_accepted_and_dropped() -> None:
+    # What the real engine produced under xgrammar: a raw \x02 inside a JSON string.
+    fire = json.dumps(verdict(detected=False, start=0, end=0))
+    text = (
+        '{"person": {"detected": true, "confidence": 1.0, "evidence_start_s": 4.0, '
+        '"evidence_end_s": 4.0, "description": "a car\x02 passes\x1f"}, "fire": ' + fire + "}"
+    )
+    answer = parse_verdicts(completion(text), FACTS, QUESTIONS)
+    assert answer.ok, answer.failure
+    assert answer.verdicts[0].description == "a car passes"
+
+
 def test_reversed_evidence_interval_is_dropped_not_swapped() -> None:
     text = json.dumps({"person": verdict(start=3.0, end=1.0), "fire": verdict()})
     answer = parse_verdicts(completion(text), FACTS, QUESTIONS)
