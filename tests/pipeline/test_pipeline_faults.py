@@ -11,9 +11,13 @@ from typing import cast
 import redis
 import redis.asyncio as aioredis
 
+from agent.answers import VerdictAnswer
+from agent.clips import Clip
 from agent.embedded_redis import EmbeddedRedis
+from agent.engines import EngineUnavailableError
 from agent.jobs import Job, JobKind, JobQueue
 from agent.metrics import Counters
+from agent.prompts import Question
 from agent.rules import Rule
 from agent.rules_store import RuleStore
 from agent.worker import Worker
@@ -155,3 +159,39 @@ async def test_a_stalled_engine_sheds_windows_and_work_resumes_after(
                 return counters.get("windows_processed", 0) >= before + 3
 
             await eventually(resumed, 30, "windows processed again")
+
+
+class DyingEngine(ScriptedEngine):
+    """Unreachable (every call fails) until revived."""
+
+    alive: bool = False
+
+    async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
+        if not self.alive:
+            raise EngineUnavailableError("all engine endpoints are down")
+        return await super().verdicts(clip, questions)
+
+
+async def test_a_dead_engine_fails_jobs_without_crashing_and_work_resumes(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    await RuleStore(aclient, keys).seed([LANE])
+    engine = DyingEngine()
+    with running_ingest(redis_client, keys, [camera("dock", demo_video_path().as_uri())]):
+        async with running_pipeline(aclient, keys, engine, {"dock": 4.0}):
+
+            async def failing() -> bool:
+                return (await Counters(aclient, keys).all()).get("jobs_failed", 0) >= 2
+
+            await eventually(failing, 20, "jobs failing on the dead engine")
+            engine.alive = True
+
+            async def resumed() -> bool:
+                return (await Counters(aclient, keys).all()).get("windows_processed", 0) >= 2
+
+            await eventually(resumed, 30, "windows processed once the engine is back")
+    errors = [
+        (await aclient.hget(key, "error") or b"").decode()
+        async for key in aclient.scan_iter(f"{keys.prefix}job-attempts:*")
+    ]
+    assert all("all engine endpoints are down" in error for error in errors if error)
