@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from agent.pipeline_config import PipelineSettings
 from agent.scheduler import Scheduler
 from agent.worker import Worker
 from streams.keys import Keys
+from tests.streams.helpers import make_video
 
 FAST = PipelineSettings(
     window_s=2.0,
@@ -39,26 +39,7 @@ async def aclient(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
 def still_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two seconds of a grey wall: a camera where nothing moves."""
     path = tmp_path_factory.mktemp("videos") / "still.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=gray:size=320x240:rate=10",
-            "-t",
-            "2",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        check=True,
-    )
-    return path
+    return make_video(path, "color=gray:size=320x240:rate=10")
 
 
 @asynccontextmanager

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import redis
 from pydantic import SecretStr
@@ -62,3 +64,27 @@ def state_of(client: redis.Redis, keys: Keys, camera_id: str) -> str:
 
 def all_frames(client: redis.Redis, keys: Keys, camera_id: str) -> list[FrameRecord]:
     return read_frames(client, keys, camera_id, 0, time.time() + 3600)
+
+
+def make_video(path: Path, lavfi_source: str, seconds: float = 2.0) -> Path:
+    """An H.264 test video from one of ffmpeg's generated sources, e.g. ``testsrc2``."""
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            lavfi_source,
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+    )
+    return path

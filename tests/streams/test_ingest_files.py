@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import redis
 from agent.embedded_redis import EmbeddedRedis
 from streams.demo import demo_video_path
 from streams.keys import Keys
-from tests.streams.helpers import all_frames, camera, running_ingest, wait_for
+from tests.streams.helpers import all_frames, camera, make_video, running_ingest, wait_for
 
 
 def test_demo_footage_plays_as_a_live_4_fps_camera(redis_client: redis.Redis, keys: Keys) -> None:
@@ -29,26 +28,7 @@ def test_demo_footage_plays_as_a_live_4_fps_camera(redis_client: redis.Redis, ke
 def test_a_looped_file_keeps_time_monotonic_across_loops(
     redis_client: redis.Redis, keys: Keys, tmp_path: Path
 ) -> None:
-    clip = tmp_path / "two-seconds.mp4"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=10",
-            "-t",
-            "2",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            str(clip),
-        ],
-        check=True,
-    )
+    clip = make_video(tmp_path / "two-seconds.mp4", "testsrc2=size=320x240:rate=10")
     with running_ingest(redis_client, keys, [camera("loop", clip.as_uri())], realtime=False):
         wait_for(lambda: len(all_frames(redis_client, keys, "loop")) >= 40, 20, "five loops")
     stamps = [f.ts for f in all_frames(redis_client, keys, "loop")]

@@ -35,7 +35,9 @@ def test_frames_arrive_at_4_fps_with_capture_time_ids(
     assert abs(len(frames) / SECONDS - 4.0) <= 0.2 + 1 / SECONDS
     stamps = [f.ts for f in frames]
     assert all(b > a for a, b in itertools.pairwise(stamps))
-    assert all(0.15 < b - a < 0.35 for a, b in itertools.pairwise(stamps))
+    # The first gap after connecting can be short (the sampler skips ticks under half a
+    # period away), so the bound is 0.12 s; the rest are 0.25 s give or take a source frame.
+    assert all(0.12 < b - a < 0.35 for a, b in itertools.pairwise(stamps))
     entries = redis_client.xrange(keys.frames("dock"))
     assert [int(entry_id.split(b"-")[0]) for entry_id, _ in entries] == [
         int(float(fields[b"ts"]) * 1000) for _, fields in entries
