@@ -7,6 +7,10 @@ files decodes the same number of frames per stream in N threads, with the same d
 threading. CPU is this process's (all threads) plus, for ingest, the Redis server's. The
 two alternate ``repeats`` times and the medians are compared. Redis bytes per camera-hour
 come from ``MEMORY USAGE`` of each camera's frame stream over the content time it holds.
+
+With ``source="whep"`` the same videos are served over WebRTC by a local WHEP endpoint
+process (agent/bench_whep.py), in real time; ingest reads them as ``whep://`` cameras
+and the baseline is a bare aiortc client that receives and decodes the same streams.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +34,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from agent import bench_whep
 from agent.embedded_redis import EmbeddedRedis
 from agent.runtime import connect
 from streams.config import CameraConfig, CameraSpec, IngestSettings, resolve_camera
@@ -35,6 +42,7 @@ from streams.ingest import IngestService
 from streams.keys import Keys
 
 SOURCE_FPS = 30
+SOURCES = ("file", "whep")
 RESOLUTIONS = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 POLL_S = 0.05  # the cameras overshoot a little; the baseline decodes the same counts
 RETENTION_S = 7 * 24 * 3600.0  # nothing is trimmed during a run
@@ -51,6 +59,7 @@ class BenchConfig:
     seconds: float = 20.0
     resolutions: tuple[str, ...] = ("720p", "1080p")
     repeats: int = 3
+    source: str = "file"  # or "whep": the same videos over WebRTC
 
     @property
     def frames_per_stream(self) -> int:
@@ -137,18 +146,34 @@ def bench_settings(config: BenchConfig) -> IngestSettings:
     return IngestSettings(retention_s=RETENTION_S, queue_frames=int(sampled) + 64)
 
 
-def camera_specs(videos: list[Path], settings: IngestSettings) -> list[CameraSpec]:
+def camera_specs(urls: list[str], settings: IngestSettings) -> list[CameraSpec]:
     return [
-        resolve_camera(CameraConfig(id=f"bench-{index}", url=SecretStr(path.as_uri())), settings)
-        for index, path in enumerate(videos)
+        resolve_camera(CameraConfig(id=f"bench-{index}", url=SecretStr(url)), settings)
+        for index, url in enumerate(urls)
     ]
 
 
-def run_ingest(videos: list[Path], config: BenchConfig, redis_dir: Path) -> IngestRun:
+@contextmanager
+def camera_urls(videos: list[Path], source: str) -> Iterator[list[str]]:
+    """The cameras' URLs for the videos: the files themselves, or WHEP endpoints."""
+    if source == "whep":
+        with bench_whep.served(videos) as urls:
+            yield urls
+    else:
+        yield [path.as_uri() for path in videos]
+
+
+def run_baseline(source: str, videos: list[Path], urls: list[str], frames: list[int]) -> float:
+    if source == "whep":
+        return bench_whep.run_decode(urls, frames)
+    return run_decode(videos, frames)
+
+
+def run_ingest(urls: list[str], config: BenchConfig, redis_dir: Path) -> IngestRun:
     with EmbeddedRedis(redis_dir, append_only=False) as server, connect(server.url) as client:
         server_process = psutil.Process(server_pid(server))
         settings = bench_settings(config)
-        specs = camera_specs(videos, settings)
+        specs = camera_specs(urls, settings)
         cpu_at, redis_at = time.process_time(), cpu_seconds(server_process)
         service = IngestService(specs, client, KEYS, settings, realtime=False).start()
         try:
@@ -176,7 +201,7 @@ def warm_up(workdir: Path) -> float:
     directory = workdir / "warm-up"
     directory.mkdir()
     videos = make_videos(directory, "720p", config)
-    return run_ingest(videos, config, directory / "redis").cpu_s
+    return run_ingest([path.as_uri() for path in videos], config, directory / "redis").cpu_s
 
 
 def server_pid(server: EmbeddedRedis) -> int:
@@ -269,11 +294,13 @@ def bench_resolution(resolution: str, config: BenchConfig, workdir: Path) -> Fig
     ingest: list[float] = []
     decode: list[float] = []
     runs: list[IngestRun] = []
-    for repeat in range(config.repeats):
-        run = run_ingest(videos, config, workdir / f"redis-{resolution}-{repeat}")
-        runs.append(run)
-        ingest.append(per_stream_minute(run.cpu_s + run.redis_cpu_s, run.frames))
-        decode.append(per_stream_minute(run_decode(videos, run.frames), run.frames))
+    with camera_urls(videos, config.source) as urls:
+        for repeat in range(config.repeats):
+            run = run_ingest(urls, config, workdir / f"redis-{resolution}-{repeat}")
+            runs.append(run)
+            ingest.append(per_stream_minute(run.cpu_s + run.redis_cpu_s, run.frames))
+            baseline_s = run_baseline(config.source, videos, urls, run.frames)
+            decode.append(per_stream_minute(baseline_s, run.frames))
     dropped = sum(run.dropped for run in runs)
     if dropped:
         raise BenchError(f"{resolution}: ingest dropped {dropped} frames; the figures are void")
@@ -296,13 +323,15 @@ def run_bench(config: BenchConfig, progress: Console | None = None) -> BenchResu
         raise BenchError(
             f"unknown resolution(s) {', '.join(unknown)}; known: {', '.join(RESOLUTIONS)}"
         )
+    if config.source not in SOURCES:
+        raise BenchError(f"unknown source {config.source!r}; known: {', '.join(SOURCES)}")
     with tempfile.TemporaryDirectory(prefix="vigil-bench-ingest-") as workdir:
         warm_up_cpu_s = warm_up(Path(workdir))
         results = {}
         for resolution in config.resolutions:
             if progress is not None:
                 progress.print(
-                    f"measuring {resolution} ({config.streams} streams, "
+                    f"measuring {resolution} over {config.source} ({config.streams} streams, "
                     f"{config.seconds:g} s each, {config.repeats} repeats)"
                 )
             results[resolution] = bench_resolution(resolution, config, Path(workdir))
@@ -324,6 +353,7 @@ def summary(config: BenchConfig, result: BenchResult) -> dict[str, object]:
     return {
         **overall,
         "overall_from": f"CPU and ratio of {worst} (the worst ratio); Redis bytes: the maximum",
+        "source": config.source,
         "streams": config.streams,
         "seconds_per_stream": config.seconds,
         "repeats": config.repeats,
@@ -343,7 +373,7 @@ def print_table(config: BenchConfig, result: BenchResult, console: Console) -> N
         "Redis MB / camera-hour",
         "dropped",
         title="vigil bench ingest (target: ratio <= 1.15)",
-        caption=f"{config.streams} streams x {config.seconds:g} s, medians of "
+        caption=f"{config.source}: {config.streams} streams x {config.seconds:g} s, medians of "
         f"{config.repeats}; once-per-process warm-up "
         f"{result.warm_up_cpu_s:.1f} CPU s, not counted",
     )

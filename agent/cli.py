@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from agent.api_keys import Scope
 from agent.camera_table import print_camera_table
 from agent.config import ConfigError, VigilSettings, load_settings
 from agent.logs import configure_logging
@@ -25,6 +26,8 @@ from streams.ingest import IngestService
 app = typer.Typer(help="Vigil: real-time video analytics over your cameras.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks measured against a baseline in the same run.")
 app.add_typer(bench_app, name="bench")
+keys_app = typer.Typer(help="API keys: bearer tokens with the read or admin scope.")
+app.add_typer(keys_app, name="keys")
 
 log = logging.getLogger("vigil")
 HEALTH_LOG_INTERVAL_S = 30.0
@@ -71,7 +74,8 @@ def up(config: ConfigOption = None) -> None:
         service = IngestService(specs, client, keys_for(settings), settings.ingest).start()
         log.info("vigil up: cameras %s", ", ".join(spec.id for spec in specs))
         try:
-            run_agents(settings, url, stop, Roles(alert_feed=True), emit=typer.echo)
+            roles = Roles(alert_feed=True, api=True, dispatcher=True)
+            run_agents(settings, url, stop, roles, emit=typer.echo)
         finally:
             service.stop()
 
@@ -90,6 +94,54 @@ def worker(config: ConfigOption = None) -> None:
     settings = _settings(config)
     with redis_url_for(settings, start_embedded=False) as url:
         run_agents(settings, url, stop_on_signals(), Roles(scheduler=False, worker=True))
+
+
+@app.command()
+def api(config: ConfigOption = None) -> None:
+    """Serve the HTTP API (no engine here: /v1/ask answers 503; `vigil up` serves it)."""
+    settings = _settings(config)
+    with redis_url_for(settings, start_embedded=False) as url:
+        run_agents(settings, url, stop_on_signals(), Roles(scheduler=False, worker=False, api=True))
+
+
+@app.command()
+def dispatcher(config: ConfigOption = None) -> None:
+    """Deliver alert events to the webhook subscriptions, signed, with retries."""
+    settings = _settings(config)
+    roles = Roles(scheduler=False, worker=False, dispatcher=True)
+    with redis_url_for(settings, start_embedded=False) as url:
+        run_agents(settings, url, stop_on_signals(), roles)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    scope: Annotated[Scope, typer.Option(help="read, or admin to change things.")] = Scope.READ,
+    config: ConfigOption = None,
+) -> None:
+    """Create an API key and print its token (shown once: store it now)."""
+    from agent.keys_command import create_key
+
+    create_key(_settings(config), name, scope)
+
+
+@keys_app.command("list")
+def keys_list(config: ConfigOption = None) -> None:
+    """List API keys (names and scopes; tokens are not stored)."""
+    from agent.keys_command import list_keys
+
+    list_keys(_settings(config))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_…).")],
+    config: ConfigOption = None,
+) -> None:
+    """Revoke an API key: its token stops working at once."""
+    from agent.keys_command import revoke_key
+
+    revoke_key(_settings(config), key_id)
 
 
 @app.command()
@@ -113,18 +165,33 @@ def bench_pipeline(
     main(BenchConfig(cameras, windows, concurrency), as_json)
 
 
+@bench_app.command("webhooks")
+def bench_webhooks(
+    receivers: Annotated[int, typer.Option(min=2, help="Receivers; the first is slow.")] = 10,
+    rate: Annotated[float, typer.Option(min=1, help="Events per second.")] = 200.0,
+    seconds: Annotated[float, typer.Option(min=1, help="How long events are sent.")] = 10.0,
+    slow_delay_s: Annotated[float, typer.Option(help="The slow receiver's answer time.")] = 0.25,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Webhook deliveries/s and p50/p99 latency to local receivers, one of them slow."""
+    from agent.bench_webhooks import BenchConfig, main
+
+    main(BenchConfig(receivers, rate, seconds, slow_delay_s), as_json)
+
+
 @bench_app.command("ingest")
 def bench_ingest(
     streams: Annotated[int, typer.Option(min=1, help="Concurrent streams.")] = 4,
     seconds: Annotated[float, typer.Option(min=1, help="Content seconds per stream.")] = 20.0,
     resolutions: Annotated[str, typer.Option(help="e.g. 720p,1080p")] = "720p,1080p",
     repeats: Annotated[int, typer.Option(min=1, help="Alternations; medians are kept.")] = 3,
+    source: Annotated[str, typer.Option(help="file, or whep (WebRTC, in real time).")] = "file",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """CPU of ingest beside a bare decode of the same streams, and Redis bytes per camera-hour."""
     from agent.bench_ingest import BenchConfig, main
 
-    main(BenchConfig(streams, seconds, tuple(resolutions.split(",")), repeats), as_json)
+    main(BenchConfig(streams, seconds, tuple(resolutions.split(",")), repeats, source), as_json)
 
 
 @app.command()

@@ -14,9 +14,11 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from agent.api.settings import ApiSettings
 from agent.engines.settings import EngineSettings
 from agent.pipeline_config import PipelineSettings
 from agent.rules import Rule
+from agent.webhooks.settings import WebhookSettings
 from streams.config import CameraConfig, IngestSettings
 from streams.keys import DEFAULT_PREFIX
 
@@ -44,6 +46,8 @@ class VigilSettings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     engine: EngineSettings = EngineSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    api: ApiSettings = ApiSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     cameras: list[CameraConfig] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
 

@@ -45,6 +45,10 @@ class RuleStore:
         document = await self._client.hget(self._keys.rules, rule_id)
         return None if document is None else Rule.model_validate_json(document)
 
+    async def add(self, rule: Rule) -> bool:
+        """Stores a new rule; False when one with that id exists."""
+        return bool(await self._client.hsetnx(self._keys.rules, rule.id, rule.model_dump_json()))
+
     async def put(self, rule: Rule) -> None:
         await self._client.hset(self._keys.rules, rule.id, rule.model_dump_json())
 

@@ -18,6 +18,8 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
+from agent.alert_state import WindowResult
+from agent.alerts import AlertBook
 from agent.jobs import Job, JobKind, JobQueue
 from agent.metrics import Counters
 from agent.pipeline_config import PipelineSettings
@@ -36,6 +38,7 @@ class _Cursor:
     next_start_ms: int | None = None
     last_run_ms: int = 0
     last_read_id: str = "0-0"
+    last_frame_ms: int = 0
     entries: list[tuple[int, float]] = field(default_factory=list)  # (capture ms, motion)
 
 
@@ -86,6 +89,7 @@ class Scheduler:
         self._rules = RuleStore(client, keys)
         self._queue = JobQueue(client, keys, settings.jobs_max_len)
         self._counters = Counters(client, keys)
+        self._alerts = AlertBook(client, keys, jobs_max_len=settings.jobs_max_len)
         self._cursors: dict[str, _Cursor] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -111,6 +115,7 @@ class Scheduler:
     async def _camera_tick(self, camera_id: str, rules: list[Rule]) -> int:
         cursor = await self._cursor(camera_id)
         await self._read_motion(camera_id, cursor)
+        await self._close_alerts_if_silent(camera_id, cursor, rules)
         if not cursor.entries:
             return 0
         if cursor.next_start_ms is None:
@@ -165,6 +170,25 @@ class Scheduler:
         await self._counters.add("windows_scheduled", camera_id)
         return 1
 
+    async def _close_alerts_if_silent(
+        self, camera_id: str, cursor: _Cursor, rules: list[Rule]
+    ) -> None:
+        """A camera that sends nothing produces no windows, so nothing would ever close
+        its open alerts: once it has been silent past a rule's close time, a negative
+        result for the silent stretch closes them (replays of it change nothing)."""
+        silent_s = time.time() - cursor.last_frame_ms / 1000
+        if not cursor.last_frame_ms or silent_s < 2 * self._settings.window_s:
+            return
+        if not await self._has_open_alert(camera_id):
+            return
+        result = WindowResult(
+            start_ms=cursor.last_frame_ms + 1, end_ms=round(time.time() * 1000), detected=False,
+            confidence=0.0, description=f"no frames from the camera for {silent_s:.0f} s",
+        )  # fmt: skip
+        for rule in rules:
+            if rule.applies_to(camera_id) and silent_s >= rule.close_after_s:
+                await self._alerts.apply(camera_id, rule, result, [])
+
     async def _read_motion(self, camera_id: str, cursor: _Cursor) -> None:
         reply = await self._client.xrange(
             self._keys.motion(camera_id), min=f"({cursor.last_read_id}", count=READ_COUNT
@@ -174,6 +198,7 @@ class Scheduler:
             cursor.entries.append((int(entry_id.split(b"-")[0]), float(fields[b"motion"])))
         if entries:
             cursor.last_read_id = entries[-1][0].decode()
+            cursor.last_frame_ms = cursor.entries[-1][0]
 
     async def _has_open_alert(self, camera_id: str) -> bool:
         return bool(await self._client.scard(self._keys.open_alerts(camera_id)))

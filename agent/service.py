@@ -1,8 +1,9 @@
-"""The reasoning side as one asyncio program: scheduler, worker and alert feed.
+"""The reasoning side as one asyncio program: scheduler, worker, alert feed, API, dispatcher.
 
-``vigil up`` runs it beside ingest in one process; ``vigil scheduler`` and ``vigil
-worker`` run one part each, for scale-out. Every part stops on the same event: the
-scheduler at once, the worker after its in-flight jobs (within a grace period).
+``vigil up`` runs it beside ingest in one process; ``vigil scheduler``, ``vigil worker``,
+``vigil api`` and ``vigil dispatcher`` run one part each, for scale-out. Every part stops
+on the same event: the scheduler at once, the worker after its in-flight jobs (within a
+grace period).
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from agent.alert_feed import follow_alerts
+from agent.api.server import serve_api
+from agent.api.state import ApiState
+from agent.cameras_store import CameraStore
 from agent.config import VigilSettings
 from agent.engines import Engine
 from agent.engines.factory import start_engine
 from agent.host_engine import engine_for_host
 from agent.rules_store import RuleStore
-from agent.runtime import camera_specs, configured_rules, keys_for
+from agent.runtime import camera_specs, configured_cameras, configured_rules, keys_for
 from agent.scheduler import Scheduler
+from agent.webhooks.dispatcher import Dispatcher
 from agent.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,8 @@ class Roles:
     scheduler: bool = True
     worker: bool = True
     alert_feed: bool = False
+    api: bool = False
+    dispatcher: bool = False
 
 
 def run_agents(
@@ -60,6 +67,7 @@ async def _agents(
     client = aioredis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
     keys = keys_for(settings)
     await RuleStore(client, keys).seed(configured_rules(settings))
+    await CameraStore(client, keys).seed(configured_cameras(settings))
     engine = _engine(settings) if roles.worker else None
     done = asyncio.Event()
     parts: list[Coroutine[Any, Any, None]] = [_relay(stop, done)]
@@ -71,6 +79,11 @@ async def _agents(
         parts.append(Worker(client, keys, engine, settings.pipeline, name).run(done))
     if roles.alert_feed:
         parts.append(follow_alerts(client, keys, done, emit))
+    if roles.api:
+        parts.append(serve_api(ApiState(client, keys, settings, engine), done))
+    if roles.dispatcher:
+        base_url = settings.api.base_url()
+        parts.append(Dispatcher(client, keys, settings.webhooks, base_url).run(done))
     try:
         await asyncio.gather(*parts)
     finally:

@@ -43,7 +43,9 @@ class CameraReader:
         self.health = health
         self._sink = sink
         self._stop = stop
-        self._options = SourceOptions(spec.connect_timeout_s, spec.read_timeout_s, realtime)
+        self._options = SourceOptions(
+            spec.connect_timeout_s, spec.read_timeout_s, realtime, health.source_dropped
+        )
         clock = CaptureClock(max_drift_s=2.0 if realtime else None, floor_s=floor_s)
         self._processor = FrameProcessor(
             spec.id, spec.fps, spec.max_pixels, spec.jpeg_quality, clock

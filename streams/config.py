@@ -47,7 +47,9 @@ class CameraConfig(StrictModel):
     """One camera. Unset overrides take the ingest defaults."""
 
     id: Annotated[str, Field(pattern=CAMERA_ID_PATTERN)]
-    url: SecretStr = Field(description="rtsp://, rtsps://, file:// or a local path.")
+    url: SecretStr = Field(
+        description="rtsp://, rtsps://, whep://, wheps:// (WebRTC), file:// or a local path."
+    )
     name: str = ""
     enabled: bool = True
     fps: Annotated[float | None, Field(gt=0, le=30)] = None

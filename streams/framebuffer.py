@@ -105,6 +105,16 @@ def latest_frame(client: redis.Redis, keys: Keys, camera_id: str) -> FrameRecord
     return FrameRecord.from_entry(camera_id, entries[0][1])
 
 
+async def latest_frame_async(
+    client: aioredis.Redis, keys: Keys, camera_id: str
+) -> FrameRecord | None:
+    """``latest_frame`` for asyncio callers."""
+    entries = _entries(await client.xrevrange(keys.frames(camera_id), count=1))
+    if not entries:
+        return None
+    return FrameRecord.from_entry(camera_id, entries[0][1])
+
+
 def last_capture_s(client: redis.Redis, keys: Keys, camera_id: str) -> float:
     """Capture time of the newest stored frame (0 when none): the floor for new ones."""
     entries = _entries(client.xrevrange(keys.frames(camera_id), count=1))

@@ -23,7 +23,8 @@ class _Counters:
     state: CameraState = CameraState.CONNECTING
     frames_in: int = 0
     frames_out: int = 0
-    dropped: int = 0
+    dropped: int = 0  # sampled frames the Redis writer could not take
+    source_dropped: int = 0  # decoded frames a live source dropped: the reader fell behind
     reconnects: int = 0
     last_frame_at: float = 0.0  # wall time of the last decoded frame
     last_stored_ts: float = 0.0
@@ -67,6 +68,10 @@ class CameraHealth:
         with self._lock:
             self._c.dropped += count
 
+    def source_dropped(self, count: int) -> None:
+        with self._lock:
+            self._c.source_dropped += count
+
     def disconnected(self, error: str) -> None:
         with self._lock:
             self._c.state = CameraState.OFFLINE
@@ -90,6 +95,7 @@ class CameraHealth:
                 "frames_in": str(c.frames_in),
                 "frames_out": str(c.frames_out),
                 "dropped": str(c.dropped),
+                "source_dropped": str(c.source_dropped),
                 "reconnects": str(c.reconnects),
                 "last_frame_ts": f"{c.last_stored_ts:.3f}",
                 "last_error": c.last_error,

@@ -14,6 +14,11 @@ REPORTING_TIMEOUT_S = 15.0  # no update for this long: the ingest process is gon
 def read_health(client: redis.Redis, keys: Keys, camera_id: str, now: float) -> dict[str, str]:
     """The camera's health record; state ``unknown`` when no ingest reports it."""
     raw = cast(dict[bytes, bytes], client.hgetall(keys.health(camera_id)))
+    return health_from_record(camera_id, raw, now)
+
+
+def health_from_record(camera_id: str, raw: dict[bytes, bytes], now: float) -> dict[str, str]:
+    """``read_health`` on a record already read (by an asyncio client, say)."""
     record = {key.decode(): value.decode() for key, value in raw.items()}
     if not record:
         return {"camera": camera_id, "state": "unknown", "last_error": "no ingest has reported"}

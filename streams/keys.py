@@ -108,6 +108,34 @@ class Keys:
         """Hash of counters, ``name`` or ``name:camera``."""
         return f"{self.prefix}metrics"
 
+    # The API's and the webhook dispatcher's keys.
+
+    @property
+    def api_keys(self) -> str:
+        """Hash sha256(token) hex -> API key JSON (name, scope); tokens are never stored."""
+        return f"{self.prefix}api-keys"
+
+    @property
+    def webhooks(self) -> str:
+        """Hash subscription id -> webhook subscription JSON, signing secret included."""
+        return f"{self.prefix}webhooks"
+
+    def webhook_queue(self, subscription_id: str) -> str:
+        """List of the subscription's messages waiting for delivery, oldest first."""
+        return f"{self.prefix}webhook-queue:{subscription_id}"
+
+    def deliveries(self, subscription_id: str) -> str:
+        """List of the subscription's delivery attempts (JSON), newest first, capped."""
+        return f"{self.prefix}deliveries:{subscription_id}"
+
+    def dead_letters(self, subscription_id: str) -> str:
+        """List of messages that ran out of retries (JSON), oldest first."""
+        return f"{self.prefix}dead-letters:{subscription_id}"
+
+    def webhook_lease(self, subscription_id: str) -> str:
+        """Which dispatcher delivers the subscription now (one at a time keeps its order)."""
+        return f"{self.prefix}webhook-lease:{subscription_id}"
+
 
 WORKERS_GROUP = "workers"
 DISPATCH_GROUP = "dispatch"

@@ -1,4 +1,5 @@
-"""Decoded frames from a camera: RTSP over TCP, or a file played in a loop as if live.
+"""Decoded frames from a camera: RTSP over TCP, WebRTC over WHEP, or a file played in a
+loop as if live.
 
 Each generator is one connection; it ends (or raises SourceError) when the connection
 does, and the camera reader decides when to reconnect. Every frame is decoded, none is
@@ -10,31 +11,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import av.container
-import av.video.frame
 
-from streams.urls import CameraUrl
+from streams.source_types import SourceError, SourceFrame, SourceOptions
+from streams.urls import WHEP_SCHEMES, CameraUrl
+from streams.whep import whep_frames
 
-
-class SourceError(Exception):
-    """A connection to a camera failed or ended; the message is safe to log."""
-
-
-@dataclass(frozen=True, slots=True)
-class SourceFrame:
-    pts_s: float | None
-    frame: av.video.frame.VideoFrame
-
-
-@dataclass(frozen=True, slots=True)
-class SourceOptions:
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 5.0
-    realtime: bool = True  # files: pace to their own frame rate, as a live camera would
+__all__ = ["SourceError", "SourceFrame", "SourceOptions", "open_frames"]
 
 
 def open_frames(
@@ -43,6 +29,8 @@ def open_frames(
     if url.is_file:
         assert url.path is not None
         return _looped_file_frames(url.path, options.realtime, stop)
+    if url.scheme in WHEP_SCHEMES:
+        return whep_frames(url, options, stop)
     return _network_frames(url.raw, options)
 
 

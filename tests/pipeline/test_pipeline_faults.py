@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 from pathlib import Path
@@ -195,3 +196,28 @@ async def test_a_dead_engine_fails_jobs_without_crashing_and_work_resumes(
         async for key in aclient.scan_iter(f"{keys.prefix}job-attempts:*")
     ]
     assert all("all engine endpoints are down" in error for error in errors if error)
+
+
+async def test_alerts_of_a_camera_that_goes_silent_are_closed(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    await RuleStore(aclient, keys).seed([LANE])  # closes after 2 s without a positive
+    engine = ScriptedEngine(detect={"lane": [(0, 1e12)]})
+    async with running_pipeline(aclient, keys, engine, {"dock": 4.0}):
+        with running_ingest(redis_client, keys, [camera("dock", demo_video_path().as_uri())]):
+
+            async def opened() -> bool:
+                return "alert.opened" in await event_types(aclient, keys.alerts)
+
+            await eventually(opened, 20, "an alert")
+        # The camera stops sending: no more windows, yet the alert must not stay open.
+
+        async def closed() -> bool:
+            return "alert.closed" in await event_types(aclient, keys.alerts)
+
+        await eventually(closed, 20, "the silent camera's alert to close")
+    entries = await aclient.xrange(keys.alerts)
+    closing = [json.loads(f[b"payload"]) for _, f in entries if f[b"type"] == b"alert.closed"]
+    assert len(closing) == 1
+    assert closing[0]["description"].startswith("no frames from the camera for")
+    assert await aclient.scard(keys.open_alerts("dock")) == 0

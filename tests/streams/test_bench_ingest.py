@@ -57,3 +57,40 @@ def test_bench_ingest_rejects_unknown_resolution() -> None:
 
     assert result.exit_code == 1
     assert "unknown resolution(s) 4k" in result.stderr
+
+
+def test_bench_ingest_over_whep_json_report() -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "ingest",
+            "--source",
+            "whep",
+            "--streams",
+            "1",
+            "--seconds",
+            "2",
+            "--repeats",
+            "1",
+            "--resolutions",
+            "720p",
+            "--json",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["source"] == "whep"
+    figures = report["by_resolution"]["720p"]
+    assert figures.keys() >= FIGURES
+    assert figures["dropped"] == 0
+    assert figures["ratio"] > 0
+    assert figures["decode_cpu_s_per_stream_min"] > 0
+
+
+def test_bench_ingest_rejects_unknown_source() -> None:
+    result = CliRunner().invoke(app, ["bench", "ingest", "--source", "srt", "--json"])
+
+    assert result.exit_code == 1
+    assert "unknown source 'srt'" in result.stderr

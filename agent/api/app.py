@@ -1,0 +1,50 @@
+"""The FastAPI application: built from typed state, JSON errors, closed CORS by default."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from agent.api.errors import install_error_handlers
+from agent.api.routes import alerts, ask, cameras, events, metrics, probes, rules
+from agent.api.routes import webhooks as webhook_routes
+from agent.api.state import ApiState
+
+ROUTERS = (
+    probes.router,
+    cameras.router,
+    rules.router,
+    alerts.router,
+    ask.router,
+    events.router,
+    webhook_routes.router,
+    metrics.router,
+)
+
+
+def create_app(state: ApiState) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ApiState]]:
+        yield {"vigil": state}
+
+    app = FastAPI(
+        title="Vigil",
+        version="1",
+        summary="Real-time video analytics: cameras, rules, alerts, ask, webhooks.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    origins = state.settings.api.cors_origins
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,49 @@
+"""Dependencies of the routes: the typed state and the API key with its scope."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from agent.api.state import ApiState
+from agent.api_keys import ApiKey, ApiKeyStore, Scope
+
+
+def _state(request: Request) -> ApiState:
+    return cast(ApiState, request.state.vigil)
+
+
+State = Annotated[ApiState, Depends(_state)]
+
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key (`vigil keys create`) as a bearer token."
+)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+async def _api_key(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKey:
+    if credentials is None:
+        raise HTTPException(401, "an API key is required: Authorization: Bearer vk_…", _CHALLENGE)
+    key = await ApiKeyStore(state.client, state.keys).lookup(credentials.credentials)
+    if key is None:
+        raise HTTPException(401, "unknown or revoked API key", _CHALLENGE)
+    return key
+
+
+async def require_read(key: Annotated[ApiKey, Depends(_api_key)]) -> ApiKey:
+    return key
+
+
+async def require_admin(key: Annotated[ApiKey, Depends(_api_key)]) -> ApiKey:
+    if not key.scope.grants(Scope.ADMIN):
+        raise HTTPException(403, f"API key {key.id} has the read scope; this needs admin")
+    return key
+
+
+ReadKey = Annotated[ApiKey, Depends(require_read)]
+AdminKey = Annotated[ApiKey, Depends(require_admin)]

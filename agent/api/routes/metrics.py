@@ -1,0 +1,75 @@
+"""/metrics: pipeline counters, camera health, open alerts and webhook queues for Prometheus."""
+
+from __future__ import annotations
+
+import time
+from typing import cast
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from agent.api.deps import ReadKey, State
+from agent.api.errors import responses
+from agent.api.prometheus import Sample, counter_families, health_families, render
+from agent.metrics import Counters
+from streams.health_records import health_from_record
+
+router = APIRouter(tags=["metrics"], responses=responses(401, 403))
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def metrics(state: State, _: ReadKey) -> PlainTextResponse:
+    counters = await Counters(state.client, state.keys).all()
+    cameras = await _camera_ids(state)
+    records = await _health(state, cameras)
+    families = counter_families(counters) + health_families(records)
+    families.append(await _open_alerts(state, cameras))
+    families.append(await _webhook_queues(state))
+    return PlainTextResponse(render(families), media_type=CONTENT_TYPE)
+
+
+async def _camera_ids(state: State) -> list[str]:
+    reported = cast(set[bytes], await state.client.smembers(state.keys.health_index))
+    configured = cast(list[bytes], await state.client.hkeys(state.keys.cameras))
+    return sorted({camera.decode() for camera in reported | set(configured)})
+
+
+async def _health(state: State, cameras: list[str]) -> dict[str, dict[str, str]]:
+    pipe = state.client.pipeline(transaction=False)
+    for camera in cameras:
+        pipe.hgetall(state.keys.health(camera))
+    raws = await pipe.execute()
+    now = time.time()
+    return {
+        camera: health_from_record(camera, raw, now)
+        for camera, raw in zip(cameras, raws, strict=True)
+    }
+
+
+async def _open_alerts(state: State, cameras: list[str]) -> tuple[str, str, str, list[Sample]]:
+    pipe = state.client.pipeline(transaction=False)
+    for camera in cameras:
+        pipe.scard(state.keys.open_alerts(camera))
+    counts = await pipe.execute()
+    name = "vigil_alerts_open"
+    samples = [Sample(name, (("camera", c),), n) for c, n in zip(cameras, counts, strict=True)]
+    return name, "gauge", "Alerts open now.", samples
+
+
+async def _webhook_queues(state: State) -> tuple[str, str, str, list[Sample]]:
+    raw = cast(list[bytes], await state.client.hkeys(state.keys.webhooks))
+    subscriptions = sorted(s.decode() for s in raw)
+    pipe = state.client.pipeline(transaction=False)
+    for subscription in subscriptions:
+        pipe.llen(state.keys.webhook_queue(subscription))
+    depths = await pipe.execute()
+    name = "vigil_webhook_queue_depth"
+    samples = [
+        Sample(name, (("subscription", s),), n) for s, n in zip(subscriptions, depths, strict=True)
+    ]
+    return name, "gauge", "Messages waiting for delivery per webhook.", samples

@@ -1,0 +1,32 @@
+"""Settings of the HTTP API (the ``api`` section of vigil.yaml)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    port: Annotated[int, Field(ge=0, le=65535, description="0 picks a free port.")] = 8080
+    public_url: str | None = Field(
+        default=None, description="Base URL in links (webhooks); default http://host:port."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty means none."
+    )
+    ask_timeout_s: Annotated[float, Field(gt=0, description="Longest /v1/ask call.")] = 120.0
+    ask_max_seconds: Annotated[float, Field(gt=0, le=600)] = 60.0
+    ask_max_frames: Annotated[int, Field(ge=2, le=256)] = 64
+    clip_max_s: Annotated[float, Field(gt=0, le=600, description="Longest clip.mp4.")] = 120.0
+    page_max: Annotated[int, Field(ge=1, le=1000, description="Largest alerts page.")] = 200
+    sse_keepalive_s: Annotated[float, Field(gt=0)] = 15.0
+    shutdown_grace_s: Annotated[float, Field(gt=0)] = 5.0
+
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"

@@ -1,0 +1,70 @@
+"""Cameras in Redis: seeded from vigil.yaml, edited through the API.
+
+Each camera is stored as the JSON of its ``CameraConfig`` with the URL in clear (ingest
+needs the password); everything that shows a camera goes through ``public_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import cast
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+
+from streams.config import CameraConfig
+from streams.keys import Keys
+from streams.urls import CameraUrlError, mask_url, parse_camera_url, redact
+
+log = logging.getLogger(__name__)
+
+
+def camera_document(camera: CameraConfig) -> str:
+    fields = camera.model_dump(exclude={"url"})
+    return json.dumps({**fields, "url": camera.url.get_secret_value()})
+
+
+def public_url(camera: CameraConfig) -> str:
+    """The camera URL as anyone may see it: the password masked wherever it appears."""
+    raw = camera.url.get_secret_value()
+    try:
+        password = parse_camera_url(raw).password
+    except CameraUrlError:
+        password = None
+    return redact(mask_url(raw), (password,) if password else ())
+
+
+class CameraStore:
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self._client = client
+        self._key = keys.cameras
+
+    async def seed(self, cameras: list[CameraConfig]) -> None:
+        """Adds the configured cameras that Redis does not hold yet; stored edits win."""
+        for camera in cameras:
+            await self._client.hsetnx(self._key, camera.id, camera_document(camera))
+
+    async def all(self) -> list[CameraConfig]:
+        raw = cast(dict[bytes, bytes], await self._client.hgetall(self._key))
+        cameras = []
+        for camera_id, document in sorted(raw.items()):
+            try:
+                cameras.append(CameraConfig.model_validate_json(document))
+            except ValidationError:
+                log.error("camera %s in Redis is invalid and is ignored", camera_id.decode())
+        return cameras
+
+    async def get(self, camera_id: str) -> CameraConfig | None:
+        document = await self._client.hget(self._key, camera_id)
+        return None if document is None else CameraConfig.model_validate_json(document)
+
+    async def add(self, camera: CameraConfig) -> bool:
+        """Stores a new camera; False when one with that id exists."""
+        return bool(await self._client.hsetnx(self._key, camera.id, camera_document(camera)))
+
+    async def put(self, camera: CameraConfig) -> None:
+        await self._client.hset(self._key, camera.id, camera_document(camera))
+
+    async def delete(self, camera_id: str) -> bool:
+        return bool(await self._client.hdel(self._key, camera_id))

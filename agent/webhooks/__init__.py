@@ -1,0 +1,1 @@
+"""Signed webhooks: subscriptions, the Standard Webhooks signature, SSRF guard, dispatcher."""

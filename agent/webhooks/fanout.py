@@ -1,0 +1,140 @@
+"""From the ``outbox`` stream (group ``dispatch``) into each matching subscription's queue.
+
+A batch of events is read, the payload of each is built once, and the pushes to every
+matching queue are written with the XACK in one transaction: an event is acked exactly
+when it is queued everywhere it goes. Entries a crashed dispatcher left pending are
+claimed after ``CLAIM_IDLE_MS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from agent.alert_records import record_from_hash
+from agent.webhooks.messages import Message, webhook_body
+from agent.webhooks.queue import WebhookQueue
+from agent.webhooks.subscriptions import Subscription, SubscriptionStore, matches
+from streams.keys import DISPATCH_GROUP, Keys
+
+log = logging.getLogger(__name__)
+BATCH = 200
+READ_BLOCK_MS = 1000
+CLAIM_IDLE_MS = 60_000
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+async def ensure_group(client: aioredis.Redis, keys: Keys) -> None:
+    """Creates the group from the stream's start (nothing written before is skipped)."""
+    try:
+        await client.xgroup_create(keys.outbox, DISPATCH_GROUP, id="0", mkstream=True)
+    except aioredis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+class Fanout:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        queue: WebhookQueue,
+        consumer: str,
+        base_url: str,
+        queued: Callable[[set[str]], None],
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._queue = queue
+        self._consumer = consumer
+        self._base_url = base_url
+        self._queued = queued  # told which subscriptions got messages
+
+    async def step(self, block_ms: int = READ_BLOCK_MS) -> int:
+        """Moves one batch (reclaimed, own pending, or new); returns how many events."""
+        entries = (
+            await self._claimed() or await self._read("0", None) or await self._read(">", block_ms)
+        )
+        if entries:
+            await self._route(entries)
+        return len(entries)
+
+    async def _read(self, start: str, block_ms: int | None) -> list[Entry]:
+        reply = await self._client.xreadgroup(
+            DISPATCH_GROUP, self._consumer, {self._keys.outbox: start}, count=BATCH, block=block_ms
+        )
+        streams = cast(list[tuple[bytes, list[Entry]]], reply or [])
+        return [entry for entry in streams[0][1] if entry[1]] if streams else []
+
+    async def _claimed(self) -> list[Entry]:
+        reply = await self._client.xautoclaim(
+            self._keys.outbox, DISPATCH_GROUP, self._consumer, CLAIM_IDLE_MS, count=BATCH
+        )
+        return [entry for entry in cast(list[Entry], reply[1]) if entry and entry[1]]
+
+    async def _route(self, entries: list[Entry]) -> None:
+        subscriptions = await SubscriptionStore(self._client, self._keys).all()
+        alerts = await self._alerts(entries)
+        touched: set[str] = set()
+        now = time.time()
+        async with self._client.pipeline(transaction=True) as pipe:
+            for entry_id, fields in entries:
+                touched |= self._queue_event(pipe, entry_id, fields, subscriptions, alerts, now)
+            pipe.xack(self._keys.outbox, DISPATCH_GROUP, *(entry_id for entry_id, _ in entries))
+            await pipe.execute()
+        if touched:
+            self._queued(touched)
+
+    def _queue_event(
+        self,
+        pipe: Any,
+        entry_id: bytes,
+        fields: dict[bytes, bytes],
+        subscriptions: list[Subscription],
+        alerts: dict[str, dict[bytes, bytes]],
+        now: float,
+    ) -> set[str]:
+        event = {key.decode(): value.decode() for key, value in fields.items()}
+        payload = _payload(event)
+        facts = {
+            name: str(payload.get(name, "")) for name in ("type", "camera", "rule", "severity")
+        }
+        targets = [sub for sub in subscriptions if matches(sub, facts)]
+        if not targets:
+            return set()
+        raw_alert = alerts.get(event.get("alert_id", ""))
+        alert = record_from_hash(raw_alert) if raw_alert and raw_alert.get(b"id") else None
+        body = webhook_body(payload, alert, self._base_url, now)
+        message = Message(
+            id=f"msg_{entry_id.decode()}",
+            event_type=event.get("type", ""),
+            body=body,
+            queued_at=now,
+        )
+        for subscription in targets:
+            self._queue.push(pipe, subscription.id, message)
+        return {subscription.id for subscription in targets}
+
+    async def _alerts(self, entries: list[Entry]) -> dict[str, dict[bytes, bytes]]:
+        ids = sorted({fields.get(b"alert_id", b"").decode() for _, fields in entries} - {""})
+        pipe = self._client.pipeline(transaction=False)
+        for alert_id in ids:
+            pipe.hgetall(self._keys.alert(alert_id))
+        return dict(zip(ids, await pipe.execute(), strict=True))
+
+
+def _payload(event: dict[str, str]) -> dict[str, Any]:
+    try:
+        payload = json.loads(event.get("payload", "{}"))
+    except json.JSONDecodeError:
+        log.error("outbox event %s has a payload that is not JSON", event.get("alert_id"))
+        payload = {}
+    merged: dict[str, Any] = {**event, **(payload if isinstance(payload, dict) else {})}
+    merged.pop("payload", None)
+    return merged

@@ -1,0 +1,68 @@
+"""What waits in a subscription's queue, what its log records, and the payload it carries."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from agent.alert_records import AlertRecord
+
+
+class Message(BaseModel):
+    """One event for one subscription; ``body`` is exactly what is signed and sent."""
+
+    id: str  # webhook-id: the same on every try, so receivers can drop duplicates
+    event_type: str
+    body: str
+    queued_at: float
+    attempts: int = 0
+    first_attempt_at: float | None = None
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+    dead_at: float | None = None
+
+
+class DeliveryRecord(BaseModel):
+    message_id: str
+    event_type: str
+    attempt: int
+    at: float
+    ok: bool
+    status: int | None
+    error: str | None
+    duration_ms: float
+
+
+def webhook_body(event: dict[str, Any], alert: AlertRecord | None, base_url: str, at: float) -> str:
+    """The Standard Webhooks payload: ``type``, ``timestamp`` and ``data`` with the alert."""
+    alert_id = str(event.get("alert_id", ""))
+    links = {
+        "alert": f"{base_url}/v1/alerts/{alert_id}",
+        "evidence": f"{base_url}/v1/alerts/{alert_id}/evidence.mp4",
+    }
+    window = event.get("window")
+    if isinstance(window, dict):
+        clip = f"?start={window['start']}&end={window['end']}"
+        links["clip"] = f"{base_url}/v1/cameras/{event.get('camera', '')}/clip.mp4{clip}"
+    data = {
+        "alert_id": alert_id,
+        "camera": event.get("camera"),
+        "rule": event.get("rule"),
+        "severity": event.get("severity"),
+        "verdict": _verdict(event),
+        "summary": event.get("summary") or (alert.summary if alert else None),
+        "alert": alert.model_dump() if alert else None,
+        "links": links,
+    }
+    stamp = datetime.fromtimestamp(at, tz=UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps({"type": event.get("type"), "timestamp": stamp, "data": data})
+
+
+def _verdict(event: dict[str, Any]) -> dict[str, Any] | None:
+    if "window" not in event:
+        return None
+    names = ("window", "detected", "confidence", "description", "evidence", "question")
+    return {name: event.get(name) for name in names}

@@ -1,0 +1,113 @@
+"""The API under a real uvicorn server on a free loopback port, one per module."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from agent.api.server import serve_api
+from agent.api.settings import ApiSettings
+from agent.api.state import ApiState
+from agent.api_keys import ApiKeyStore, Scope
+from agent.config import VigilSettings
+from agent.embedded_redis import EmbeddedRedis
+from agent.engines import Engine
+from agent.webhooks.settings import WebhookSettings
+from streams.keys import Keys
+from tests.conftest import free_port
+
+
+@dataclass
+class LiveApi:
+    url: str
+    keys: Keys
+    admin: str
+    read: str
+    redis: redis.Redis
+
+    def client(self, token: str | None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, trust_env=False)
+
+
+def _keys_for(url: str, keys: Keys) -> tuple[str, str]:
+    async def create() -> tuple[str, str]:
+        client = aioredis.from_url(url)
+        store = ApiKeyStore(client, keys)
+        _, admin = await store.create("test-admin", Scope.ADMIN)
+        _, read = await store.create("test-reader", Scope.READ)
+        await client.aclose()
+        return admin, read
+
+    return asyncio.run(create())
+
+
+@contextmanager
+def running_api(
+    redis_url: str, settings: VigilSettings, keys: Keys, engine: Engine | None = None
+) -> Iterator[None]:
+    """Serves the API in a thread with its own event loop until the block ends."""
+    stop_holder: dict[str, asyncio.Event | asyncio.AbstractEventLoop] = {}
+    ready = threading.Event()
+
+    async def serve() -> None:
+        client = aioredis.from_url(redis_url)
+        stop_holder["stop"], stop_holder["loop"] = asyncio.Event(), asyncio.get_running_loop()
+        ready.set()
+        try:
+            await serve_api(ApiState(client, keys, settings, engine), stop_holder["stop"])  # type: ignore[arg-type]
+        finally:
+            await client.aclose()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    ready.wait(10)
+    _wait_until_up(settings.api.port)
+    try:
+        yield
+    finally:
+        loop, stop = stop_holder["loop"], stop_holder["stop"]
+        loop.call_soon_threadsafe(stop.set)  # type: ignore[union-attr]
+        thread.join(15)
+
+
+def _wait_until_up(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0, trust_env=False)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("the API did not start")
+
+
+def api_settings(port: int, **webhooks: object) -> VigilSettings:
+    return VigilSettings(
+        api=ApiSettings(port=port, sse_keepalive_s=1.0, clip_max_s=30.0),
+        webhooks=WebhookSettings.model_validate(
+            {"allow_hosts": ["127.0.0.1"], "backoff_initial_s": 0.1, **webhooks}
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def live_api(redis_server: EmbeddedRedis) -> Iterator[LiveApi]:
+    keys = Keys(prefix=f"api-{uuid.uuid4().hex[:8]}:")
+    port = free_port()
+    admin, read = _keys_for(redis_server.url, keys)
+    with (
+        running_api(redis_server.url, api_settings(port), keys),
+        redis.Redis.from_url(redis_server.url) as sync_client,
+    ):
+        yield LiveApi(f"http://127.0.0.1:{port}", keys, admin, read, sync_client)
