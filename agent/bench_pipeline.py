@@ -33,7 +33,7 @@ from agent.pipeline_config import PipelineSettings
 from agent.prompts import Question
 from agent.rules import Rule
 from agent.rules_store import RuleStore
-from agent.scheduler import Scheduler
+from agent.scheduler import Scheduler, fixed_cameras
 from agent.worker import Worker
 from streams.clock import CaptureClock
 from streams.demo import demo_video_path
@@ -162,7 +162,9 @@ async def run_pipeline(
     await RuleStore(client, KEYS).seed(RULES)
     stop = asyncio.Event()
     tasks = [
-        asyncio.create_task(Scheduler(client, KEYS, settings, simulation.cameras).run(stop)),
+        asyncio.create_task(
+            Scheduler(client, KEYS, settings, fixed_cameras(simulation.cameras)).run(stop)
+        ),
         asyncio.create_task(Worker(client, KEYS, InstantEngine(), settings, "bench").run(stop)),
     ]
     wall = cpu = 0.0

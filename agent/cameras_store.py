@@ -6,23 +6,17 @@ needs the password); everything that shows a camera goes through ``public_url``.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import cast
 
 import redis.asyncio as aioredis
-from pydantic import ValidationError
 
-from streams.config import CameraConfig
+from streams.camera_registry import camera_document, cameras_from_hash
+from streams.config import CameraConfig, IngestSettings, resolve_camera
 from streams.keys import Keys
 from streams.urls import CameraUrlError, mask_url, parse_camera_url, redact
 
 log = logging.getLogger(__name__)
-
-
-def camera_document(camera: CameraConfig) -> str:
-    fields = camera.model_dump(exclude={"url"})
-    return json.dumps({**fields, "url": camera.url.get_secret_value()})
 
 
 def public_url(camera: CameraConfig) -> str:
@@ -46,14 +40,15 @@ class CameraStore:
             await self._client.hsetnx(self._key, camera.id, camera_document(camera))
 
     async def all(self) -> list[CameraConfig]:
-        raw = cast(dict[bytes, bytes], await self._client.hgetall(self._key))
-        cameras = []
-        for camera_id, document in sorted(raw.items()):
-            try:
-                cameras.append(CameraConfig.model_validate_json(document))
-            except ValidationError:
-                log.error("camera %s in Redis is invalid and is ignored", camera_id.decode())
-        return cameras
+        return cameras_from_hash(cast(dict[bytes, bytes], await self._client.hgetall(self._key)))
+
+    async def fps_by_camera(self, defaults: IngestSettings) -> dict[str, float]:
+        """Each enabled camera's sampling rate: the scheduler's camera set."""
+        return {
+            camera.id: resolve_camera(camera, defaults).fps
+            for camera in await self.all()
+            if camera.enabled
+        }
 
     async def get(self, camera_id: str) -> CameraConfig | None:
         document = await self._client.hget(self._key, camera_id)

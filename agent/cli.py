@@ -11,6 +11,7 @@ import typer
 from agent.api_keys import Scope
 from agent.camera_table import print_camera_table
 from agent.config import ConfigError, VigilSettings, load_settings
+from agent.ingest_runner import follow_store, follow_store_in_background, ingest_from_store
 from agent.logs import configure_logging
 from agent.runtime import (
     camera_specs,
@@ -21,7 +22,7 @@ from agent.runtime import (
     stop_on_signals,
 )
 from agent.service import Roles, run_agents
-from streams.ingest import IngestService
+from streams.camera_registry import stored_specs
 
 app = typer.Typer(help="Vigil: real-time video analytics over your cameras.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks measured against a baseline in the same run.")
@@ -30,7 +31,6 @@ keys_app = typer.Typer(help="API keys: bearer tokens with the read or admin scop
 app.add_typer(keys_app, name="keys")
 
 log = logging.getLogger("vigil")
-HEALTH_LOG_INTERVAL_S = 30.0
 
 ConfigOption = Annotated[
     Path | None,
@@ -50,18 +50,12 @@ def _settings(config: Path | None) -> VigilSettings:
 
 @app.command()
 def ingest(config: ConfigOption = None) -> None:
-    """Read every configured camera into the rolling frame buffer in Redis."""
+    """Read every camera into the rolling frame buffer in Redis, following camera edits."""
     settings = _settings(config)
     stop = stop_on_signals()
-    with redis_for(settings) as client:
-        specs = camera_specs(settings)
-        service = IngestService(specs, client, keys_for(settings), settings.ingest).start()
-        log.info("ingesting %s", ", ".join(spec.id for spec in specs))
-        while not stop.wait(HEALTH_LOG_INTERVAL_S):
-            for line in service.health_lines():
-                log.info("%s", line)
+    with redis_for(settings) as client, ingest_from_store(settings, client) as service:
+        follow_store(service, client, settings, stop)
         log.info("stopping ingest")
-        service.stop()
 
 
 @app.command()
@@ -69,15 +63,14 @@ def up(config: ConfigOption = None) -> None:
     """Run everything on this machine: ingest, scheduler, worker; print alerts as they happen."""
     settings = _settings(config)
     stop = stop_on_signals()
-    with redis_url_for(settings) as url, connect(url) as client:
-        specs = camera_specs(settings)
-        service = IngestService(specs, client, keys_for(settings), settings.ingest).start()
-        log.info("vigil up: cameras %s", ", ".join(spec.id for spec in specs))
-        try:
-            roles = Roles(alert_feed=True, api=True, dispatcher=True)
-            run_agents(settings, url, stop, roles, emit=typer.echo)
-        finally:
-            service.stop()
+    with (
+        redis_url_for(settings) as url,
+        connect(url) as client,
+        ingest_from_store(settings, client) as service,
+    ):
+        follow_store_in_background(service, client, settings, stop)
+        roles = Roles(alert_feed=True, api=True, dispatcher=True)
+        run_agents(settings, url, stop, roles, emit=typer.echo)
 
 
 @app.command()
@@ -149,7 +142,9 @@ def cameras(config: ConfigOption = None) -> None:
     """Print each camera's ingest health."""
     settings = _settings(config)
     with redis_for(settings, start_embedded=False) as client:
-        print_camera_table(client, keys_for(settings), [spec.id for spec in camera_specs(settings)])
+        keys = keys_for(settings)
+        specs = stored_specs(client, keys, settings.ingest) or camera_specs(settings)
+        print_camera_table(client, keys, [spec.id for spec in specs])
 
 
 @bench_app.command("pipeline")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -31,6 +32,17 @@ from streams.keys import Keys
 log = logging.getLogger(__name__)
 
 READ_COUNT = 2000
+
+
+CameraSource = Callable[[], Awaitable[dict[str, float]]]
+"""The cameras to schedule and their sampling rates, asked for on every pass."""
+
+
+def fixed_cameras(camera_fps: dict[str, float]) -> CameraSource:
+    async def cameras() -> dict[str, float]:
+        return camera_fps
+
+    return cameras
 
 
 @dataclass
@@ -79,12 +91,13 @@ class Scheduler:
         client: aioredis.Redis,
         keys: Keys,
         settings: PipelineSettings,
-        camera_fps: dict[str, float],
+        cameras: CameraSource,
     ) -> None:
         self._client = client
         self._keys = keys
         self._settings = settings
-        self._camera_fps = camera_fps
+        self._cameras = cameras
+        self._camera_fps: dict[str, float] = {}
         self._grid = WindowGrid(round(settings.window_s * 1000), round(settings.stride_s * 1000))
         self._rules = RuleStore(client, keys)
         self._queue = JobQueue(client, keys, settings.jobs_max_len)
@@ -94,7 +107,7 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._queue.ensure_group()
-        log.info("scheduler started for %d camera(s)", len(self._camera_fps))
+        log.info("scheduler started")
         while not stop.is_set():
             try:
                 await self.tick()
@@ -107,6 +120,7 @@ class Scheduler:
     async def tick(self) -> int:
         """One pass over every camera; returns the number of jobs enqueued."""
         rules = await self._rules.all()
+        self._camera_fps = await self._cameras()
         enqueued = 0
         for camera_id in self._camera_fps:
             enqueued += await self._camera_tick(camera_id, rules)

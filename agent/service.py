@@ -27,7 +27,7 @@ from agent.engines import Engine
 from agent.engines.factory import start_engine
 from agent.host_engine import engine_for_host
 from agent.rules_store import RuleStore
-from agent.runtime import camera_specs, configured_cameras, configured_rules, keys_for
+from agent.runtime import configured_cameras, configured_rules, keys_for
 from agent.scheduler import Scheduler
 from agent.webhooks.dispatcher import Dispatcher
 from agent.worker import Worker
@@ -72,8 +72,12 @@ async def _agents(
     done = asyncio.Event()
     parts: list[Coroutine[Any, Any, None]] = [_relay(stop, done)]
     if roles.scheduler:
-        fps = {spec.id: spec.fps for spec in camera_specs(settings)}
-        parts.append(Scheduler(client, keys, settings.pipeline, fps).run(done))
+        cameras = CameraStore(client, keys)
+
+        async def camera_fps() -> dict[str, float]:
+            return await cameras.fps_by_camera(settings.ingest)
+
+        parts.append(Scheduler(client, keys, settings.pipeline, camera_fps).run(done))
     if engine is not None:
         name = f"{socket.gethostname()}-{id(engine) & 0xFFFF:04x}"
         parts.append(Worker(client, keys, engine, settings.pipeline, name).run(done))

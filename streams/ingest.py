@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
 
@@ -20,7 +21,16 @@ from streams.writer import FrameWriter
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Running:
+    spec: CameraSpec
+    stop: threading.Event
+    thread: threading.Thread
+
+
 class IngestService:
+    """Reads a set of cameras that may change while it runs (``sync``)."""
+
     def __init__(
         self,
         cameras: list[CameraSpec],
@@ -34,44 +44,73 @@ class IngestService:
         self._keys = keys
         self._settings = settings
         self._realtime = realtime
-        self._cameras = cameras
-        self._threads: list[threading.Thread] = []
+        self._initial = cameras
+        self._readers: dict[str, _Running] = {}
+        self._writer_thread: threading.Thread | None = None
+        self._retention_s: dict[str, float] = {}
         self.healths: dict[str, CameraHealth] = {}
         self.writer: FrameWriter | None = None
 
     def start(self) -> IngestService:
         load_resizer()
-        self.healths = {spec.id: health_for(spec) for spec in self._cameras}
         self.writer = FrameWriter(
             self._client,
             self._keys,
-            retention_s={spec.id: spec.retention_s for spec in self._cameras},
+            retention_s=self._retention_s,
             healths=self.healths,
             queue_frames=self._settings.queue_frames,
             health_interval_s=self._settings.health_interval_s,
         )
-        self._spawn("vigil-writer", self.writer.run, self._stop)
-        for spec in self._cameras:
-            reader = CameraReader(
-                spec,
-                self.healths[spec.id],
-                self.writer,
-                self._stop,
-                self._realtime,
-                self._stored_until(spec.id),
-            )
-            self._spawn(f"vigil-camera-{spec.id}", reader.run)
-        log.info("ingest started for %d camera(s)", len(self._cameras))
+        self._writer_thread = _spawn("vigil-writer", self.writer.run, self._stop)
+        self.sync(self._initial)
         return self
+
+    def sync(self, cameras: list[CameraSpec]) -> None:
+        """Starts new cameras, stops removed ones, restarts changed ones."""
+        wanted = {spec.id: spec for spec in cameras}
+        for camera_id, running in list(self._readers.items()):
+            if wanted.get(camera_id) != running.spec:
+                self._stop_reader(camera_id)
+        for spec in cameras:
+            if spec.id not in self._readers:
+                self._start_reader(spec)
+
+    @property
+    def camera_ids(self) -> list[str]:
+        return sorted(self._readers)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stops the readers, then lets the writer flush what they handed over."""
         self._stop.set()
-        for thread in self._threads:
+        threads = [running.thread for running in self._readers.values()]
+        for running in self._readers.values():
+            running.stop.set()
+        if self._writer_thread is not None:
+            threads.append(self._writer_thread)
+        for thread in threads:
             thread.join(timeout_s)
-        alive = [thread.name for thread in self._threads if thread.is_alive()]
+        alive = [thread.name for thread in threads if thread.is_alive()]
         if alive:
             log.warning("ingest threads still busy after %.0f s: %s", timeout_s, ", ".join(alive))
+
+    def _start_reader(self, spec: CameraSpec) -> None:
+        assert self.writer is not None
+        health = health_for(spec)
+        self.healths[spec.id] = health
+        self._retention_s[spec.id] = spec.retention_s
+        stop = threading.Event()
+        reader = CameraReader(
+            spec, health, self.writer, stop, self._realtime, self._stored_until(spec.id)
+        )
+        thread = _spawn(f"vigil-camera-{spec.id}", reader.run)
+        self._readers[spec.id] = _Running(spec, stop, thread)
+        log.info("camera %s: reading", spec.id)
+
+    def _stop_reader(self, camera_id: str) -> None:
+        running = self._readers.pop(camera_id)
+        running.stop.set()
+        self.healths.pop(camera_id, None)
+        log.info("camera %s: stopped reading", camera_id)
 
     def health_lines(self) -> list[str]:
         """One dense line per camera, for the service log."""
@@ -90,13 +129,14 @@ class IngestService:
         """Blocks until stopped; True when stopped."""
         return self._stop.wait(timeout_s)
 
-    def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
     def _stored_until(self, camera_id: str) -> float:
         try:
             return last_capture_s(self._client, self._keys, camera_id)
         except (redis.ConnectionError, redis.TimeoutError):
             return 0.0
+
+
+def _spawn(name: str, target: Callable[..., None], *args: object) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    thread.start()
+    return thread

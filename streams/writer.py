@@ -22,6 +22,7 @@ from streams.keys import Keys
 log = logging.getLogger(__name__)
 
 BATCH_FRAMES = 64
+DEFAULT_RETENTION_S = 600.0
 IDLE_POLL_S = 0.1
 
 
@@ -49,7 +50,7 @@ class FrameWriter:
         try:
             self._queue.put_nowait(record)
         except queue.Full:
-            self._healths[record.camera_id].frame_dropped()
+            self._health(record).frame_dropped()
             return False
         return True
 
@@ -80,7 +81,8 @@ class FrameWriter:
         """True when the batch is settled (stored or rejected); False to retry it."""
         pipe = self._client.pipeline(transaction=False)
         for record in batch:
-            append_frame(pipe, self._keys, record, self._retention_s[record.camera_id])
+            retention_s = self._retention_s.get(record.camera_id, DEFAULT_RETENTION_S)
+            append_frame(pipe, self._keys, record, retention_s)
         try:
             results = pipe.execute(raise_on_error=False)
         except (redis.ConnectionError, redis.TimeoutError) as error:
@@ -93,7 +95,7 @@ class FrameWriter:
         return True
 
     def _settle(self, record: FrameRecord, result: object) -> None:
-        health = self._healths[record.camera_id]
+        health = self._health(record)
         if isinstance(result, Exception):
             health.frame_dropped()
             log.warning(
@@ -102,13 +104,17 @@ class FrameWriter:
         else:
             health.frame_stored(record.ts, record.width, record.height)
 
+    def _health(self, record: FrameRecord) -> CameraHealth:
+        """The camera's health; a throwaway one for the last frames of a removed camera."""
+        return self._healths.get(record.camera_id) or CameraHealth(record.camera_id, "", 1, 1.0)
+
     def _publish_health_when_due(self) -> None:
         now = time.time()
         if now < self._next_health_at:
             return
         self._next_health_at = now + self._health_interval_s
         pipe = self._client.pipeline(transaction=False)
-        for camera_id, health in self._healths.items():
+        for camera_id, health in list(self._healths.items()):  # cameras come and go
             pipe.hset(self._keys.health(camera_id), mapping=health.snapshot(now))  # type: ignore[arg-type]
             pipe.sadd(self._keys.health_index, camera_id)
         try:

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from agent.embedded_redis import EmbeddedRedis
 from agent.engines import Engine
 from agent.pipeline_config import PipelineSettings
-from agent.scheduler import Scheduler
+from agent.scheduler import Scheduler, fixed_cameras
 from agent.worker import Worker
 from streams.keys import Keys
 from tests.streams.helpers import make_video
@@ -52,7 +52,7 @@ async def running_pipeline(
     workers: int = 1,
 ) -> AsyncIterator[asyncio.Event]:
     stop = asyncio.Event()
-    parts = [Scheduler(client, keys, settings, cameras).run(stop)]
+    parts = [Scheduler(client, keys, settings, fixed_cameras(cameras)).run(stop)]
     parts += [Worker(client, keys, engine, settings, f"w{i}").run(stop) for i in range(workers)]
     tasks = [asyncio.create_task(part) for part in parts]
     try:

@@ -60,3 +60,23 @@ def test_ingest_survives_redis_going_away_and_drops_are_counted(keys: Keys, tmp_
     # While Redis was down the writer held one batch and the bounded queue; nothing
     # beyond that is kept, so the drop count is what went missing, not silence.
     assert int(service.healths["street"].snapshot(time.time())["frames_out"]) >= 8
+
+
+def test_cameras_added_changed_and_removed_while_running(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    demo = demo_video_path().as_uri()
+    with running_ingest(redis_client, keys, [camera("first", demo)]) as service:
+        wait_for(lambda: len(all_frames(redis_client, keys, "first")) >= 2, 10, "first camera")
+        service.sync([camera("first", demo), camera("second", demo)])
+        wait_for(lambda: len(all_frames(redis_client, keys, "second")) >= 2, 10, "added camera")
+        service.sync([camera("second", demo, fps=2.0)])  # first removed, second changed
+        assert service.camera_ids == ["second"]
+        time.sleep(1.0)  # frames already handed to the writer may still land
+        first_count = len(all_frames(redis_client, keys, "first"))
+        changed_at = time.time()
+        time.sleep(2.5)
+        assert len(all_frames(redis_client, keys, "first")) == first_count, "first stopped"
+        recent = [f.ts for f in all_frames(redis_client, keys, "second") if f.ts > changed_at]
+        assert 3 <= len(recent) <= 7, "second now samples at 2 FPS"
+        assert set(service.healths) == {"second"}
