@@ -6,7 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from agent.webhooks.settings import WebhookSettings
 from agent.webhooks.signing import signed_headers
@@ -23,19 +23,24 @@ class Attempt:
     duration_ms: float
 
 
-def http_client(settings: WebhookSettings, connections: int = 1000) -> httpx.AsyncClient:
-    """One client for all deliveries: keep-alive, no redirects, no proxies from the env."""
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        trust_env=False,
-        timeout=httpx.Timeout(settings.timeout_s),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+def http_client(settings: WebhookSettings, connections: int = 1000) -> aiohttp.ClientSession:
+    """One session for all deliveries: keep-alive, no redirects, cookies or proxies from the env.
+
+    Requests go to the checked address itself (see ``ssrf``), so the connector never
+    resolves a name; bodies are read raw (no decompression) for the size limit.
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections, limit_per_host=0),
+        timeout=aiohttp.ClientTimeout(total=None),  # ``deliver`` bounds the whole try
         headers={"user-agent": USER_AGENT},
+        cookie_jar=aiohttp.DummyCookieJar(),
+        auto_decompress=False,
+        trust_env=False,
     )
 
 
 async def deliver(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     settings: WebhookSettings,
     url: str,
     secret: str,
@@ -44,48 +49,46 @@ async def deliver(
 ) -> Attempt:
     started = time.perf_counter()
     try:
-        status = await asyncio.wait_for(
-            _post(client, settings, url, secret, message_id, body), settings.timeout_s
-        )
+        status = await _post(client, settings, url, secret, message_id, body)
     except TargetRefusedError as error:
         return Attempt(False, None, f"refused: {error}", _ms(started))
     except TimeoutError:
         return Attempt(False, None, f"timed out after {settings.timeout_s:g} s", _ms(started))
-    except (httpx.HTTPError, OSError, _TooLargeError) as error:
+    except (aiohttp.ClientError, OSError, _TooLargeError) as error:
         return Attempt(False, None, f"{type(error).__name__}: {error}"[:500], _ms(started))
     return Attempt(200 <= status < 300, status, _status_error(status), _ms(started))
 
 
 async def _post(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     settings: WebhookSettings,
     url: str,
     secret: str,
     message_id: str,
     body: bytes,
 ) -> int:
-    target = await resolve_target(url, settings)
-    headers = signed_headers(secret, message_id, int(time.time()), body)
-    headers["host"] = target.host_header
-    extensions = {"sni_hostname": target.tls_name} if target.tls_name else {}
-    request = client.build_request(
-        "POST", target.connect_url, content=body, headers=headers, extensions=extensions
-    )
-    response = await client.send(request, stream=True)
-    try:
-        await _drain(response, settings.max_response_bytes)
-    finally:
-        await response.aclose()
-    return response.status_code
+    async with asyncio.timeout(settings.timeout_s):
+        target = await resolve_target(url, settings)
+        headers = signed_headers(secret, message_id, int(time.time()), body)
+        headers["host"] = target.host_header
+        async with client.post(
+            target.connect_url,
+            data=body,
+            headers=headers,
+            allow_redirects=False,
+            server_hostname=target.tls_name,
+        ) as response:
+            await _drain(response, settings.max_response_bytes)
+            return response.status
 
 
 class _TooLargeError(Exception):
     pass
 
 
-async def _drain(response: httpx.Response, limit: int) -> None:
+async def _drain(response: aiohttp.ClientResponse, limit: int) -> None:
     received = 0
-    async for chunk in response.aiter_raw():
+    async for chunk in response.content.iter_any():
         received += len(chunk)
         if received > limit:
             raise _TooLargeError(f"response body larger than {limit} bytes")

@@ -2,7 +2,8 @@
 
 Each subscription is delivered by its own task, one message at a time, oldest first: a
 slow or dead receiver holds up only its own queue. A loop runs only while its dispatcher
-holds the subscription's lease, so several dispatchers can run side by side.
+holds the subscription's lease, so several dispatchers can run side by side. Successes
+are written back in runs (see ``queue``): at most ``HEAD_BATCH`` or ``FLUSH_S`` old.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import socket
 import time
 import uuid
 
-import httpx
+import aiohttp
 import redis.asyncio as aioredis
 
-from agent.webhooks.delivery import deliver, http_client
+from agent.webhooks.delivery import Attempt, deliver, http_client
 from agent.webhooks.fanout import Fanout, ensure_group
 from agent.webhooks.lease import Lease
 from agent.webhooks.messages import Message
@@ -29,6 +30,7 @@ from streams.keys import Keys
 log = logging.getLogger(__name__)
 HEAD_BATCH = 64
 REFRESH_S = 1.0
+FLUSH_S = 1.0
 STOP_GRACE_S = 5.0
 
 
@@ -70,7 +72,7 @@ class Dispatcher:
                 log.warning("outbox read failed (%s); retrying", error)
                 await _sleep_unless(stop, 1.0)
 
-    async def _supervise(self, http: httpx.AsyncClient, stop: asyncio.Event) -> None:
+    async def _supervise(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self._refresh(http, stop)
@@ -78,7 +80,7 @@ class Dispatcher:
                 log.warning("reading webhook subscriptions failed (%s)", error)
             await _sleep_unless(stop, REFRESH_S)
 
-    async def _refresh(self, http: httpx.AsyncClient, stop: asyncio.Event) -> None:
+    async def _refresh(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         current = {sub.id: sub for sub in await SubscriptionStore(self._client, self._keys).all()}
         self._subscriptions = current
         wanted = {sub_id for sub_id, sub in current.items() if sub.enabled}
@@ -99,7 +101,7 @@ class Dispatcher:
                 wakeup.set()
 
     async def _deliver_loop(
-        self, sub_id: str, http: httpx.AsyncClient, stop: asyncio.Event
+        self, sub_id: str, http: aiohttp.ClientSession, stop: asyncio.Event
     ) -> None:
         lease = Lease(
             self._client, self._keys.webhook_lease(sub_id), self._name, self._settings.lease_s
@@ -119,42 +121,64 @@ class Dispatcher:
                 await lease.release()
 
     async def _deliver_some(
-        self, sub_id: str, http: httpx.AsyncClient, lease: Lease, stop: asyncio.Event
+        self, sub_id: str, http: aiohttp.ClientSession, lease: Lease, stop: asyncio.Event
     ) -> float:
         """Delivers from the head of the queue; returns how long to wait before looking again."""
         if not await lease.hold():
             return self._settings.poll_s
-        for message in await self._queue.head(sub_id, HEAD_BATCH):
+        head = await self._queue.head(sub_id, HEAD_BATCH)
+        delivered: list[tuple[Message, Attempt]] = []
+        wait_s = await self._deliver_head(sub_id, head, http, stop, delivered)
+        await self._queue.record_delivered(sub_id, delivered)
+        return wait_s
+
+    async def _deliver_head(
+        self,
+        sub_id: str,
+        head: list[Message],
+        http: aiohttp.ClientSession,
+        stop: asyncio.Event,
+        delivered: list[tuple[Message, Attempt]],
+    ) -> float:
+        """Tries the messages in order, collecting the successes not yet written back."""
+        written_at = time.monotonic()
+        for message in head:
             wait_s = message.next_attempt_at - time.time()
             if wait_s > 0:
                 return min(wait_s, self._settings.poll_s)
-            if stop.is_set() or not await self._try(sub_id, message, http):
-                return 0.0 if stop.is_set() else min(self._settings.poll_s, 0.05)
-        return self._settings.poll_s
+            if stop.is_set():
+                return 0.0
+            attempt = await self._try(sub_id, message, http)
+            if attempt is None or not attempt.ok:
+                await self._queue.record_delivered(sub_id, delivered)
+                delivered.clear()
+                await self._record_failure(sub_id, message, attempt)
+                return min(self._settings.poll_s, 0.05)
+            delivered.append((message, attempt))
+            if time.monotonic() - written_at > FLUSH_S:
+                await self._queue.record_delivered(sub_id, delivered)
+                delivered.clear()
+                written_at = time.monotonic()
+        return 0.0 if len(head) == HEAD_BATCH else self._settings.poll_s
 
-    async def _try(self, sub_id: str, message: Message, http: httpx.AsyncClient) -> bool:
+    async def _try(
+        self, sub_id: str, message: Message, http: aiohttp.ClientSession
+    ) -> Attempt | None:
         subscription = self._subscriptions.get(sub_id)
         if subscription is None:
-            return False
-        attempt = await deliver(
-            http,
-            self._settings,
-            subscription.url,
-            subscription.secret,
-            message.id,
+            return None
+        return await deliver(
+            http, self._settings, subscription.url, subscription.secret, message.id,
             message.body.encode(),
-        )
-        after = await self._queue.record(sub_id, message, attempt)
-        if not attempt.ok:
-            state = (
-                "dead-lettered"
-                if after.dead_at
-                else f"retry in {after.next_attempt_at - time.time():.1f} s"
-            )
-            log.info(
-                "webhook %s message %s failed (%s); %s", sub_id, message.id, attempt.error, state
-            )
-        return attempt.ok
+        )  # fmt: skip
+
+    async def _record_failure(self, sub_id: str, message: Message, attempt: Attempt | None) -> None:
+        if attempt is None:  # the subscription is gone: nothing was tried
+            return
+        after = await self._queue.record_failure(sub_id, message, attempt)
+        retry_s = after.next_attempt_at - time.time()
+        state = "dead-lettered" if after.dead_at else f"retry in {retry_s:.1f} s"
+        log.info("webhook %s message %s failed (%s); %s", sub_id, message.id, attempt.error, state)
 
 
 async def _finish(task: asyncio.Task[None], grace_s: float) -> None:

@@ -117,9 +117,9 @@ class Fanout:
             body=body,
             queued_at=now,
         )
-        for subscription in targets:
-            self._queue.push(pipe, subscription.id, message)
-        return {subscription.id for subscription in targets}
+        touched = {subscription.id for subscription in targets}
+        self._queue.push(pipe, touched, message)
+        return touched
 
     async def _alerts(self, entries: list[Entry]) -> dict[str, dict[bytes, bytes]]:
         ids = sorted({fields.get(b"alert_id", b"").decode() for _, fields in entries} - {""})

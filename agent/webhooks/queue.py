@@ -1,14 +1,16 @@
 """A subscription's queue in Redis: messages in order, the head tried until it succeeds or dies.
 
 Only the dispatcher holding the subscription's lease pops or rewrites the head, so the
-queue is delivered in order; each outcome is written together with its log entry and
-counters in one transaction.
+queue is delivered in order. Outcomes are written with their log entries and counters in
+one transaction: a run of successes together (popped only after they were delivered, so
+a crash before the write re-delivers them, never loses them), a failure on its own.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterable, Sequence
 from typing import cast
 
 import redis.asyncio as aioredis
@@ -45,8 +47,11 @@ class WebhookQueue:
         self._keys = keys
         self._settings = settings
 
-    def push(self, pipe: Pipeline, subscription_id: str, message: Message) -> None:
-        pipe.rpush(self._keys.webhook_queue(subscription_id), message.model_dump_json())
+    def push(self, pipe: Pipeline, subscription_ids: Iterable[str], message: Message) -> None:
+        """Queues the message for each subscription (serialised once for all of them)."""
+        document = message.model_dump_json()
+        for subscription_id in subscription_ids:
+            pipe.rpush(self._keys.webhook_queue(subscription_id), document)
 
     async def head(self, subscription_id: str, count: int) -> list[Message]:
         raw = cast(
@@ -55,38 +60,55 @@ class WebhookQueue:
         )
         return [Message.model_validate_json(item) for item in raw]
 
-    async def record(self, subscription_id: str, message: Message, attempt: Attempt) -> Message:
-        """Applies one try's outcome to the head; returns the message as it now stands."""
+    async def record_delivered(
+        self, subscription_id: str, delivered: Sequence[tuple[Message, Attempt]]
+    ) -> None:
+        """Pops a run of delivered messages off the head, logging each, in one transaction."""
+        if not delivered:
+            return
+        now = time.time()
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.lpop(self._keys.webhook_queue(subscription_id), len(delivered))
+            self._log(pipe, subscription_id, delivered, now)
+            await pipe.execute()
+
+    async def record_failure(
+        self, subscription_id: str, message: Message, attempt: Attempt
+    ) -> Message:
+        """Applies a failed try to the head; returns the message as it now stands."""
         now = time.time()
         tried = message.model_copy(update={"attempts": message.attempts + 1})
-        if not attempt.ok:
-            tried = after_failure(tried, attempt, now, self._settings, random.Random())
+        tried = after_failure(tried, attempt, now, self._settings, random.Random())
         async with self._client.pipeline(transaction=True) as pipe:
-            self._log(pipe, subscription_id, tried, attempt, now)
+            self._log(pipe, subscription_id, [(tried, attempt)], now, counted=True)
             queue = self._keys.webhook_queue(subscription_id)
-            if attempt.ok or tried.dead_at is not None:
-                pipe.lpop(queue)
-            else:
+            if tried.dead_at is None:
                 pipe.lset(queue, 0, tried.model_dump_json())
-            if tried.dead_at is not None:
+            else:
+                pipe.lpop(queue)
                 pipe.rpush(self._keys.dead_letters(subscription_id), tried.model_dump_json())
                 pipe.hincrby(self._keys.metrics, "webhook_dead_letters", 1)
             await pipe.execute()
         return tried
 
     def _log(
-        self, pipe: Pipeline, subscription_id: str, message: Message, attempt: Attempt, now: float
+        self,
+        pipe: Pipeline,
+        subscription_id: str,
+        tries: Sequence[tuple[Message, Attempt]],
+        now: float,
+        counted: bool = False,
     ) -> None:
-        entry = DeliveryRecord(
-            message_id=message.id, event_type=message.event_type, attempt=message.attempts,
-            at=now, ok=attempt.ok, status=attempt.status, error=attempt.error,
-            duration_ms=round(attempt.duration_ms, 2),
-        )  # fmt: skip
+        """Log entries for tries, newest first; ``counted``: the messages' attempts include them."""
+        entries = [_record(message, attempt, now, counted) for message, attempt in tries]
         log_key = self._keys.deliveries(subscription_id)
-        pipe.lpush(log_key, entry.model_dump_json())
+        pipe.lpush(log_key, *entries)
         pipe.ltrim(log_key, 0, self._settings.log_max_len - 1)
-        counter = "webhook_deliveries" if attempt.ok else "webhook_failures"
-        pipe.hincrby(self._keys.metrics, counter, 1)
+        succeeded = sum(attempt.ok for _, attempt in tries)
+        if succeeded:
+            pipe.hincrby(self._keys.metrics, "webhook_deliveries", succeeded)
+        if len(tries) > succeeded:
+            pipe.hincrby(self._keys.metrics, "webhook_failures", len(tries) - succeeded)
 
     async def log(self, subscription_id: str, limit: int) -> list[DeliveryRecord]:
         raw = cast(
@@ -98,7 +120,7 @@ class WebhookQueue:
     async def log_attempt(self, subscription_id: str, message: Message, attempt: Attempt) -> None:
         """Logs a try made outside the queue (a test delivery)."""
         async with self._client.pipeline(transaction=True) as pipe:
-            self._log(pipe, subscription_id, message, attempt, time.time())
+            self._log(pipe, subscription_id, [(message, attempt)], time.time(), counted=True)
             await pipe.execute()
 
     async def dead_letters(self, subscription_id: str) -> list[Message]:
@@ -131,7 +153,16 @@ class WebhookQueue:
                     "dead_at": None,
                 }
             )
-            self.push(pipe, subscription_id, fresh)
+            self.push(pipe, [subscription_id], fresh)
         pipe.delete(dead_key)
         await pipe.execute()
         return len(raw)
+
+
+def _record(message: Message, attempt: Attempt, now: float, counted: bool) -> str:
+    return DeliveryRecord(
+        message_id=message.id, event_type=message.event_type,
+        attempt=message.attempts if counted else message.attempts + 1,
+        at=now, ok=attempt.ok, status=attempt.status, error=attempt.error,
+        duration_ms=round(attempt.duration_ms, 2),
+    ).model_dump_json()  # fmt: skip

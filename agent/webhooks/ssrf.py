@@ -9,10 +9,11 @@ Redirects are never followed (a 3xx is a failed try), so they cannot either.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from agent.webhooks.settings import WebhookSettings
 
@@ -31,6 +32,7 @@ class Target:
     tls_name: str | None  # server name for TLS (https)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_public(address: Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return is_public(address.ipv4_mapped)
@@ -51,11 +53,7 @@ def address_allowed(address: Address, host: str, settings: WebhookSettings) -> b
 
 
 async def resolve_target(url: str, settings: WebhookSettings) -> Target:
-    try:
-        parts = urlsplit(url)
-        parts.hostname  # noqa: B018 (parses the host; raises on a malformed one)
-    except ValueError as error:
-        raise TargetRefusedError(f"the webhook URL cannot be parsed: {error}") from None
+    parts = _split(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefusedError("a webhook URL must be http:// or https:// with a host")
     if parts.username or parts.password:
@@ -79,11 +77,29 @@ async def resolve_target(url: str, settings: WebhookSettings) -> Target:
     return Target(url, connect, parts.netloc.rpartition("@")[2], tls_name)
 
 
-async def _resolve(host: str, port: int) -> list[Address]:
+@functools.lru_cache(maxsize=4096)
+def _split(url: str) -> SplitResult:
+    """The URL's parts (cached: a queue sends to the same URL over and over)."""
     try:
-        return [ipaddress.ip_address(host)]
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018 (parses the host; raises on a malformed one)
+    except ValueError as error:
+        raise TargetRefusedError(f"the webhook URL cannot be parsed: {error}") from None
+    return parts
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal(host: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(host)
     except ValueError:
-        pass
+        return None
+
+
+async def _resolve(host: str, port: int) -> list[Address]:
+    literal = _literal(host)
+    if literal is not None:
+        return [literal]
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:

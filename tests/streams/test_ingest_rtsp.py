@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 import time
 
 import cv2
@@ -35,9 +36,12 @@ def test_frames_arrive_at_4_fps_with_capture_time_ids(
     assert abs(len(frames) / SECONDS - 4.0) <= 0.2 + 1 / SECONDS
     stamps = [f.ts for f in frames]
     assert all(b > a for a, b in itertools.pairwise(stamps))
-    # The first gap after connecting can be short (the sampler skips ticks under half a
-    # period away), so the bound is 0.12 s; the rest are 0.25 s give or take a source frame.
-    assert all(0.12 < b - a < 0.35 for a, b in itertools.pairwise(stamps))
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    # The sampler never takes two frames closer than half a period (the first gap after
+    # connecting can be that short); a starved source may stretch a gap, but not many.
+    assert min(gaps) > 0.12, gaps
+    assert abs(statistics.median(gaps) - 0.25) < 0.03, gaps
+    assert sum(gap > 0.35 for gap in gaps) <= len(gaps) // 10, gaps
     entries = redis_client.xrange(keys.frames("dock"))
     assert [int(entry_id.split(b"-")[0]) for entry_id, _ in entries] == [
         int(float(fields[b"ts"]) * 1000) for _, fields in entries
