@@ -12,6 +12,7 @@ from agent.alert_state import EventType
 from agent.alerts import AlertBook
 from agent.engines import Engine
 from agent.jobs import Job
+from agent.metrics import Counters, engine_usage
 from agent.pipeline_config import PipelineSettings
 from streams.framebuffer import FrameRecord, read_frames_async
 from streams.keys import Keys
@@ -70,6 +71,9 @@ class Summarizer:
             alert[b"question"].decode(), offset_s, offset_s + (job.end_ms - job.start_ms) / 1000
         )
         answer = await self._engine.reason(clip, question)
+        await Counters(self._client, self._keys).add_many(
+            engine_usage(answer.completion), job.camera_id
+        )
         fields = {
             "summary": answer.answer or "",
             "reasoning": answer.reasoning or "",

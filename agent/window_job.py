@@ -13,7 +13,7 @@ from agent.alerts import AlertBook
 from agent.answers import Verdict, VerdictAnswer
 from agent.engines import Engine
 from agent.jobs import Job
-from agent.metrics import Counters
+from agent.metrics import Counters, engine_usage
 from agent.pipeline_config import PipelineSettings
 from agent.prompts import Question
 from agent.rules_store import RuleStore
@@ -67,7 +67,8 @@ class WindowRunner:
         clip = await asyncio.to_thread(self._engine.clip, records, job.fps)
         questions = [Question(rule.id, rule.question) for rule in rules]
         answer = await self._engine.verdicts(clip, questions)
-        await self._counters.add("windows_processed", job.camera_id)
+        usage = engine_usage(answer.completion)
+        await self._counters.add_many({"windows_processed": 1, **usage}, job.camera_id)
         if not answer.ok:
             await self._record_failure(job, answer)
             return

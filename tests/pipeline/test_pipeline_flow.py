@@ -92,6 +92,10 @@ async def test_scripted_detections_become_exactly_the_expected_alerts(
     counters = await Counters(aclient, keys).all()
     # At least the three positive windows and the closing one.
     assert counters["windows_scheduled:dock"] >= 4
+    calls = len(engine.calls)  # verdicts for every window processed, and one summary
+    assert counters["engine_calls:dock"] == calls == counters["windows_processed:dock"] + 1
+    assert counters["engine_prompt_tokens"] == 10 * calls  # the scripted usage
+    assert counters["engine_latency_ms"] == calls
     assert await aclient.xpending(keys.jobs, "workers") == {
         "pending": 0,
         "min": None,
