@@ -43,10 +43,6 @@ class EmbeddedRedis:
             raise EmbeddedRedisError("this redis-server was not started here")
         return self._process.pid
 
-    @property
-    def owned(self) -> bool:
-        return self._process is not None
-
     def start(self) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._answers():

@@ -29,11 +29,14 @@ def root_cause_question(rule_question: str, window_from_s: float, window_to_s: f
     )
 
 
-def thin_to_rate(records: list[FrameRecord], fps: float, target_fps: float) -> list[FrameRecord]:
-    """Every n-th frame so the clip runs at about ``target_fps`` (an even count kept)."""
+def thin_to_rate(
+    records: list[FrameRecord], fps: float, target_fps: float
+) -> tuple[list[FrameRecord], float]:
+    """Every n-th frame so the clip runs at about ``target_fps`` (an even count kept),
+    and the rate the thinned frames really have."""
     step = max(1, round(fps / target_fps))
     thinned = records[::step]
-    return thinned[: len(thinned) - len(thinned) % 2] or thinned
+    return thinned[: len(thinned) - len(thinned) % 2] or thinned, fps / step
 
 
 class Summarizer:
@@ -50,6 +53,7 @@ class Summarizer:
         self._engine = engine
         self._settings = settings
         self._alerts = alerts
+        self._counters = Counters(client, keys)
 
     async def run(self, job: Job) -> None:
         alert_key = self._keys.alert(job.alert_id)
@@ -60,20 +64,17 @@ class Summarizer:
         records = await read_frames_async(
             self._client, self._keys, job.camera_id, start_s, job.end_ms / 1000
         )
-        step_fps = job.fps / max(1, round(job.fps / self._settings.summary_fps))
-        records = thin_to_rate(records, job.fps, self._settings.summary_fps)
+        records, clip_fps = thin_to_rate(records, job.fps, self._settings.summary_fps)
         if len(records) < 2:
             await self._store(job, alert, {"summary_failure": "frames no longer in the buffer"})
             return
-        clip = await asyncio.to_thread(self._engine.clip, records, step_fps)
+        clip = await asyncio.to_thread(self._engine.clip, records, clip_fps)
         offset_s = job.start_ms / 1000 - records[0].ts
         question = root_cause_question(
             alert[b"question"].decode(), offset_s, offset_s + (job.end_ms - job.start_ms) / 1000
         )
         answer = await self._engine.reason(clip, question)
-        await Counters(self._client, self._keys).add_many(
-            engine_usage(answer.completion), job.camera_id
-        )
+        await self._counters.add_many(engine_usage(answer.completion), job.camera_id)
         fields = {
             "summary": answer.answer or "",
             "reasoning": answer.reasoning or "",

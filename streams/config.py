@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from streams.urls import SUPPORTED_SCHEMES, parse_camera_url
+from streams.urls import parse_camera_url
 
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -87,17 +86,3 @@ def resolve_camera(camera: CameraConfig, defaults: IngestSettings) -> CameraSpec
     )
     base = defaults.model_dump(exclude={"queue_frames", "health_interval_s"})
     return CameraSpec(id=camera.id, url=camera.url, **{**base, **overrides})
-
-
-def is_valid_camera_id(camera_id: str) -> bool:
-    return re.fullmatch(CAMERA_ID_PATTERN, camera_id) is not None
-
-
-__all__ = [
-    "SUPPORTED_SCHEMES",
-    "CameraConfig",
-    "CameraSpec",
-    "IngestSettings",
-    "is_valid_camera_id",
-    "resolve_camera",
-]

@@ -98,17 +98,10 @@ def _id_range(start_s: float, end_s: float) -> tuple[str, str]:
     return str(round(start_s * 1000)), str(round(end_s * 1000) - 1)
 
 
-def latest_frame(client: redis.Redis, keys: Keys, camera_id: str) -> FrameRecord | None:
-    entries = _entries(client.xrevrange(keys.frames(camera_id), count=1))
-    if not entries:
-        return None
-    return FrameRecord.from_entry(camera_id, entries[0][1])
-
-
 async def latest_frame_async(
     client: aioredis.Redis, keys: Keys, camera_id: str
 ) -> FrameRecord | None:
-    """``latest_frame`` for asyncio callers."""
+    """The newest stored frame of the camera, if any."""
     entries = _entries(await client.xrevrange(keys.frames(camera_id), count=1))
     if not entries:
         return None

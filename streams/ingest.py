@@ -125,10 +125,6 @@ class IngestService:
             lines.append(line + (f", last error: {h['last_error']}" if h["last_error"] else ""))
         return lines
 
-    def wait(self, timeout_s: float | None = None) -> bool:
-        """Blocks until stopped; True when stopped."""
-        return self._stop.wait(timeout_s)
-
     def _stored_until(self, camera_id: str) -> float:
         try:
             return last_capture_s(self._client, self._keys, camera_id)

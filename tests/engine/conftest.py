@@ -18,9 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-import redis
 
-from agent.embedded_redis import EmbeddedRedis
 from agent.engines.local import LocalEngine
 from agent.engines.settings import EngineSettings
 from agent.testmodel import build_test_model
@@ -132,12 +130,3 @@ async def local_engine(
     engine = LocalEngine.start(engine_settings(model_dir))
     yield engine
     await engine.close()
-
-
-@pytest.fixture(scope="session")
-def redis_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), append_only=False).start()
-    client = redis.Redis.from_url(server.url)
-    yield client
-    client.close()
-    server.stop()

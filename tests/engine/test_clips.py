@@ -73,9 +73,8 @@ def test_bad_windows_are_clip_errors(make_records: MakeRecords) -> None:
 
 
 def test_clip_from_frames_read_back_from_redis(
-    redis_client: redis.Redis, make_records: MakeRecords
+    redis_client: redis.Redis, keys: Keys, make_records: MakeRecords
 ) -> None:
-    keys = Keys("vigil-test-clips:")
     records = make_records(count=40, camera_id="gate-2")
     pipe = redis_client.pipeline()
     for record in records:
