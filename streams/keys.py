@@ -37,6 +37,15 @@ class Keys:
         """Set of camera ids that have published health."""
         return f"{self.prefix}health-index"
 
+    @property
+    def ingest_shards(self) -> str:
+        """Sorted set of live ingest shards, scored by when their membership expires (ms)."""
+        return f"{self.prefix}ingest-shards"
+
+    def ingest_lease(self, camera_id: str) -> str:
+        """The ingest shard that reads the camera now; expires unless its holder renews it."""
+        return f"{self.prefix}ingest-lease:{{{camera_id}}}"
+
     # The reasoning side's keys (agent/): jobs, alerts, rules, metrics.
 
     @property
