@@ -50,11 +50,11 @@ def _settings(config: Path | None) -> VigilSettings:
 
 @app.command()
 def ingest(config: ConfigOption = None) -> None:
-    """Read every camera into the rolling frame buffer in Redis, following camera edits."""
+    """Read cameras into the rolling frame buffer, sharing them with other ingest shards."""
     settings = _settings(config)
     stop = stop_on_signals()
-    with redis_for(settings) as client, ingest_from_store(settings, client) as service:
-        follow_store(service, client, settings, stop)
+    with redis_for(settings) as client, ingest_from_store(settings, client) as shard:
+        follow_store(shard, stop)
         log.info("stopping ingest")
 
 
@@ -66,9 +66,9 @@ def up(config: ConfigOption = None) -> None:
     with (
         redis_url_for(settings) as url,
         connect(url) as client,
-        ingest_from_store(settings, client) as service,
+        ingest_from_store(settings, client) as shard,
     ):
-        follow_store_in_background(service, client, settings, stop)
+        follow_store_in_background(shard, stop)
         roles = Roles(alert_feed=True, api=True, dispatcher=True)
         run_agents(settings, url, stop, roles, emit=typer.echo)
 

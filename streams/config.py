@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from streams.urls import parse_camera_url
 
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Ingest settings of the whole process, not of a camera.
+PROCESS_SETTINGS = {"queue_frames", "health_interval_s", "lease_s", "shard_id"}
 
 
 class StrictModel(BaseModel):
@@ -40,6 +42,14 @@ class IngestSettings(StrictModel):
         int, Field(ge=1, description="Sampled frames waiting for Redis before drops start.")
     ] = 256
     health_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    lease_s: Annotated[
+        float, Field(ge=1, description="Camera lease of a shard: a dead one's cameras move on.")
+    ] = 15.0
+    shard_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$",
+        description="This ingest process's name among the shards; default host-pid.",
+    )
 
 
 class CameraConfig(StrictModel):
@@ -84,5 +94,5 @@ def resolve_camera(camera: CameraConfig, defaults: IngestSettings) -> CameraSpec
     overrides = camera.model_dump(
         exclude_none=True, include={"fps", "max_pixels", "jpeg_quality", "retention_s"}
     )
-    base = defaults.model_dump(exclude={"queue_frames", "health_interval_s"})
+    base = defaults.model_dump(exclude=PROCESS_SETTINGS)
     return CameraSpec(id=camera.id, url=camera.url, **{**base, **overrides})

@@ -42,6 +42,7 @@ class CameraHealth:
     masked_url: str
     stall_frames: int
     stall_min_s: float
+    shard: str = ""  # the ingest shard that reads the camera
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _c: _Counters = field(default_factory=_Counters, repr=False)
     _rate_mark: tuple[float, int, int] = (0.0, 0, 0)
@@ -89,6 +90,7 @@ class CameraHealth:
             return {
                 "camera": self.camera_id,
                 "url": self.masked_url,
+                "shard": self.shard,
                 "state": c.state.value,
                 "fps_in": f"{self._rates[0]:.2f}",
                 "fps_out": f"{self._rates[1]:.2f}",
@@ -127,10 +129,11 @@ class CameraHealth:
         self._rate_mark = (now, self._c.frames_in, self._c.frames_out)
 
 
-def health_for(spec: CameraSpec) -> CameraHealth:
+def health_for(spec: CameraSpec, shard: str = "") -> CameraHealth:
     return CameraHealth(
         camera_id=spec.id,
         masked_url=mask_url(spec.url.get_secret_value()),
         stall_frames=spec.stall_frames,
         stall_min_s=spec.stall_min_s,
+        shard=shard,
     )

@@ -38,8 +38,10 @@ class IngestService:
         keys: Keys,
         settings: IngestSettings,
         realtime: bool = True,
+        shard_id: str = "",
     ) -> None:
         self._stop = threading.Event()
+        self._shard_id = shard_id
         self._client = client
         self._keys = keys
         self._settings = settings
@@ -66,11 +68,18 @@ class IngestService:
         return self
 
     def sync(self, cameras: list[CameraSpec]) -> None:
-        """Starts new cameras, stops removed ones, restarts changed ones."""
+        """Starts new cameras, stops removed ones, restarts changed ones.
+
+        Returns once the stopped readers have ended (or ``join_s`` passed), so that a
+        camera handed to another shard is no longer read here.
+        """
         wanted = {spec.id: spec for spec in cameras}
-        for camera_id, running in list(self._readers.items()):
-            if wanted.get(camera_id) != running.spec:
-                self._stop_reader(camera_id)
+        stopped = [
+            self._stop_reader(camera_id)
+            for camera_id, running in list(self._readers.items())
+            if wanted.get(camera_id) != running.spec
+        ]
+        _join(stopped, self._join_s)
         for spec in cameras:
             if spec.id not in self._readers:
                 self._start_reader(spec)
@@ -87,15 +96,11 @@ class IngestService:
             running.stop.set()
         if self._writer_thread is not None:
             threads.append(self._writer_thread)
-        for thread in threads:
-            thread.join(timeout_s)
-        alive = [thread.name for thread in threads if thread.is_alive()]
-        if alive:
-            log.warning("ingest threads still busy after %.0f s: %s", timeout_s, ", ".join(alive))
+        _join(threads, timeout_s)
 
     def _start_reader(self, spec: CameraSpec) -> None:
         assert self.writer is not None
-        health = health_for(spec)
+        health = health_for(spec, self._shard_id)
         self.healths[spec.id] = health
         self._retention_s[spec.id] = spec.retention_s
         stop = threading.Event()
@@ -106,11 +111,17 @@ class IngestService:
         self._readers[spec.id] = _Running(spec, stop, thread)
         log.info("camera %s: reading", spec.id)
 
-    def _stop_reader(self, camera_id: str) -> None:
+    def _stop_reader(self, camera_id: str) -> threading.Thread:
         running = self._readers.pop(camera_id)
         running.stop.set()
         self.healths.pop(camera_id, None)
         log.info("camera %s: stopped reading", camera_id)
+        return running.thread
+
+    @property
+    def _join_s(self) -> float:
+        """Long enough for a reader to notice its stop, even inside a connect or a read."""
+        return self._settings.connect_timeout_s + self._settings.read_timeout_s
 
     def health_lines(self) -> list[str]:
         """One dense line per camera, for the service log."""
@@ -130,6 +141,15 @@ class IngestService:
             return last_capture_s(self._client, self._keys, camera_id)
         except (redis.ConnectionError, redis.TimeoutError):
             return 0.0
+
+
+def _join(threads: list[threading.Thread], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    alive = [thread.name for thread in threads if thread.is_alive()]
+    if alive:
+        log.warning("ingest threads still busy after %.0f s: %s", timeout_s, ", ".join(alive))
 
 
 def _spawn(name: str, target: Callable[..., None], *args: object) -> threading.Thread:
