@@ -50,9 +50,11 @@ def run_agents(
     stop: threading.Event,
     roles: Roles,
     emit: Callable[[str], None] = print,
+    engine: Engine | None = None,
 ) -> None:
+    """Runs the roles until ``stop``; a worker uses ``engine`` when given, else starts one."""
     try:
-        asyncio.run(_agents(settings, redis_url, stop, roles, emit))
+        asyncio.run(_agents(settings, redis_url, stop, roles, emit, engine))
     finally:
         stop.set()  # ends the relay thread whatever ended the loop
 
@@ -63,12 +65,13 @@ async def _agents(
     stop: threading.Event,
     roles: Roles,
     emit: Callable[[str], None],
+    given_engine: Engine | None,
 ) -> None:
     client = aioredis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
     keys = keys_for(settings)
     await RuleStore(client, keys).seed(configured_rules(settings))
     await CameraStore(client, keys).seed(configured_cameras(settings))
-    engine = _engine(settings) if roles.worker else None
+    engine = (given_engine or _engine(settings)) if roles.worker else None
     done = asyncio.Event()
     parts: list[Coroutine[Any, Any, None]] = [_relay(stop, done)]
     if roles.scheduler:

@@ -1,4 +1,7 @@
-"""The FastAPI application: built from typed state, JSON errors, closed CORS by default."""
+"""The FastAPI application: built from typed state, JSON errors, closed CORS by default.
+
+It also serves the dashboard (``agent.dashboard``) at ``/``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from agent.api.errors import install_error_handlers
 from agent.api.routes import alerts, ask, cameras, events, metrics, probes, rules
 from agent.api.routes import webhooks as webhook_routes
 from agent.api.state import ApiState
+from agent.dashboard.routes import dashboard_router
 
 ROUTERS = (
     probes.router,
@@ -47,4 +51,5 @@ def create_app(state: ApiState) -> FastAPI:
         )
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(dashboard_router())
     return app

@@ -1,0 +1,122 @@
+// Alert detail: the rule's question, verdicts per window, root cause and reasoning, the
+// evidence clip (its frames carry their burned timestamps) and acknowledgement.
+
+import { h, notice, pageHeading, replace } from "../dom.js";
+import { dateTime, percent, span } from "../format.js";
+
+function facts(alert) {
+  const rows = [
+    ["Camera", alert.camera], ["Rule", alert.rule], ["Severity", alert.severity],
+    ["State", alert.state], ["Opened", dateTime(alert.opened_at)],
+    ["Closed", alert.closed_at ? dateTime(alert.closed_at) : "—"],
+    ["Confidence", percent(alert.confidence)], ["Positive windows", String(alert.windows)],
+    ["Acknowledged", alert.acknowledged
+      ? `by ${alert.acknowledged_by} at ${dateTime(alert.acknowledged_at)}` : "no"],
+  ];
+  return h("dl", { class: "facts" }, rows.map(([name, value]) => [h("dt", { text: name }), h("dd", { text: value })]));
+}
+
+function rootCause(alert) {
+  if (alert.summary) return h("p", { class: "summary", text: alert.summary });
+  if (alert.summary_failure) return notice("warning", "No summary", alert.summary_failure);
+  return notice("info", "Summary pending", "The root-cause pass runs after an alert opens.");
+}
+
+function reasoning(alert) {
+  if (!alert.reasoning) return h("p", { class: "muted", text: "No reasoning recorded yet." });
+  return h("details", { open: true }, h("summary", { text: "The model's reasoning" }),
+    h("p", { class: "reasoning", text: alert.reasoning }));
+}
+
+function verdictTable(verdicts) {
+  if (!verdicts.length) return h("p", { class: "muted", text: "No windows recorded." });
+  const head = ["Window", "Event", "Detected", "Confidence", "Description"];
+  const rows = verdicts.map((v) => h("tr", {},
+    h("td", { text: span(v.start, v.end) }), h("td", { text: v.type.replace("alert.", "") }),
+    h("td", { text: v.detected ? "yes" : "no" }), h("td", { text: percent(v.confidence) }),
+    h("td", { text: v.description })));
+  return h("div", { class: "table-wrap" }, h("table", { class: "verdicts" },
+    h("thead", {}, h("tr", {}, head.map((name) => h("th", { scope: "col", text: name })))),
+    h("tbody", {}, rows)));
+}
+
+class Evidence {
+  constructor(api, alertId) {
+    this.api = api;
+    this.alertId = alertId;
+    this.url = null;
+    this.node = h("div", { class: "evidence" }, notice("info", "Loading the evidence clip…"));
+  }
+
+  async load() {
+    try {
+      const clip = await this.api.objectUrl(`/v1/alerts/${this.alertId}/evidence.mp4`);
+      this.url = clip.url;
+      const video = h("video", {
+        src: clip.url, controls: true, muted: true, autoplay: true, loop: true, playsInline: true,
+        "aria-label": "Evidence clip with burned timestamps",
+      });
+      replace(this.node, video);
+      video.play().catch(() => {});
+    } catch (error) {
+      replace(this.node, notice(error.status === 404 ? "empty" : "error", "No evidence clip", error.message));
+    }
+  }
+
+  stop() {
+    if (this.url) URL.revokeObjectURL(this.url);
+  }
+}
+
+export function mount(root, { api, feed }, route) {
+  const id = route.id;
+  const body = h("div", { class: "detail" });
+  const evidence = new Evidence(api, id);
+  const ackMessage = h("div", { class: "message", "aria-live": "polite" });
+  const ackButton = h("button", { type: "button", text: "Acknowledge" });
+  const heading = pageHeading("Alert");
+  replace(root, h("p", {}, h("a", { href: "#/alerts", text: "← All alerts" })), heading, body);
+
+  function show(alert) {
+    heading.querySelector("h1").textContent = alert.question || alert.rule;
+    ackButton.disabled = alert.acknowledged;
+    ackButton.textContent = alert.acknowledged ? "Acknowledged" : "Acknowledge";
+    replace(body,
+      h("section", { class: "panel" }, facts(alert), h("div", { class: "actions" }, ackButton), ackMessage),
+      h("section", { class: "panel" }, h("h2", { text: "Evidence" }), evidence.node),
+      h("section", { class: "panel" }, h("h2", { text: "Root cause" }), rootCause(alert), reasoning(alert)),
+      h("section", { class: "panel wide" }, h("h2", { text: "Verdicts per window" }), verdictTable(alert.verdicts)));
+  }
+
+  async function load() {
+    try {
+      show(await api.get(`/v1/alerts/${id}`));
+    } catch (error) {
+      replace(body, notice("error", error.status === 404 ? "No such alert" : "Alert unavailable", error.message));
+      return false;
+    }
+    return true;
+  }
+
+  ackButton.addEventListener("click", async () => {
+    ackButton.disabled = true;
+    try {
+      await api.send("POST", `/v1/alerts/${id}/acknowledge`);
+      replace(ackMessage);
+      await load();
+    } catch (error) {
+      const title = error.status === 403 ? "Needs an admin key" : "Not acknowledged";
+      replace(ackMessage, notice("error", title, error.message));
+      ackButton.disabled = false;
+    }
+  });
+
+  load().then((found) => found && evidence.load());
+  const unsubscribe = feed.subscribe((event) => {
+    if (event.payload.alert_id === id) load();
+  });
+  return () => {
+    unsubscribe();
+    evidence.stop();
+  };
+}
