@@ -1,0 +1,187 @@
+"""The dashboard under test: `vigil up`'s parts on real Redis and real ingest, a scripted
+engine, and Debian's Chromium driven by Playwright (started once per session)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from playwright.sync_api import Browser, Page, sync_playwright
+from pydantic import SecretStr
+
+from agent.answers import VerdictAnswer
+from agent.api.settings import ApiSettings
+from agent.api_keys import ApiKeyStore, Scope
+from agent.clips import Clip
+from agent.config import VigilSettings
+from agent.embedded_redis import EmbeddedRedis
+from agent.ingest_runner import follow_store_in_background, ingest_from_store
+from agent.pipeline_config import PipelineSettings
+from agent.prompts import Question
+from agent.rules import Rule
+from agent.runtime import connect
+from agent.service import Roles, run_agents
+from agent.webhooks.settings import WebhookSettings
+from streams.config import CameraConfig, IngestSettings
+from streams.demo import demo_video_path
+from streams.keys import Keys
+from tests.conftest import free_port
+from tests.pipeline.scripted_engine import ScriptedEngine
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+PERSON = Rule(
+    id="person",
+    question="Is a person standing in the street?",
+    cameras=["street"],
+    severity="critical",  # type: ignore[arg-type]
+    consecutive=1,
+    close_after_s=4.0,
+    cooldown_s=0.0,
+)
+
+
+@dataclass
+class RecordingEngine(ScriptedEngine):
+    """The scripted engine, also noting which rules each window asked about."""
+
+    asked: list[tuple[float, tuple[str, ...]]] = field(default_factory=list)
+
+    async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
+        self.asked.append((time.time(), tuple(question.id for question in questions)))
+        return await super().verdicts(clip, questions)
+
+    def detect_from_now(self, rule_id: str) -> None:
+        self.detect[rule_id] = [(time.time() - 1.0, time.time() + 3600.0)]
+
+    def stop_detecting(self, rule_id: str) -> None:
+        self.detect[rule_id] = []
+
+
+@dataclass
+class LiveVigil:
+    url: str
+    keys: Keys
+    admin: str
+    read: str
+    engine: RecordingEngine
+    redis_url: str
+
+    def http(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.admin}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10.0, trust_env=False)
+
+
+def create_keys(redis_url: str, keys: Keys) -> tuple[str, str]:
+    async def create() -> tuple[str, str]:
+        client = aioredis.from_url(redis_url)
+        store = ApiKeyStore(client, keys)
+        _, admin = await store.create("dashboard-admin", Scope.ADMIN)
+        _, read = await store.create("dashboard-reader", Scope.READ)
+        await client.aclose()
+        return admin, read
+
+    return asyncio.run(create())
+
+
+def wait_until_up(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1.0, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("Vigil did not start")
+
+
+def settings_for(redis_url: str, keys: Keys, data_dir: Path) -> VigilSettings:
+    street = CameraConfig(id="street", url=SecretStr(demo_video_path().as_uri()), name="Street")
+    # Nothing listens on this port: the camera goes offline and keeps reconnecting.
+    ghost = CameraConfig(id="ghost", url=SecretStr(f"rtsp://127.0.0.1:{free_port()}/none"))
+    return VigilSettings(
+        redis_url=SecretStr(redis_url),
+        key_prefix=keys.prefix,
+        data_dir=data_dir,
+        ingest=IngestSettings(
+            health_interval_s=0.2, backoff_initial_s=0.2, backoff_cap_s=1.0,
+            connect_timeout_s=2.0, read_timeout_s=2.0, stall_min_s=1.0,
+        ),
+        pipeline=PipelineSettings(
+            window_s=2.0, stride_s=2.0, motion_threshold=0.0, scheduler_poll_s=0.2,
+            claim_idle_s=3.0, max_window_age_s=30.0, summary_context_s=2.0,
+        ),
+        api=ApiSettings(port=free_port(), sse_keepalive_s=1.0),
+        webhooks=WebhookSettings(
+            allow_hosts=["127.0.0.1"], backoff_initial_s=0.1, backoff_cap_s=0.2,
+            retry_for_s=0.3, poll_s=0.1, timeout_s=2.0,
+        ),
+        cameras=[street, ghost],
+        rules=[PERSON],
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def vigil(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveVigil]:
+    """What `vigil up` runs (ingest, scheduler, worker, API, dispatcher), in this process."""
+    keys = Keys(prefix=f"dash-{uuid.uuid4().hex[:8]}:")
+    settings = settings_for(redis_server.url, keys, tmp_path_factory.mktemp("vigil"))
+    engine = RecordingEngine()
+    admin, read = create_keys(redis_server.url, keys)
+    stop = threading.Event()
+    roles = Roles(api=True, dispatcher=True)
+    with connect(redis_server.url) as client, ingest_from_store(settings, client) as shard:
+        follow_store_in_background(shard, stop)
+        agents = threading.Thread(
+            target=run_agents,
+            args=(settings, redis_server.url, stop, roles),
+            kwargs={"engine": engine},
+            daemon=True,
+        )
+        agents.start()
+        url = settings.api.base_url()
+        wait_until_up(url)
+        try:
+            yield LiveVigil(url, keys, admin, read, engine, redis_server.url)
+        finally:
+            stop.set()
+            agents.join(20)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=LAPTOP)  # type: ignore[arg-type]
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    yield page
+    context.close()
+    assert not problems, problems

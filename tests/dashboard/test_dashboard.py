@@ -1,0 +1,287 @@
+"""The dashboard in a real browser against a running Vigil: every page, live updates,
+video playback, error states, and screenshots of each page at laptop and phone sizes."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from agent.api.settings import ApiSettings
+from agent.config import VigilSettings
+from tests.api.conftest import running_api
+from tests.conftest import free_port
+from tests.dashboard.conftest import LAPTOP, PHONE, LiveVigil
+from tests.pipeline.scripted_engine import SUMMARY
+from tests.webhooks.receiver import Behaviour, Receiver
+
+FRAME_HASH = """(img) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  canvas.getContext("2d").drawImage(img, 0, 0);
+  return canvas.toDataURL("image/png");
+}"""
+
+
+FRAME_SHOWN = "() => document.querySelector('[data-camera=street] img').naturalWidth > 0"
+
+
+def sign_in(page: Page, url: str, token: str, route: str = "") -> None:
+    page.goto(f"{url}/{route}")
+    page.get_by_label("API key").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#top nav")).to_be_visible()
+
+
+def shot(page: Page, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"dashboard-{name}.png"), full_page=True)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def create_rule(vigil: LiveVigil, rule_id: str, question: str) -> None:
+    body = {"id": rule_id, "question": question, "cameras": ["street"], "consecutive": 1,
+            "close_after_s": 4.0, "cooldown_s": 0.0}  # fmt: skip
+    with vigil.http() as http:
+        assert http.post("/v1/rules", json=body).status_code == 201
+
+
+def open_alert_of(vigil: LiveVigil, rule_id: str) -> dict[str, object]:
+    found: list[dict[str, object]] = []
+
+    def opened() -> bool:
+        with vigil.http() as http:
+            found[:] = http.get("/v1/alerts", params={"rule": rule_id}).json()["items"]
+        return bool(found)
+
+    wait_for(opened, 15, f"an alert of {rule_id}")
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def summarized_alert(vigil: LiveVigil) -> str:
+    """An alert the pipeline opened and summarized, with its evidence frames."""
+    create_rule(vigil, "loiter", "Is someone loitering by the parked bikes?")
+    vigil.engine.detect_from_now("loiter")
+    alert_id = str(open_alert_of(vigil, "loiter")["id"])
+    vigil.engine.stop_detecting("loiter")
+
+    def summarized() -> bool:
+        with vigil.http() as http:
+            return bool(http.get(f"/v1/alerts/{alert_id}").json().get("summary") == SUMMARY)
+
+    wait_for(summarized, 15, "the root-cause summary")
+    return alert_id
+
+
+def test_the_page_is_served_with_a_strict_policy(vigil: LiveVigil, page: Page) -> None:
+    response = page.goto(vigil.url + "/")
+    assert response is not None
+    assert response.status == 200
+    headers = response.headers
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert headers["cache-control"] == "no-cache"
+    script = page.locator("script[type=module]").get_attribute("src")
+    assert script is not None
+    asset = page.request.get(vigil.url + script)
+    assert asset.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in asset.headers["cache-control"]
+
+
+def test_a_wrong_key_is_refused_at_sign_in(
+    vigil: LiveVigil, page: Page, artifacts_dir: Path
+) -> None:
+    page.goto(vigil.url + "/")
+    page.get_by_label("API key").fill("vk_not-a-key")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Key refused")
+    assert page.evaluate("sessionStorage.getItem('vigil.key')") is None
+    expect(page.locator("#top")).to_be_hidden()
+    shot(page, artifacts_dir, "signin-refused")
+
+
+def test_the_camera_tile_shows_a_frame_that_changes(vigil: LiveVigil, page: Page) -> None:
+    sign_in(page, vigil.url, vigil.read)
+    tile = page.locator("[data-camera=street]")
+    expect(tile).to_have_attribute("data-state", "online")
+    expect(tile.locator(".rate")).to_have_text(re.compile(r"^[1-9][0-9.]* fps$"))
+    image = tile.locator("img.frame")
+    expect(image).to_have_attribute("src", re.compile("^blob:"))
+    page.wait_for_function(FRAME_SHOWN)
+    first = image.evaluate(FRAME_HASH)
+    first_capture = float(tile.get_attribute("data-captured") or 0)
+    page.wait_for_function(
+        "(t) => Number(document.querySelector('[data-camera=street]').dataset.captured) > t",
+        arg=first_capture,
+    )
+    page.wait_for_function(FRAME_SHOWN)
+    assert image.evaluate(FRAME_HASH) != first
+    assert page.evaluate("sessionStorage.getItem('vigil.key')") == vigil.read
+
+
+def test_an_offline_camera_says_so(vigil: LiveVigil, page: Page) -> None:
+    sign_in(page, vigil.url, vigil.read)
+    tile = page.locator("[data-camera=ghost]")
+    expect(tile).to_have_attribute("data-state", "offline")
+    expect(tile.locator(".overlay")).to_contain_text("Camera offline")
+
+
+def test_a_pipeline_alert_appears_in_the_timeline_without_reload(
+    vigil: LiveVigil, page: Page
+) -> None:
+    sign_in(page, vigil.url, vigil.read, "#/alerts")
+    expect(page.locator("#feed-state")).to_have_attribute("data-status", "live")
+    page.evaluate("window.sameDocument = true")
+    vigil.engine.detect_from_now("person")
+    try:
+        item = page.locator(".alert-item", has_text="person").first
+        expect(item).to_be_visible(timeout=8_000)
+    finally:
+        vigil.engine.stop_detecting("person")
+    expect(item).to_have_class(re.compile("fresh"))
+    expect(item).to_contain_text("critical")
+    assert page.evaluate("window.sameDocument") is True
+    page.get_by_label("Severity").select_option("info")
+    expect(page.locator(".alert-item", has_text="person")).to_have_count(0)
+    expect(page.get_by_text("No alerts match these filters")).to_be_visible()
+
+
+def test_the_detail_page_plays_the_evidence_and_acknowledges(
+    vigil: LiveVigil, page: Page, summarized_alert: str
+) -> None:
+    sign_in(page, vigil.url, vigil.admin, f"#/alerts/{summarized_alert}")
+    expect(page.locator("h1")).to_have_text("Is someone loitering by the parked bikes?")
+    expect(page.locator(".summary")).to_have_text(SUMMARY)
+    expect(page.locator(".reasoning")).to_have_text("looking")
+    expect(page.locator("table.verdicts tbody tr")).to_have_count(1)
+    video = page.locator(".evidence video")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('.evidence video');"
+        " return v && v.readyState >= 2 && v.videoWidth > 0 && v.currentTime > 0.3; }"
+    )
+    first = float(video.evaluate("v => v.currentTime"))
+    page.wait_for_timeout(400)
+    assert video.evaluate("v => v.currentTime") != first
+    assert video.evaluate("v => v.videoHeight") > 28  # the picture and its timestamp strip
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_role("button", name="Acknowledged")).to_be_disabled()
+    expect(page.locator(".facts")).to_contain_text("by dashboard-admin")
+
+
+def test_a_rule_created_in_the_page_is_used_by_the_next_window(
+    vigil: LiveVigil, page: Page
+) -> None:
+    sign_in(page, vigil.url, vigil.admin, "#/rules")
+    page.get_by_label("Id", exact=True).fill("curb")
+    page.get_by_label("Question").fill("Is a vehicle parked on the curb?")
+    page.get_by_label("Cameras").fill("street")
+    page.get_by_role("button", name="Save rule").click()
+    card = page.locator("[data-rule=curb]")
+    expect(card).to_contain_text("Is a vehicle parked on the curb?")
+    created = time.time()
+    wait_for(
+        lambda: any(at > created and "curb" in ids for at, ids in vigil.engine.asked),
+        8, "a window that asks the new rule",
+    )  # fmt: skip
+    card.get_by_role("button", name="Disable").click()
+    expect(card).to_contain_text("disabled")
+    disabled = time.time()
+    wait_for(lambda: sum(at > disabled + 0.5 for at, _ in vigil.engine.asked) >= 2, 10, "windows")
+    assert "curb" not in vigil.engine.asked[-1][1]
+    card.get_by_role("button", name="Edit").click()
+    page.get_by_label("Question").fill("Is a van parked on the curb?")
+    page.get_by_role("button", name="Save rule").click()
+    expect(card).to_contain_text("Is a van parked on the curb?")
+
+
+def test_ask_returns_the_reasoning_and_the_answer(vigil: LiveVigil, page: Page) -> None:
+    sign_in(page, vigil.url, vigil.read, "#/ask")
+    page.get_by_label("Camera").select_option("street")
+    page.get_by_label("Question").fill("Is anyone riding a bicycle?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator(".answer .summary")).to_have_text(SUMMARY)
+    expect(page.locator(".answer .reasoning")).to_have_text("looking")
+    expect(page.locator(".answer")).to_contain_text("frames")
+
+
+def test_ask_without_an_engine_says_the_engine_is_unavailable(vigil: LiveVigil, page: Page) -> None:
+    port = free_port()
+    settings = VigilSettings(key_prefix=vigil.keys.prefix, api=ApiSettings(port=port))
+    with running_api(vigil.redis_url, settings, vigil.keys):
+        sign_in(page, f"http://127.0.0.1:{port}", vigil.read, "#/ask")
+        page.get_by_label("Camera").select_option("street")
+        page.get_by_label("Question").fill("Is anyone there?")
+        page.get_by_role("button", name="Ask").click()
+        expect(page.locator(".result")).to_contain_text("Engine unavailable")
+
+
+def test_webhook_deliveries_dead_letters_and_redelivery(vigil: LiveVigil, page: Page) -> None:
+    receiver = Receiver(free_port(), Behaviour(status=500)).start()
+    try:
+        sign_in(page, vigil.url, vigil.admin, "#/webhooks")
+        page.get_by_label("URL").fill(receiver.url)
+        page.get_by_label("Rules").fill("hooked")
+        page.get_by_label("alert.opened").check()
+        page.get_by_role("button", name="Save webhook").click()
+        expect(page.get_by_text("store its secret now")).to_be_visible()
+        card = page.locator("[data-webhook]")
+        expect(card).to_contain_text(receiver.url)
+        card.get_by_role("button", name="Send test").click()
+        expect(page.locator(".message").first).to_contain_text("Test failed")
+        create_rule(vigil, "hooked", "Is a cyclist crossing the street?")
+        vigil.engine.detect_from_now("hooked")
+        expect(card.locator(".delivery-status")).to_have_attribute("data-dead", "1", timeout=15_000)
+        vigil.engine.stop_detecting("hooked")
+        receiver.behaviour = Behaviour(status=204)
+        card.get_by_role("button", name="Redeliver 1 dead letter").click()
+        wait_for(lambda: len(receiver.received) == 1, 10, "the redelivered event")
+        expect(card.locator(".delivery-status")).to_contain_text("last delivered")
+        expect(card.locator(".delivery-status")).to_have_attribute("data-dead", "0")
+        card.get_by_role("button", name="Disable").click()
+        expect(page.locator("[data-webhook]")).to_contain_text("disabled")
+    finally:
+        receiver.stop()
+
+
+def test_every_page_at_laptop_and_phone_size(
+    vigil: LiveVigil, page: Page, summarized_alert: str, artifacts_dir: Path
+) -> None:
+    sign_in(page, vigil.url, vigil.admin)
+    routes = {"cameras": "#/cameras", "alerts": "#/alerts", "alert": f"#/alerts/{summarized_alert}",
+              "ask": "#/ask", "rules": "#/rules", "webhooks": "#/webhooks"}  # fmt: skip
+    for size_name, size in (("laptop", LAPTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)  # type: ignore[arg-type]
+        for name, route in routes.items():
+            page.goto(f"{vigil.url}/{route}")
+            expect(page.locator("h1")).to_be_visible()
+            page.wait_for_timeout(1200)  # frames, health and lists arrive
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} scrolls sideways at {size_name} size"
+            shot(page, artifacts_dir, f"{name}-{size_name}")
+
+
+def test_the_pages_are_reachable_by_keyboard(vigil: LiveVigil, page: Page) -> None:
+    sign_in(page, vigil.url, vigil.read)
+    page.locator("body").focus()
+    reached = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("document.activeElement.textContent.trim()"))
+    for name in ("Skip to content", "Cameras", "Alerts", "Ask", "Rules", "Webhooks", "Sign out"):
+        assert name in reached
+    while page.evaluate("document.activeElement.textContent.trim()") != "Ask":
+        page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Ask")
+    expect(page.locator("h1")).to_be_focused()
