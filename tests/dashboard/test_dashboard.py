@@ -205,7 +205,9 @@ def test_a_rule_created_in_the_page_is_used_by_the_next_window(
     expect(card).to_contain_text("Is a van parked on the curb?")
 
 
-def test_ask_returns_the_reasoning_and_the_answer(vigil: LiveVigil, page: Page) -> None:
+def test_ask_returns_the_reasoning_and_the_answer(
+    vigil: LiveVigil, page: Page, artifacts_dir: Path
+) -> None:
     sign_in(page, vigil.url, vigil.read, "#/ask")
     page.get_by_label("Camera").select_option("street")
     page.get_by_label("Question").fill("Is anyone riding a bicycle?")
@@ -213,9 +215,12 @@ def test_ask_returns_the_reasoning_and_the_answer(vigil: LiveVigil, page: Page) 
     expect(page.locator(".answer .summary")).to_have_text(SUMMARY)
     expect(page.locator(".answer .reasoning")).to_have_text("looking")
     expect(page.locator(".answer")).to_contain_text("frames")
+    shot(page, artifacts_dir, "ask-answered")
 
 
-def test_ask_without_an_engine_says_the_engine_is_unavailable(vigil: LiveVigil, page: Page) -> None:
+def test_ask_without_an_engine_says_the_engine_is_unavailable(
+    vigil: LiveVigil, page: Page, artifacts_dir: Path
+) -> None:
     port = free_port()
     settings = VigilSettings(key_prefix=vigil.keys.prefix, api=ApiSettings(port=port))
     with running_api(vigil.redis_url, settings, vigil.keys):
@@ -224,6 +229,8 @@ def test_ask_without_an_engine_says_the_engine_is_unavailable(vigil: LiveVigil, 
         page.get_by_label("Question").fill("Is anyone there?")
         page.get_by_role("button", name="Ask").click()
         expect(page.locator(".result")).to_contain_text("Engine unavailable")
+        shot(page, artifacts_dir, "ask-engine-unavailable")
+        page.goto("about:blank")  # ends the live feed, so the server stops at once
 
 
 def test_webhook_deliveries_dead_letters_and_redelivery(vigil: LiveVigil, page: Page) -> None:
