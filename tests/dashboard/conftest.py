@@ -132,7 +132,7 @@ def settings_for(redis_url: str, keys: Keys, data_dir: Path) -> VigilSettings:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vigil(
     redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveVigil]:
@@ -161,8 +161,10 @@ def vigil(
             agents.join(20)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope: while Playwright's sync API lives, it marks its event loop as
+    # running in this thread, which breaks every asyncio test collected after it.
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
