@@ -28,3 +28,6 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # One INFO line per HTTP request (engine health checks every few seconds) drowns
+    # what operators need; httpx's warnings and errors still pass.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable, Coroutine
@@ -82,7 +83,8 @@ async def _agents(
 
         parts.append(Scheduler(client, keys, settings.pipeline, camera_fps).run(done))
     if engine is not None:
-        name = f"{socket.gethostname()}-{id(engine) & 0xFFFF:04x}"
+        # Unique among the consumers of the group: several worker processes may share a host.
+        name = f"{socket.gethostname()}-{os.getpid()}"
         parts.append(Worker(client, keys, engine, settings.pipeline, name).run(done))
     if roles.alert_feed:
         parts.append(follow_alerts(client, keys, done, emit))

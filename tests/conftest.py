@@ -1,4 +1,5 @@
-"""Real servers for the whole suite: Redis and RTSP, started once per session."""
+"""Real servers for the whole suite: Redis and RTSP, started once per session, and the
+tiny model the vLLM engines load."""
 
 from __future__ import annotations
 
@@ -46,6 +47,14 @@ def rtsp_server() -> Iterator[RtspServer]:
     server = RtspServer(free_port(), mounts=("/live", "/cam1", "/cam2", "/cam3")).start()
     yield server
     server.kill()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight Qwen2.5-VL the real vLLM engines load, built once."""
+    from agent.testmodel import build_test_model
+
+    return build_test_model(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

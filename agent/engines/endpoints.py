@@ -7,9 +7,12 @@ one that failed longest ago is tried anyway: a stale mark must not stop all traf
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -45,11 +48,18 @@ class EndpointPool:
             return min(healthy, key=lambda e: e.outstanding)
         return min(candidates, key=lambda e: e.unhealthy_until)
 
-    def mark_failed(self, endpoint: Endpoint) -> None:
+    def mark_failed(self, endpoint: Endpoint, reason: str = "health check failed") -> None:
+        if endpoint.failures == 0:
+            log.warning(
+                "engine endpoint %s taken out (%s); rechecked every %.0f s",
+                endpoint.base_url, reason, self._unhealthy_for_s,
+            )  # fmt: skip
         endpoint.failures += 1
         endpoint.unhealthy_until = self._clock() + self._unhealthy_for_s
 
     def mark_healthy(self, endpoint: Endpoint) -> None:
+        if endpoint.failures:
+            log.info("engine endpoint %s is back in", endpoint.base_url)
         endpoint.failures = 0
         endpoint.unhealthy_until = 0.0
 

@@ -167,7 +167,7 @@ class OpenAIHttpEngine:
                 endpoint.outstanding -= 1
             tried.add(endpoint.base_url)
             if attempt.endpoint_at_fault:
-                self._pool.mark_failed(endpoint)
+                self._pool.mark_failed(endpoint, str(attempt.error))
             if not self._should_retry(attempt, tried, number):
                 break
             await asyncio.sleep(self._delay_s(attempt, tried, number))

@@ -414,7 +414,7 @@ def test_images_agree() -> None:
 
 
 def _tested_server_flags() -> list[str]:
-    from tests.engine.conftest import server_command
+    from tests.servers.vllm import server_command
 
     return server_command(Path("model"), 8000)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from agent.engines.endpoints import EndpointPool
 
 
@@ -49,3 +53,18 @@ def test_avoided_urls_fail_over_and_all_unhealthy_still_gives_one() -> None:
     assert not pool.any_healthy()
     assert pool.pick() is a  # failed longest ago
     assert pool.pick(frozenset({"http://a/v1", "http://b/v1"})) is a
+
+
+def test_going_out_and_coming_back_are_logged_once_each(caplog: pytest.LogCaptureFixture) -> None:
+    pool = EndpointPool(["http://a/v1", "http://b/v1"], unhealthy_for_s=10)
+    a, _ = pool.endpoints
+    with caplog.at_level(logging.INFO, logger="agent.engines.endpoints"):
+        pool.mark_failed(a, "cannot reach http://a/v1: ConnectError")
+        pool.mark_failed(a)
+        pool.mark_healthy(a)
+        pool.mark_healthy(a)
+    assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
+        ("WARNING", "engine endpoint http://a/v1 taken out (cannot reach http://a/v1: "
+         "ConnectError); rechecked every 10 s"),
+        ("INFO", "engine endpoint http://a/v1 is back in"),
+    ]  # fmt: skip

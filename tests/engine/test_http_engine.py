@@ -12,8 +12,8 @@ from agent.engines.local import LocalEngine
 from agent.engines.openai_http import OpenAIHttpEngine
 from agent.engines.settings import EngineSettings
 from agent.prompts import Question
-from tests.engine.conftest import SERVED_NAME
 from tests.engine.frames import MakeRecords, free_port
+from tests.servers.vllm import SERVED_NAME
 
 pytestmark = [pytest.mark.engine, pytest.mark.asyncio(loop_scope="session")]
 

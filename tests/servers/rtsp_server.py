@@ -3,9 +3,11 @@
 Runs under Debian's /usr/bin/python3 (where the GStreamer bindings live), started by the
 test fixtures. Usage: rtsp_server.py PORT WIDTHxHEIGHT FPS MOUNT [MOUNT ...]
 Prints "ready" once it listens. Each mount serves a live test pattern with the running
-time drawn on it.
+time drawn on it. Then, for the tests that count readers, one line per client event:
+"play CLIENT MOUNT" when a client starts playing, "closed CLIENT" when it goes away.
 """
 
+import itertools
 import sys
 
 import gi
@@ -23,6 +25,19 @@ def pipeline(width: int, height: int, fps: int) -> str:
     )
 
 
+def report(line: str) -> None:
+    print(line, flush=True)
+
+
+CLIENT_NUMBERS = itertools.count(1)
+
+
+def watch_client(server: object, client: GstRtspServer.RTSPClient) -> None:
+    name = f"c{next(CLIENT_NUMBERS)}"
+    client.connect("play-request", lambda _, ctx: report(f"play {name} {ctx.uri.abspath}"))
+    client.connect("closed", lambda _: report(f"closed {name}"))
+
+
 def main() -> None:
     port, size, fps, mounts = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
     width, height = (int(part) for part in size.split("x"))
@@ -35,6 +50,7 @@ def main() -> None:
         factory.set_launch(pipeline(width, height, fps))
         factory.set_shared(True)
         server.get_mount_points().add_factory(mount, factory)
+    server.connect("client-connected", watch_client)
     if server.attach(None) == 0:
         sys.exit(f"cannot listen on port {port}")
     print("ready", flush=True)
