@@ -14,6 +14,7 @@ from streams.keys import Keys
 COLUMNS = (
     "camera",
     "state",
+    "shard",
     "fps in",
     "fps out",
     "dropped",
@@ -35,6 +36,7 @@ def print_camera_table(client: redis.Redis, keys: Keys, camera_ids: list[str]) -
         table.add_row(
             camera_id,
             record.get("state", "unknown"),
+            record.get("shard") or "-",
             record.get("fps_in", "-"),
             record.get("fps_out", "-"),
             record.get("dropped", "-"),

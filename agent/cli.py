@@ -65,7 +65,7 @@ def up(config: ConfigOption = None) -> None:
     stop = stop_on_signals()
     with (
         redis_url_for(settings) as url,
-        connect(url) as client,
+        connect(url, settings.redis_cluster) as client,
         ingest_from_store(settings, client) as shard,
     ):
         follow_store_in_background(shard, stop)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.api.settings import ApiSettings
@@ -38,6 +38,9 @@ class VigilSettings(BaseSettings):
     redis_url: SecretStr | None = Field(
         default=None, description="redis:// or unix:// URL; unset starts an embedded server."
     )
+    redis_cluster: bool = Field(
+        default=False, description="redis_url is a node of a Redis Cluster (needs redis_url)."
+    )
     key_prefix: str = DEFAULT_PREFIX
     data_dir: Path = Field(
         default=Path(".vigil"), description="Embedded Redis data, logs and other local state."
@@ -59,6 +62,12 @@ class VigilSettings(BaseSettings):
         if duplicates:
             raise ValueError(f"duplicate ids: {', '.join(duplicates)}")
         return items
+
+    @model_validator(mode="after")
+    def _cluster_needs_url(self) -> VigilSettings:
+        if self.redis_cluster and self.redis_url is None:
+            raise ValueError("redis_cluster needs redis_url: the embedded Redis is one server")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -107,7 +116,7 @@ def _read_yaml(path: Path | None) -> dict[str, Any]:
 def _describe(error: ValidationError) -> str:
     """Validation errors without the offending values: a camera URL may hold a password."""
     lines = [
-        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+        f"{'.'.join(str(part) for part in item['loc']) or 'settings'}: {item['msg']}"
         for item in error.errors(include_input=False, include_url=False)
     ]
     return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -7,19 +7,18 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import redis.asyncio as aioredis
 import typer
 
 from agent.api_keys import ApiKey, ApiKeyStore, Scope
 from agent.config import VigilSettings
-from agent.runtime import keys_for, redis_url_for
+from agent.runtime import connect_async, keys_for, redis_url_for
 
 T = TypeVar("T")
 
 
 def _with_store(settings: VigilSettings, use: Callable[[ApiKeyStore], Awaitable[T]]) -> T:
     async def run(url: str) -> T:
-        client = aioredis.from_url(url)
+        client = connect_async(url, settings.redis_cluster)
         try:
             return await use(ApiKeyStore(client, keys_for(settings)))
         finally:

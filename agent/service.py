@@ -17,8 +17,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from agent.alert_feed import follow_alerts
 from agent.api.server import serve_api
 from agent.api.state import ApiState
@@ -28,7 +26,7 @@ from agent.engines import Engine
 from agent.engines.factory import start_engine
 from agent.host_engine import engine_for_host
 from agent.rules_store import RuleStore
-from agent.runtime import configured_cameras, configured_rules, keys_for
+from agent.runtime import configured_cameras, configured_rules, connect_async, keys_for
 from agent.scheduler import Scheduler
 from agent.webhooks.dispatcher import Dispatcher
 from agent.worker import Worker
@@ -68,7 +66,7 @@ async def _agents(
     emit: Callable[[str], None],
     given_engine: Engine | None,
 ) -> None:
-    client = aioredis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5)
+    client = connect_async(redis_url, settings.redis_cluster)
     keys = keys_for(settings)
     await RuleStore(client, keys).seed(configured_rules(settings))
     await CameraStore(client, keys).seed(configured_cameras(settings))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import redis
 
 from agent.embedded_redis import EmbeddedRedis
 from streams.keys import Keys
+from tests.servers.redis_cluster import LocalRedisCluster, cluster_ports
 from tests.servers.rtsp import RtspServer
 
 
@@ -34,6 +36,30 @@ def redis_client(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_server.url)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    """A Redis Cluster of three masters, for the tests that run the core flow on one."""
+    cluster = LocalRedisCluster(tmp_path_factory.mktemp("cluster"), cluster_ports()).start()
+    yield cluster
+    cluster.stop()
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """Where a test's Redis clients connect: the suite's server or its cluster."""
+
+    url: str
+    cluster: bool
+
+
+@pytest.fixture(params=["server", "cluster"])
+def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
+    """For the tests of the core flow, which must pass on a single Redis and on a cluster."""
+    if request.param == "cluster":
+        return RedisTarget(request.getfixturevalue("redis_cluster").url, cluster=True)
+    return RedisTarget(request.getfixturevalue("redis_server").url, cluster=False)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from agent.api_keys import ApiKeyStore, Scope
 from agent.config import VigilSettings
 from agent.embedded_redis import EmbeddedRedis
 from agent.engines import Engine
+from agent.runtime import connect, connect_async
 from agent.webhooks.settings import WebhookSettings
 from streams.keys import Keys
 from tests.conftest import free_port
@@ -34,15 +35,21 @@ class LiveApi:
     admin: str
     read: str
     redis: redis.Redis
+    redis_url: str
+    cluster: bool = False
+
+    def aredis(self) -> aioredis.Redis:
+        """A new asyncio client of the API's Redis (for the calling event loop)."""
+        return connect_async(self.redis_url, self.cluster)
 
     def client(self, token: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, trust_env=False)
 
 
-def _keys_for(url: str, keys: Keys) -> tuple[str, str]:
+def _keys_for(url: str, keys: Keys, cluster: bool = False) -> tuple[str, str]:
     async def create() -> tuple[str, str]:
-        client = aioredis.from_url(url)
+        client = connect_async(url, cluster)
         store = ApiKeyStore(client, keys)
         _, admin = await store.create("test-admin", Scope.ADMIN)
         _, read = await store.create("test-reader", Scope.READ)
@@ -54,14 +61,18 @@ def _keys_for(url: str, keys: Keys) -> tuple[str, str]:
 
 @contextmanager
 def running_api(
-    redis_url: str, settings: VigilSettings, keys: Keys, engine: Engine | None = None
+    redis_url: str,
+    settings: VigilSettings,
+    keys: Keys,
+    engine: Engine | None = None,
+    cluster: bool = False,
 ) -> Iterator[None]:
     """Serves the API in a thread with its own event loop until the block ends."""
     stop_holder: dict[str, asyncio.Event | asyncio.AbstractEventLoop] = {}
     ready = threading.Event()
 
     async def serve() -> None:
-        client = aioredis.from_url(redis_url)
+        client = connect_async(redis_url, cluster)
         stop_holder["stop"], stop_holder["loop"] = asyncio.Event(), asyncio.get_running_loop()
         ready.set()
         try:
@@ -101,13 +112,21 @@ def api_settings(port: int, **webhooks: object) -> VigilSettings:
     )
 
 
-@pytest.fixture(scope="module")
-def live_api(redis_server: EmbeddedRedis) -> Iterator[LiveApi]:
+@contextmanager
+def live_api_on(redis_url: str, cluster: bool = False) -> Iterator[LiveApi]:
+    """The API with a key prefix of its own and an admin and a read key."""
     keys = Keys(prefix=f"api-{uuid.uuid4().hex[:8]}:")
     port = free_port()
-    admin, read = _keys_for(redis_server.url, keys)
+    admin, read = _keys_for(redis_url, keys, cluster)
     with (
-        running_api(redis_server.url, api_settings(port), keys),
-        redis.Redis.from_url(redis_server.url) as sync_client,
+        running_api(redis_url, api_settings(port), keys, cluster=cluster),
+        connect(redis_url, cluster) as sync_client,
     ):
-        yield LiveApi(f"http://127.0.0.1:{port}", keys, admin, read, sync_client)
+        url = f"http://127.0.0.1:{port}"
+        yield LiveApi(url, keys, admin, read, sync_client, redis_url, cluster)
+
+
+@pytest.fixture(scope="module")
+def live_api(redis_server: EmbeddedRedis) -> Iterator[LiveApi]:
+    with live_api_on(redis_server.url) as api:
+        yield api

@@ -1,16 +1,18 @@
 """Alerts written by the real AlertBook, read back through the live API: pages, detail,
-evidence, acknowledge, the SSE feed with Last-Event-ID, metrics, frames and clips."""
+evidence, acknowledge, the SSE feed with Last-Event-ID, metrics, frames and clips; on a
+single Redis and on a Redis Cluster."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import time
+from collections.abc import Iterator
 
 import av
 import httpx
 import numpy as np
-import redis.asyncio as aioredis
+import pytest
 from PIL import Image
 
 from agent.alert_state import WindowResult
@@ -18,7 +20,7 @@ from agent.alerts import AlertBook
 from agent.metrics import Counters
 from agent.rules import Rule
 from streams.framebuffer import FrameRecord, append_frame
-from tests.api.conftest import LiveApi
+from tests.api.conftest import LiveApi, live_api_on
 
 RULE = Rule(id="lane", question="Is a person in the lane?", close_after_s=1.0, cooldown_s=0.0)
 
@@ -29,8 +31,15 @@ def jpeg(shade: int) -> bytes:
     return out.getvalue()
 
 
-async def write_alerts(url: str, api: LiveApi, count: int, rule: Rule = RULE) -> None:
-    client = aioredis.from_url(url)
+@pytest.fixture(scope="module", params=["server", "cluster"])
+def live_api(request: pytest.FixtureRequest) -> Iterator[LiveApi]:
+    server = request.getfixturevalue(f"redis_{request.param}")
+    with live_api_on(server.url, cluster=request.param == "cluster") as api:
+        yield api
+
+
+async def write_alerts(api: LiveApi, count: int, rule: Rule = RULE) -> None:
+    client = api.aredis()
     book = AlertBook(client, api.keys)
     start = int(time.time() * 1000) - 600_000
     for number in range(count):
@@ -54,10 +63,8 @@ def stored_frames(api: LiveApi, seconds: int) -> float:
     return now
 
 
-def test_alert_pages_detail_evidence_and_acknowledge(
-    live_api: LiveApi, redis_server: object
-) -> None:
-    asyncio.run(write_alerts(redis_server.url, live_api, 5))  # type: ignore[attr-defined]
+def test_alert_pages_detail_evidence_and_acknowledge(live_api: LiveApi) -> None:
+    asyncio.run(write_alerts(live_api, 5))
     reader = live_api.client(live_api.read)
     first = reader.get("/v1/alerts", params={"limit": 2, "camera": "cam1"}).json()
     assert len(first["items"]) == 2
@@ -83,12 +90,12 @@ def test_alert_pages_detail_evidence_and_acknowledge(
     assert acked["acknowledged_by"] == "test-admin"
 
 
-def test_sse_feed_resumes_from_last_event_id(live_api: LiveApi, redis_server: object) -> None:
+def test_sse_feed_resumes_from_last_event_id(live_api: LiveApi) -> None:
     headers = {"Authorization": f"Bearer {live_api.read}"}
     with httpx.Client(base_url=live_api.url, headers=headers, timeout=10, trust_env=False) as http:
         with http.stream("GET", "/v1/events") as feed:
             other = RULE.model_copy(update={"id": "dock"})
-            asyncio.run(write_alerts(redis_server.url, live_api, 1, other))  # type: ignore[attr-defined]
+            asyncio.run(write_alerts(live_api, 1, other))
             events = _read_events(feed.iter_lines(), 2)
         assert [e["event"] for e in events] == ["alert.opened", "alert.closed"]
         resume = {"Last-Event-ID": events[0]["id"]}

@@ -137,12 +137,19 @@ def secret_data() -> dict[str, str]:
     return data
 
 
+POD_FIELDS = {"metadata.name": "vigil-ingest-5d8f7c-x2k4q"}  # what the downward API gives
+
+
 def k8s_env(container: Doc) -> dict[str, str]:
-    """A container's environment with Secret references resolved from secret.yaml."""
+    """A container's environment with Secret references resolved from secret.yaml and
+    pod fields from the downward API."""
     env: dict[str, str] = {}
     for item in container.get("env", []):
         if "value" in item:
             env[item["name"]] = str(item["value"])
+            continue
+        if "fieldRef" in item["valueFrom"]:
+            env[item["name"]] = POD_FIELDS[item["valueFrom"]["fieldRef"]["fieldPath"]]
             continue
         ref = item["valueFrom"]["secretKeyRef"]
         assert ref["name"] == "vigil-secrets", item

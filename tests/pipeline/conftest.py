@@ -8,14 +8,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 from agent.embedded_redis import EmbeddedRedis
 from agent.engines import Engine
 from agent.pipeline_config import PipelineSettings
+from agent.runtime import connect, connect_async
 from agent.scheduler import Scheduler, fixed_cameras
 from agent.worker import Worker
 from streams.keys import Keys
+from tests.conftest import RedisTarget
 from tests.streams.helpers import make_video
 
 FAST = PipelineSettings(
@@ -33,6 +36,17 @@ async def aclient(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.from_url(redis_server.url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def bus_clients(
+    redis_target: RedisTarget,
+) -> AsyncIterator[tuple[redis.Redis, aioredis.Redis]]:
+    """A sync and an asyncio client of the target, made as Vigil's processes make them."""
+    aclient = connect_async(redis_target.url, redis_target.cluster)
+    with connect(redis_target.url, redis_target.cluster) as client:
+        yield client, aclient
+    await aclient.aclose()
 
 
 @pytest.fixture(scope="session")

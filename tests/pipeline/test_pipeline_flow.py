@@ -40,8 +40,9 @@ def grid_start(epoch_s: float) -> float:
 
 
 async def test_scripted_detections_become_exactly_the_expected_alerts(
-    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+    bus_clients: tuple[redis.Redis, aioredis.Redis], keys: Keys
 ) -> None:
+    redis_client, aclient = bus_clients
     await RuleStore(aclient, keys).seed([LANE])
     first_positive = grid_start(time.time() + 4)
     positive = [first_positive, first_positive + 2, first_positive + 4]

@@ -10,6 +10,7 @@ import pytest
 import redis
 from pydantic import SecretStr
 
+from agent.camera_table import print_camera_table
 from agent.config import VigilSettings
 from agent.embedded_redis import EmbeddedRedis
 from agent.ingest_runner import ShardedIngest, ingest_from_store
@@ -71,7 +72,10 @@ def recent(client: redis.Redis, keys: Keys, camera_id: str, within_s: float = 1.
 
 
 def test_shards_split_the_cameras_and_each_is_read_by_its_lease_holder(
-    shards: tuple[ShardedIngest, ShardedIngest], redis_client: redis.Redis, keys: Keys
+    shards: tuple[ShardedIngest, ShardedIngest],
+    redis_client: redis.Redis,
+    keys: Keys,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     a, b = shards
     wait_for_split(a)
@@ -83,6 +87,12 @@ def test_shards_split_the_cameras_and_each_is_read_by_its_lease_holder(
         for camera in shard.service.camera_ids:
             assert redis_client.get(keys.ingest_lease(camera)) == shard.shard.id.encode()
             assert read_health(redis_client, keys, camera, time.time())["shard"] == shard.shard.id
+    print_camera_table(redis_client, keys, cameras)  # what `vigil cameras` prints
+    rows = [line for line in capsys.readouterr().out.splitlines() if "cam-" in line]
+    for shard in shards:
+        for camera in shard.service.camera_ids:
+            (row,) = [row for row in rows if f" {camera} " in row]
+            assert shard.shard.id in row
 
 
 def test_a_stopped_shard_s_cameras_resume_on_the_other(

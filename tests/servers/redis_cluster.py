@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -11,6 +13,27 @@ from pathlib import Path
 import redis
 
 STARTUP_TIMEOUT_S = 20.0
+BUS_PORT_OFFSET = 10_000  # each node also listens on port + 10000 for the cluster bus
+
+
+def cluster_ports(count: int = 3) -> tuple[int, ...]:
+    """Free loopback ports whose cluster-bus ports are free too (so below the ephemeral
+    range, where port + 10000 would not exist)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = random.randrange(20_000, 30_000)
+        if port not in ports and _free(port) and _free(port + BUS_PORT_OFFSET):
+            ports.append(port)
+    return tuple(ports)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class RedisClusterError(RuntimeError):
@@ -18,7 +41,7 @@ class RedisClusterError(RuntimeError):
 
 
 class LocalRedisCluster:
-    def __init__(self, data_dir: Path, ports: tuple[int, int, int]) -> None:
+    def __init__(self, data_dir: Path, ports: tuple[int, ...]) -> None:
         self.data_dir = data_dir
         self.ports = ports
         self._processes: list[subprocess.Popen[bytes]] = []

@@ -65,6 +65,7 @@ def test_demo_camera_when_none_configured(tmp_path: Path, monkeypatch: pytest.Mo
             {"cameras": [{"id": "a", "url": "/x.mp4"}, {"id": "a", "url": "/y.mp4"}]},
             "duplicate ids: a",
         ),
+        ({"redis_cluster": True}, "redis_cluster needs redis_url"),
     ],
 )
 def test_invalid_settings_are_refused_with_their_location(

@@ -1,17 +1,26 @@
-"""Ingest shards sharing cameras through leases on a real Redis."""
+"""Ingest shards sharing cameras through leases on a real Redis and a real Redis Cluster."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 import redis
 
+from agent.runtime import connect
 from streams.keys import Keys
 from streams.shards import IngestShard
+from tests.conftest import RedisTarget
 
 CAMERAS = [f"cam-{index}" for index in range(8)]
 LEASE_S = 1.5
+
+
+@pytest.fixture
+def redis_client(redis_target: RedisTarget) -> Iterator[redis.Redis]:
+    with connect(redis_target.url, redis_target.cluster) as client:
+        yield client
 
 
 def shard(client: redis.Redis, keys: Keys, name: str) -> IngestShard:

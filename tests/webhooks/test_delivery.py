@@ -1,19 +1,31 @@
-"""Deliveries to real local receivers, verified by the standardwebhooks package."""
+"""Deliveries to real local receivers, verified by the standardwebhooks package, with the
+dispatcher on a single Redis and on a Redis Cluster."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
+import pytest
 import redis.asyncio as aioredis
 from standardwebhooks.webhooks import Webhook
 
+from agent.runtime import connect_async
 from agent.webhooks.queue import WebhookQueue
 from agent.webhooks.subscriptions import Subscription
 from streams.keys import Keys
+from tests.conftest import RedisTarget
 from tests.pipeline.conftest import eventually
 from tests.webhooks.conftest import FAST, new_receiver, publish, running_dispatcher, subscribe
 from tests.webhooks.receiver import Behaviour, Receiver
+
+
+@pytest.fixture
+async def aclient(redis_target: RedisTarget) -> AsyncIterator[aioredis.Redis]:
+    client = connect_async(redis_target.url, redis_target.cluster)
+    yield client
+    await client.aclose()
 
 
 def verified_ids(receiver: Receiver, subscription: Subscription) -> list[str]:
