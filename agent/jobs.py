@@ -24,6 +24,16 @@ end
 return false
 """
 
+# A consumer that holds no job leaves the group; one that still holds some stays, so
+# that another worker can claim them from it.
+_LEAVE = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) == 0 then
+  redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
 
 class JobKind(StrEnum):
     WINDOW = "window"
@@ -81,6 +91,7 @@ class JobQueue:
         self._keys = keys
         self._max_len = max_len
         self._enqueue = client.register_script(_ENQUEUE)
+        self._leave = client.register_script(_LEAVE)
 
     async def ensure_group(self) -> None:
         try:
@@ -102,3 +113,7 @@ class JobQueue:
             args=[SEEN_TTL_S, self._max_len, latest, *pairs],
         )
         return added is not None
+
+    async def leave(self, consumer: str) -> bool:
+        """Drops the consumer from the group unless it still holds jobs; True if dropped."""
+        return bool(await self._leave(keys=[self._keys.jobs], args=[WORKERS_GROUP, consumer]))

@@ -73,7 +73,16 @@ class Worker:
                     raise
                 await self._queue.ensure_group()  # first start, or a Redis that lost its data
         await self._drain(grace_s)
+        await self._leave_group()
         log.info("worker %s stopped", self.name)
+
+    async def _leave_group(self) -> None:
+        """Keeps the group's consumer list to live workers as they come and go."""
+        try:
+            if not await self._queue.leave(self.name):
+                log.warning("worker %s leaves jobs pending for another worker", self.name)
+        except aioredis.RedisError as error:
+            log.warning("worker %s: cannot leave the group: %s", self.name, error)
 
     async def _fill(self) -> None:
         free = self._settings.worker_concurrency - len(self._tasks)

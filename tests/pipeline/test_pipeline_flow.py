@@ -103,6 +103,7 @@ async def test_scripted_detections_become_exactly_the_expected_alerts(
         "max": None,
         "consumers": [],
     }
+    assert await aclient.xinfo_consumers(keys.jobs, "workers") == []  # a stopped worker left
 
 
 async def test_unparseable_answers_are_recorded_not_guessed(
