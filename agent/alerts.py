@@ -1,10 +1,11 @@
 """Alerts in Redis: applies window results to each (camera, rule) track atomically.
 
-One transaction per (camera, rule) reads the track under WATCH, steps the state machine
-and writes the new track together with everything the transition causes: the alert
-record, its evidence, its events on ``alerts``, ``alerts:{cam}`` and ``outbox``, and the
-root-cause summary job. A replayed or redelivered window steps nothing, so nothing is
-written twice.
+A window that causes an event is applied in one transaction per (camera, rule): it reads
+the track under WATCH, steps the state machine and writes the new track together with
+everything the transition causes: the alert record, its evidence, its events on
+``alerts``, ``alerts:<cam>`` and ``outbox``, and the root-cause summary job. A window
+that only moves the track is written with a compare-and-set on the track's last window.
+A replayed or redelivered window steps nothing, so nothing is written twice.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from agent.rules import Rule
 from streams.keys import Keys
 
 EVENT_STREAM_MAX_LEN = 100_000
+
+# Every write of a track moves its last window forward, so that field versions the track.
+_SET_TRACK_IF = """
+if (redis.call('HGET', KEYS[1], 'last_window_ms') or '') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1
+"""
 
 
 def policy_of(rule: Rule) -> Policy:
@@ -67,18 +75,38 @@ class AlertBook:
         self._fps = fps
         self._keys = keys
         self._jobs_max_len = jobs_max_len
+        self._set_track_if = client.register_script(_SET_TRACK_IF)
 
     async def apply(
         self, camera_id: str, rule: Rule, result: WindowResult, frames: list[bytes]
     ) -> AlertEvent | None:
         """Steps the track with one window; returns the event it caused, if any."""
         key = self._keys.track(camera_id, rule.id)
+        if await self._step_without_event(key, camera_id, rule, result):
+            return None
         async with self._client.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     return await self._apply_once(pipe, key, camera_id, rule, result, frames)
                 except aioredis.WatchError:
                     continue
+
+    async def _step_without_event(
+        self, key: str, camera_id: str, rule: Rule, result: WindowResult
+    ) -> bool:
+        """Most windows move a track without an event (or not at all, when replayed):
+        those are written in one compare-and-set on the track's last window, without a
+        transaction. False when the window causes an event or the track moved meanwhile."""
+        raw = cast(dict[bytes, bytes], await self._client.hgetall(key))
+        track = _decode_track(raw)
+        new_track, transition = step(track, result, policy_of(rule), camera_id, rule.id)
+        if new_track == track:
+            return True
+        if transition is not None:
+            return False
+        seen = raw.get(b"last_window_ms", b"").decode()
+        fields = [item for pair in _encode_track(new_track).items() for item in pair]
+        return bool(await self._set_track_if(keys=[key], args=[seen, *fields]))
 
     async def _apply_once(
         self,

@@ -17,7 +17,8 @@ import statistics
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+import uuid
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import psutil
@@ -33,6 +34,7 @@ from agent.pipeline_config import PipelineSettings
 from agent.prompts import Question
 from agent.rules import Rule
 from agent.rules_store import RuleStore
+from agent.runtime import connect_async
 from agent.scheduler import Scheduler, fixed_cameras
 from agent.worker import Worker
 from streams.clock import CaptureClock
@@ -45,7 +47,7 @@ from streams.urls import parse_camera_url
 
 FPS = 4.0
 WINDOW_S = 8.0
-KEYS = Keys("bench:")
+BENCH_PREFIX = "bench:"
 RULES = [
     Rule(id="lane", question="Is a person walking in the forklift lane?", cooldown_s=0),
     Rule(id="exit", question="Is a vehicle blocking the fire exit?", cooldown_s=0),
@@ -57,6 +59,7 @@ class BenchConfig:
     cameras: int = 100
     windows_per_camera: int = 3
     worker_concurrency: int = 16
+    cluster_url: str | None = None  # also run on this Redis Cluster, beside the baseline
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,9 @@ class BenchResult:
     control_to_clip_ratio: float
     redis_cpu_ms_per_window: float
     alert_events: int
+    cluster_windows_per_s: float | None = None
+    cluster_control_ms_per_window: float | None = None
+    cluster_to_single_ratio: float | None = None  # windows/s on the cluster over one server
 
 
 class InstantEngine:
@@ -115,8 +121,11 @@ class Simulation:
     """Cameras written round by round: one window of frames per camera each round, so
     each camera has one window waiting at a time, as a camera in real time would."""
 
-    def __init__(self, client: aioredis.Redis, config: BenchConfig, frames: list[FrameRecord]):
+    def __init__(
+        self, client: aioredis.Redis, keys: Keys, config: BenchConfig, frames: list[FrameRecord]
+    ) -> None:
         self._client = client
+        self.keys = keys
         self._config = config
         self._frames = frames
         rounds_s = config.windows_per_camera * WINDOW_S
@@ -143,7 +152,7 @@ class Simulation:
                     source.height,
                     source.jpeg,
                 )
-                append_frame(pipe, KEYS, record, retention_s=3600)
+                append_frame(pipe, self.keys, record, retention_s=3600)
         await pipe.execute()
         self._written = until
 
@@ -152,6 +161,7 @@ async def run_pipeline(
     client: aioredis.Redis, config: BenchConfig, simulation: Simulation
 ) -> tuple[float, float]:
     """Wall and CPU seconds of this process while windows were being processed."""
+    keys = simulation.keys
     settings = PipelineSettings(
         max_window_age_s=3600,
         motion_threshold=0.0,
@@ -159,19 +169,19 @@ async def run_pipeline(
         worker_concurrency=config.worker_concurrency,
         jobs_max_len=100_000,
     )
-    await RuleStore(client, KEYS).seed(RULES)
+    await RuleStore(client, keys).seed(RULES)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(
-            Scheduler(client, KEYS, settings, fixed_cameras(simulation.cameras)).run(stop)
+            Scheduler(client, keys, settings, fixed_cameras(simulation.cameras)).run(stop)
         ),
-        asyncio.create_task(Worker(client, KEYS, InstantEngine(), settings, "bench").run(stop)),
+        asyncio.create_task(Worker(client, keys, InstantEngine(), settings, "bench").run(stop)),
     ]
     wall = cpu = 0.0
     for round_index in range(config.windows_per_camera):
         await simulation.write_round(round_index)
         round_wall, round_cpu = time.perf_counter(), time.process_time()
-        await _until_settled(client, (round_index + 1) * config.cameras)
+        await _until_settled(client, keys, (round_index + 1) * config.cameras)
         wall += time.perf_counter() - round_wall
         cpu += time.process_time() - round_cpu
     stop.set()
@@ -179,20 +189,20 @@ async def run_pipeline(
     return wall, cpu
 
 
-async def _until_settled(client: aioredis.Redis, expected: int) -> None:
+async def _until_settled(client: aioredis.Redis, keys: Keys, expected: int) -> None:
     """Waits until that many windows are processed and no job (summaries too) is left."""
     while True:
-        counters = await Counters(client, KEYS).all()
+        counters = await Counters(client, keys).all()
         if counters.get("windows_shed_superseded", 0) or counters.get("windows_skipped_late", 0):
             raise RuntimeError(f"the simulation shed windows: {counters}")
-        if counters.get("windows_processed", 0) >= expected and await _queue_empty(client):
+        if counters.get("windows_processed", 0) >= expected and await _queue_empty(client, keys):
             return
         await asyncio.sleep(0.005)
 
 
-async def _queue_empty(client: aioredis.Redis) -> bool:
-    pending = await client.xpending(KEYS.jobs, WORKERS_GROUP)
-    groups = await client.xinfo_groups(KEYS.jobs)
+async def _queue_empty(client: aioredis.Redis, keys: Keys) -> bool:
+    pending = await client.xpending(keys.jobs, WORKERS_GROUP)
+    groups = await client.xinfo_groups(keys.jobs)
     return pending["pending"] == 0 and all(group["lag"] == 0 for group in groups)
 
 
@@ -214,19 +224,19 @@ async def measure(config: BenchConfig) -> BenchResult:
         server = EmbeddedRedis(Path(directory), append_only=False).start()
         client = aioredis.from_url(server.url)
         try:
-            simulation = Simulation(client, config, frames)
+            simulation = Simulation(client, Keys(BENCH_PREFIX), config, frames)
             redis_process = psutil.Process(server.pid)
             redis_cpu = sum(redis_process.cpu_times()[:2])
             wall, cpu = await run_pipeline(client, config, simulation)
             redis_cpu = sum(redis_process.cpu_times()[:2]) - redis_cpu
-            events = await client.xlen(KEYS.alerts)
+            events = await client.xlen(simulation.keys.alerts)
         finally:
             await client.aclose()
             server.stop()
     windows = config.cameras * config.windows_per_camera
     control_ms = cpu * 1000 / windows
     clip_ms = clip_baseline_ms(frames, windows)
-    return BenchResult(
+    result = BenchResult(
         windows=windows,
         windows_per_s=round(windows / wall, 1),
         control_ms_per_window=round(control_ms, 2),
@@ -235,6 +245,28 @@ async def measure(config: BenchConfig) -> BenchResult:
         redis_cpu_ms_per_window=round(redis_cpu * 1000 / windows, 2),
         alert_events=events,
     )
+    if config.cluster_url is None:
+        return result
+    cluster_wall, cluster_cpu = await _on_cluster(config, frames)
+    return replace(
+        result,
+        cluster_windows_per_s=round(windows / cluster_wall, 1),
+        cluster_control_ms_per_window=round(cluster_cpu * 1000 / windows, 2),
+        cluster_to_single_ratio=round(wall / cluster_wall, 2),
+    )
+
+
+async def _on_cluster(config: BenchConfig, frames: list[FrameRecord]) -> tuple[float, float]:
+    """The same run on the Redis Cluster, under a prefix of its own removed afterwards."""
+    assert config.cluster_url is not None
+    client = connect_async(config.cluster_url, cluster=True)
+    keys = Keys(f"{BENCH_PREFIX}{uuid.uuid4().hex[:8]}:")
+    try:
+        return await run_pipeline(client, config, Simulation(client, keys, config, frames))
+    finally:
+        async for key in client.scan_iter(match=f"{keys.prefix}*", count=1000):
+            await client.delete(key)
+        await client.aclose()
 
 
 def main(config: BenchConfig, as_json: bool) -> None:

@@ -152,12 +152,16 @@ def bench_pipeline(
     cameras: Annotated[int, typer.Option(min=1, help="Simulated cameras.")] = 100,
     windows: Annotated[int, typer.Option(min=1, help="Windows per camera.")] = 3,
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs in flight.")] = 16,
+    cluster_url: Annotated[
+        str | None,
+        typer.Option(help="A Redis Cluster node: also run there, beside the private server."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Windows/s and control-plane CPU per window, with an engine that answers at once."""
     from agent.bench_pipeline import BenchConfig, main
 
-    main(BenchConfig(cameras, windows, concurrency), as_json)
+    main(BenchConfig(cameras, windows, concurrency, cluster_url), as_json)
 
 
 @bench_app.command("webhooks")

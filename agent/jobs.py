@@ -24,6 +24,19 @@ end
 return false
 """
 
+# Scripts rather than MULTI blocks: one round trip either way, and redis-py's asyncio
+# cluster client runs each command queued in a transaction in a thread of its own.
+_ATTEMPT = """
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return attempts
+"""
+
+_ACK = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('DEL', KEYS[2])
+"""
+
 # A consumer that holds no job leaves the group; one that still holds some stays, so
 # that another worker can claim them from it.
 _LEAVE = """
@@ -92,6 +105,8 @@ class JobQueue:
         self._max_len = max_len
         self._enqueue = client.register_script(_ENQUEUE)
         self._leave = client.register_script(_LEAVE)
+        self._attempt = client.register_script(_ATTEMPT)
+        self._ack = client.register_script(_ACK)
 
     async def ensure_group(self) -> None:
         try:
@@ -113,6 +128,16 @@ class JobQueue:
             args=[SEEN_TTL_S, self._max_len, latest, *pairs],
         )
         return added is not None
+
+    async def attempt(self, job_id: str) -> int:
+        """Counts one more delivery of the job; its number (1 the first time)."""
+        key = self._keys.job_attempts(job_id)
+        return int(await self._attempt(keys=[key], args=[SEEN_TTL_S]))
+
+    async def ack(self, entry_id: bytes, job_id: str) -> None:
+        """The job is done: acknowledged, and its delivery count dropped with it."""
+        keys = [self._keys.jobs, self._keys.job_attempts(job_id)]
+        await self._ack(keys=keys, args=[WORKERS_GROUP, entry_id])
 
     async def leave(self, consumer: str) -> bool:
         """Drops the consumer from the group unless it still holds jobs; True if dropped."""

@@ -126,12 +126,12 @@ class Worker:
             await self._dead_letter(entry_id, fields, f"malformed job: {error!r}")
             return
         try:
-            attempt = await self._attempt(job)
+            attempt = await self._queue.attempt(job.id)
             if attempt > self._settings.max_deliveries:
                 await self._dead_letter(entry_id, fields, await self._last_error(job))
                 return
             await self._run(job, first_attempt=attempt == 1)
-            await self._ack(entry_id, job)
+            await self._queue.ack(entry_id, job.id)
         except EngineError as error:
             await self._note_failure(job, f"engine: {error}")
         except (aioredis.ConnectionError, aioredis.TimeoutError) as error:
@@ -146,14 +146,6 @@ class Worker:
         else:
             await self._windows.run(job, first_attempt)
 
-    async def _attempt(self, job: Job) -> int:
-        key = self._keys.job_attempts(job.id)
-        pipe = self._client.pipeline(transaction=True)
-        pipe.hincrby(key, "attempts", 1)
-        pipe.expire(key, 24 * 3600)
-        attempts, _ = await pipe.execute()
-        return int(attempts)
-
     async def _note_failure(self, job: Job, error: str) -> None:
         log.warning("job %s failed, will be retried: %s", job.id, error)
         try:
@@ -166,12 +158,6 @@ class Worker:
         key = self._keys.job_attempts(job.id)
         error = cast(bytes | None, await self._client.hget(key, "error"))
         return error.decode() if error else "unknown error"
-
-    async def _ack(self, entry_id: bytes, job: Job) -> None:
-        pipe = self._client.pipeline(transaction=True)
-        pipe.xack(self._keys.jobs, WORKERS_GROUP, entry_id)
-        pipe.delete(self._keys.job_attempts(job.id))
-        await pipe.execute()
 
     async def _dead_letter(self, entry_id: bytes, fields: dict[bytes, bytes], error: str) -> None:
         log.error("job %s moved to dead letters: %s", fields.get(b"id", entry_id), error)

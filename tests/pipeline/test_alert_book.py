@@ -1,0 +1,70 @@
+"""The alert book under concurrent writers, on a single Redis and on a Redis Cluster:
+workers racing on one (camera, rule) write each window's effects exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+import redis.asyncio as aioredis
+
+from agent.alert_state import WindowResult
+from agent.alerts import AlertBook
+from agent.rules import Rule
+from streams.keys import Keys
+
+RULE = Rule(
+    id="lane", question="Is a person in the lane?", consecutive=2, close_after_s=4.0,
+    cooldown_s=0.0,
+)  # fmt: skip
+PATTERN = [True, True, True, False, False, False, True, True, False, False, False]
+RACERS = 6
+
+
+def windows() -> list[WindowResult]:
+    start = 1_800_000_000_000
+    return [
+        WindowResult(start + i * 2000, start + i * 2000 + 2000, hit, 0.9 if hit else 0.1, "x")
+        for i, hit in enumerate(PATTERN)
+    ]
+
+
+async def test_racing_writers_cause_each_event_once(
+    bus_clients: tuple[redis.Redis, aioredis.Redis], keys: Keys
+) -> None:
+    _, client = bus_clients
+    alone, raced = Keys(f"{keys.prefix}alone:"), Keys(f"{keys.prefix}raced:")
+    sequential = AlertBook(client, alone)
+    for window in windows():
+        await sequential.apply("dock", RULE, window, [b"\xff\xd8jpeg"])
+    books = [AlertBook(client, raced) for _ in range(RACERS)]
+    for window in windows():
+        await asyncio.gather(*(b.apply("dock", RULE, window, [b"\xff\xd8jpeg"]) for b in books))
+
+    expected = [fields[b"type"] for _, fields in await client.xrange(alone.alerts)]
+    got = [fields[b"type"] for _, fields in await client.xrange(raced.alerts)]
+    assert expected == [
+        b"alert.opened", b"alert.updated", b"alert.closed", b"alert.opened", b"alert.closed",
+    ]  # fmt: skip
+    assert got == expected
+    assert await client.xlen(raced.outbox) == len(expected)
+    assert await client.xlen(raced.jobs) == 2  # one summary job per opened alert
+    track, alone_track = raced.track("dock", "lane"), alone.track("dock", "lane")
+    assert await client.hgetall(track) == await client.hgetall(alone_track)
+
+
+async def test_a_track_write_from_a_stale_read_is_refused(
+    bus_clients: tuple[redis.Redis, aioredis.Redis], keys: Keys
+) -> None:
+    _, client = bus_clients
+    book = AlertBook(client, keys)
+    first, second, third = windows()[3:6]  # negatives: they move the track, no event
+    await book.apply("dock", RULE, first, [])
+    key = keys.track("dock", "lane")
+    stale = (await client.hget(key, "last_window_ms")).decode()
+    await book.apply("dock", RULE, second, [])
+    refused = await book._set_track_if(keys=[key], args=[stale, "last_window_ms", "1"])
+    assert refused == 0
+    assert int(await client.hget(key, "last_window_ms")) == second.start_ms
+    await book.apply("dock", RULE, third, [])
+    assert int(await client.hget(key, "last_window_ms")) == third.start_ms
