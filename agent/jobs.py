@@ -142,3 +142,15 @@ class JobQueue:
     async def leave(self, consumer: str) -> bool:
         """Drops the consumer from the group unless it still holds jobs; True if dropped."""
         return bool(await self._leave(keys=[self._keys.jobs], args=[WORKERS_GROUP, consumer]))
+
+    async def forget_gone(self, idle_s: float) -> list[str]:
+        """Drops consumers that hold nothing and have not read for ``idle_s``: workers that
+        died (their jobs were taken over). A live worker reads every second; one that
+        comes back after a long pause is simply added again by its next read."""
+        infos = await self._client.xinfo_consumers(self._keys.jobs, WORKERS_GROUP)
+        idle = [
+            info["name"].decode()
+            for info in infos
+            if int(info["pending"]) == 0 and int(info["idle"]) > idle_s * 1000
+        ]
+        return [name for name in idle if await self.leave(name)]

@@ -29,6 +29,7 @@ from streams.keys import WORKERS_GROUP, Keys
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 1000
+GONE_AFTER_CLAIMS = 10  # a consumer silent for 10 x claim_idle_s, holding nothing, has died
 REDIS_RETRY_S = 1.0
 
 Entry = tuple[bytes, dict[bytes, bytes]]
@@ -117,6 +118,9 @@ class Worker:
         claimed = [entry for entry in cast(list[Entry], reply[1]) if entry and entry[1]]
         if claimed:
             log.info("worker %s took over %d idle job(s)", self.name, len(claimed))
+        gone = await self._queue.forget_gone(GONE_AFTER_CLAIMS * self._settings.claim_idle_s)
+        if gone:
+            log.info("worker %s: gone workers left the group: %s", self.name, ", ".join(gone))
         return claimed
 
     async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:

@@ -221,3 +221,34 @@ async def test_alerts_of_a_camera_that_goes_silent_are_closed(
     assert len(closing) == 1
     assert closing[0]["description"].startswith("no frames from the camera for")
     assert await aclient.scard(keys.open_alerts("dock")) == 0
+
+
+async def test_dead_workers_leave_the_group_once_their_jobs_are_taken_over(
+    aclient: aioredis.Redis, keys: Keys
+) -> None:
+    settings = FAST.model_copy(update={"claim_idle_s": 0.2})
+    queue = JobQueue(aclient, keys, settings.jobs_max_len)
+    await queue.ensure_group()
+    await queue.enqueue(Job(JobKind.WINDOW, "dock", 1000, 3000, ("lane",)))
+    await aclient.xreadgroup("workers", "ghost-holding", {keys.jobs: ">"}, count=1)
+    await aclient.xgroup_createconsumer(keys.jobs, "workers", "ghost-empty")
+
+    async def names() -> set[str]:
+        infos = await aclient.xinfo_consumers(keys.jobs, "workers")
+        return {info["name"].decode() for info in infos}
+
+    assert await names() == {"ghost-holding", "ghost-empty"}
+    stop = asyncio.Event()
+    worker = Worker(aclient, keys, ScriptedEngine(), settings, "live")
+    task = asyncio.create_task(worker.run(stop))
+    try:
+
+        async def only_the_live_one() -> bool:
+            return await names() == {"live"}
+
+        await eventually(only_the_live_one, 15, "the dead consumers to be dropped")
+        assert (await aclient.xpending(keys.jobs, "workers"))["pending"] == 0
+    finally:
+        stop.set()
+        await task
+    assert await names() == set()
