@@ -47,12 +47,16 @@ class LiveApi:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30.0, trust_env=False)
 
 
-def _keys_for(url: str, keys: Keys, cluster: bool = False) -> tuple[str, str]:
+def create_api_keys(
+    url: str, keys: Keys, owner: str = "test", cluster: bool = False
+) -> tuple[str, str]:
+    """Tokens of an admin key and a read key, named ``{owner}-admin`` and ``{owner}-reader``."""
+
     async def create() -> tuple[str, str]:
         client = connect_async(url, cluster)
         store = ApiKeyStore(client, keys)
-        _, admin = await store.create("test-admin", Scope.ADMIN)
-        _, read = await store.create("test-reader", Scope.READ)
+        _, admin = await store.create(f"{owner}-admin", Scope.ADMIN)
+        _, read = await store.create(f"{owner}-reader", Scope.READ)
         await client.aclose()
         return admin, read
 
@@ -117,7 +121,7 @@ def live_api_on(redis_url: str, cluster: bool = False) -> Iterator[LiveApi]:
     """The API with a key prefix of its own and an admin and a read key."""
     keys = Keys(prefix=f"api-{uuid.uuid4().hex[:8]}:")
     port = free_port()
-    admin, read = _keys_for(redis_url, keys, cluster)
+    admin, read = create_api_keys(redis_url, keys, cluster=cluster)
     with (
         running_api(redis_url, api_settings(port), keys, cluster=cluster),
         connect(redis_url, cluster) as sync_client,

@@ -3,7 +3,6 @@ engine, and Debian's Chromium driven by Playwright (started once per session).""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import uuid
@@ -13,13 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis.asyncio as aioredis
 from playwright.sync_api import Browser, Page, sync_playwright
 from pydantic import SecretStr
 
 from agent.answers import VerdictAnswer
 from agent.api.settings import ApiSettings
-from agent.api_keys import ApiKeyStore, Scope
 from agent.clips import Clip
 from agent.config import VigilSettings
 from agent.embedded_redis import EmbeddedRedis
@@ -33,6 +30,7 @@ from agent.webhooks.settings import WebhookSettings
 from streams.config import CameraConfig, IngestSettings
 from streams.demo import demo_video_path
 from streams.keys import Keys
+from tests.api.conftest import create_api_keys
 from tests.conftest import free_port
 from tests.pipeline.scripted_engine import ScriptedEngine
 
@@ -82,18 +80,6 @@ class LiveVigil:
         return httpx.Client(base_url=self.url, headers=headers, timeout=10.0, trust_env=False)
 
 
-def create_keys(redis_url: str, keys: Keys) -> tuple[str, str]:
-    async def create() -> tuple[str, str]:
-        client = aioredis.from_url(redis_url)
-        store = ApiKeyStore(client, keys)
-        _, admin = await store.create("dashboard-admin", Scope.ADMIN)
-        _, read = await store.create("dashboard-reader", Scope.READ)
-        await client.aclose()
-        return admin, read
-
-    return asyncio.run(create())
-
-
 def wait_until_up(url: str) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -140,7 +126,7 @@ def vigil(
     keys = Keys(prefix=f"dash-{uuid.uuid4().hex[:8]}:")
     settings = settings_for(redis_server.url, keys, tmp_path_factory.mktemp("vigil"))
     engine = RecordingEngine()
-    admin, read = create_keys(redis_server.url, keys)
+    admin, read = create_api_keys(redis_server.url, keys, owner="dashboard")
     stop = threading.Event()
     roles = Roles(api=True, dispatcher=True)
     with connect(redis_server.url) as client, ingest_from_store(settings, client) as shard:

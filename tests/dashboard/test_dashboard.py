@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from tests.api.conftest import running_api
 from tests.conftest import free_port
 from tests.dashboard.conftest import LAPTOP, PHONE, LiveVigil
 from tests.pipeline.scripted_engine import SUMMARY
+from tests.streams.helpers import wait_for
 from tests.webhooks.receiver import Behaviour, Receiver
 
 FRAME_HASH = """(img) => {
@@ -39,15 +39,6 @@ def sign_in(page: Page, url: str, token: str, route: str = "") -> None:
 
 def shot(page: Page, artifacts: Path, name: str) -> None:
     page.screenshot(path=str(artifacts / f"dashboard-{name}.png"), full_page=True)
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def create_rule(vigil: LiveVigil, rule_id: str, question: str) -> None:

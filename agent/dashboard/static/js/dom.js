@@ -38,6 +38,11 @@ export function notice(kind, title, detail = "") {
   );
 }
 
+// What a refused change says: an API answer 403 means the key in use may only read.
+export function failureNotice(error, title) {
+  return notice("error", error.status === 403 ? "Needs an admin key" : title, error.message);
+}
+
 export function pageHeading(text, ...extra) {
   return h("div", { class: "page-head" }, h("h1", { text, tabindex: "-1" }), ...extra);
 }

@@ -1,7 +1,7 @@
 // Alert detail: the rule's question, verdicts per window, root cause and reasoning, the
 // evidence clip (its frames carry their burned timestamps) and acknowledgement.
 
-import { h, notice, pageHeading, replace } from "../dom.js";
+import { failureNotice, h, notice, pageHeading, replace } from "../dom.js";
 import { dateTime, percent, span } from "../format.js";
 
 function facts(alert) {
@@ -105,8 +105,7 @@ export function mount(root, { api, feed }, route) {
       replace(ackMessage);
       await load();
     } catch (error) {
-      const title = error.status === 403 ? "Needs an admin key" : "Not acknowledged";
-      replace(ackMessage, notice("error", title, error.message));
+      replace(ackMessage, failureNotice(error, "Not acknowledged"));
       ackButton.disabled = false;
     }
   });

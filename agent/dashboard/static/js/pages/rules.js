@@ -1,7 +1,7 @@
 // Rules: list, create, edit, enable and disable. Workers read rules for every window,
 // so a change applies to the next one.
 
-import { field, h, notice, options, pageHeading, replace } from "../dom.js";
+import { failureNotice, field, h, notice, options, pageHeading, replace } from "../dom.js";
 
 const NUMBERS = [
   ["threshold", "Threshold (minimum confidence)", "0.5", "0.05"],
@@ -117,7 +117,7 @@ export function mount(root, { api }) {
       await api.send("PUT", `/v1/rules/${rule.id}`, { ...rule, enabled: !rule.enabled });
       await refresh();
     } catch (error) {
-      replace(message, notice("error", error.status === 403 ? "Needs an admin key" : "Not changed", error.message));
+      replace(message, failureNotice(error, "Not changed"));
     }
   }
 
@@ -130,7 +130,7 @@ export function mount(root, { api }) {
       replace(ruleForm.message, notice("info", `Rule ${rule.id} saved`, "It applies from the next window."));
       await refresh();
     } catch (error) {
-      replace(ruleForm.message, notice("error", error.status === 403 ? "Needs an admin key" : "Not saved", error.message));
+      replace(ruleForm.message, failureNotice(error, "Not saved"));
     }
   }
 

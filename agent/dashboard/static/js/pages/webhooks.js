@@ -1,7 +1,7 @@
 // Webhooks: subscriptions (create, edit, enable and disable), delivery status, test
 // deliveries and redelivery of dead letters. Needs an admin key.
 
-import { field, h, notice, pageHeading, replace } from "../dom.js";
+import { failureNotice, field, h, notice, pageHeading, replace } from "../dom.js";
 import { dateTime } from "../format.js";
 import { every } from "../poll.js";
 
@@ -122,7 +122,7 @@ export function mount(root, { api }) {
   const message = h("div", { class: "message", "aria-live": "polite" });
   let cards = [];
   const say = (kind, title, detail) => replace(message, notice(kind, title, detail));
-  const failed = (title) => (error) => say("error", error.status === 403 ? "Needs an admin key" : title, error.message);
+  const failed = (title) => (error) => replace(message, failureNotice(error, title));
 
   async function refresh() {
     let hooks;
@@ -168,7 +168,7 @@ export function mount(root, { api }) {
       webhookForm.reset();
       await refresh();
     } catch (error) {
-      replace(webhookForm.message, notice("error", error.status === 403 ? "Needs an admin key" : "Not saved", error.message));
+      replace(webhookForm.message, failureNotice(error, "Not saved"));
     }
   }
 
