@@ -1,6 +1,6 @@
 """The cameras hash in Redis (``vigil:cameras``): what ingest and the scheduler watch.
 
-The API and the config seed write it (``agent/cameras_store.py``); every entry is the
+The API and the config seed write it (``agent/pipeline/cameras_store.py``); every entry is the
 JSON of a ``CameraConfig`` with its URL in clear, since ingest needs the password.
 """
 

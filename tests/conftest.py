@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from agent.embedded_redis import EmbeddedRedis
+from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.keys import Keys
 from tests.servers.redis_cluster import LocalRedisCluster, cluster_ports
 from tests.servers.rtsp import RtspServer
@@ -78,7 +78,7 @@ def rtsp_server() -> Iterator[RtspServer]:
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random-weight Qwen2.5-VL the real vLLM engines load, built once."""
-    from agent.testmodel import build_test_model
+    from agent.engines.testmodel import build_test_model
 
     return build_test_model(tmp_path_factory.mktemp("models"))
 

@@ -41,7 +41,7 @@ def create_app(state: ApiState) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    origins = state.settings.api.cors_origins
+    origins = state.api.cors_origins
     if origins:
         app.add_middleware(
             CORSMiddleware,

@@ -7,8 +7,8 @@ from typing import Annotated, cast
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.api.keys import ApiKey, ApiKeyStore, Scope
 from agent.api.state import ApiState
-from agent.api_keys import ApiKey, ApiKeyStore, Scope
 
 
 def _state(request: Request) -> ApiState:

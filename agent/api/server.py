@@ -24,7 +24,7 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 def build_server(state: ApiState) -> uvicorn.Server:
-    api = state.settings.api
+    api = state.api
     config = uvicorn.Config(
         create_app(state),
         host=api.host,
@@ -42,7 +42,7 @@ async def serve_api(state: ApiState, stop: asyncio.Event) -> None:
     """Serves until ``stop`` is set, then closes connections within the grace period."""
     server = build_server(state)
     task = asyncio.create_task(server.serve(), name="api")
-    log.info("API on http://%s:%d", state.settings.api.host, state.settings.api.port)
+    log.info("API on http://%s:%d", state.api.host, state.api.port)
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from agent.config import VigilSettings
+from agent.api.settings import ApiSettings
 from agent.engines import Engine
+from agent.webhooks.settings import WebhookSettings
+from streams.config import IngestSettings
 from streams.keys import Keys
 
 
@@ -15,5 +17,7 @@ from streams.keys import Keys
 class ApiState:
     client: aioredis.Redis
     keys: Keys
-    settings: VigilSettings
+    api: ApiSettings
+    webhooks: WebhookSettings
+    ingest: IngestSettings
     engine: Engine | None = None  # /v1/ask answers 503 without one

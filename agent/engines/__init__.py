@@ -2,15 +2,15 @@
 
 Two transports sit behind one small protocol: vLLM in-process (``local``) and any
 OpenAI-compatible server (``openai_http``). Prompt building and answer parsing are pure
-(``agent.prompts``, ``agent.answers``); an engine only moves them across.
+(``agent.engines.prompts``, ``agent.engines.answers``); an engine only moves them across.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from agent.answers import ReasoningAnswer, VerdictAnswer
-from agent.clips import Clip
+from agent.engines.answers import ReasoningAnswer, VerdictAnswer
+from agent.engines.clips import Clip
 from agent.engines.errors import (
     EngineError,
     EngineOverloadedError,
@@ -19,7 +19,7 @@ from agent.engines.errors import (
     EngineTimeoutError,
     EngineUnavailableError,
 )
-from agent.prompts import Question
+from agent.engines.prompts import Question
 from streams.framebuffer import FrameRecord
 
 __all__ = [

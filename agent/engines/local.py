@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Any
 
-from agent.answers import (
+from agent.engines.answers import (
     Completion,
     ReasoningAnswer,
     Usage,
@@ -24,17 +24,17 @@ from agent.answers import (
     parse_reasoning,
     parse_verdicts,
 )
-from agent.clips import Clip, ClipError, PixelClip, pixel_clip
+from agent.engines.clips import Clip, ClipError, PixelClip, pixel_clip
 from agent.engines.errors import EngineError
-from agent.engines.settings import EngineSettings
-from agent.prompts import (
+from agent.engines.prompts import (
     Prompt,
     Question,
     reasoning_prompt,
     verdict_prompt,
     verdict_token_budget,
 )
-from agent.testmodel import is_test_model
+from agent.engines.settings import EngineSettings
+from agent.engines.testmodel import is_test_model
 from streams.framebuffer import FrameRecord
 
 logger = logging.getLogger(__name__)

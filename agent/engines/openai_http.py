@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from agent.answers import (
+from agent.engines.answers import (
     Completion,
     ReasoningAnswer,
     Usage,
@@ -30,7 +30,7 @@ from agent.answers import (
     parse_reasoning,
     parse_verdicts,
 )
-from agent.clips import Clip, ClipError, JpegClip, jpeg_clip
+from agent.engines.clips import Clip, ClipError, JpegClip, jpeg_clip
 from agent.engines.endpoints import Endpoint, EndpointPool
 from agent.engines.errors import (
     EngineError,
@@ -40,14 +40,14 @@ from agent.engines.errors import (
     EngineTimeoutError,
     EngineUnavailableError,
 )
-from agent.engines.settings import EngineSettings
-from agent.prompts import (
+from agent.engines.prompts import (
     Prompt,
     Question,
     reasoning_prompt,
     verdict_prompt,
     verdict_token_budget,
 )
+from agent.engines.settings import EngineSettings
 from streams.framebuffer import FrameRecord
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from agent.alert_records import record_from_hash
+from agent.pipeline.alert_records import record_from_hash
 from agent.webhooks.messages import Message, webhook_body
 from agent.webhooks.queue import WebhookQueue
 from agent.webhooks.subscriptions import Subscription, SubscriptionStore, matches

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.alert_records import AlertRecord
+from agent.pipeline.alert_records import AlertRecord
 
 
 class Message(BaseModel):

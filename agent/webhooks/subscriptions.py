@@ -9,8 +9,8 @@ from typing import Annotated, cast
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.alert_state import EventType
-from agent.rules import RULE_ID_PATTERN, Severity
+from agent.pipeline.alert_state import EventType
+from agent.pipeline.rules import RULE_ID_PATTERN, Severity
 from streams.config import CAMERA_ID_PATTERN
 from streams.keys import Keys
 

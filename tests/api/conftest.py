@@ -15,14 +15,14 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from agent.api.keys import ApiKeyStore, Scope
 from agent.api.server import serve_api
 from agent.api.settings import ApiSettings
-from agent.api.state import ApiState
-from agent.api_keys import ApiKeyStore, Scope
-from agent.config import VigilSettings
-from agent.embedded_redis import EmbeddedRedis
 from agent.engines import Engine
-from agent.runtime import connect, connect_async
+from agent.runtime.config import VigilSettings
+from agent.runtime.embedded_redis import EmbeddedRedis
+from agent.runtime.service import api_state
+from agent.runtime.startup import connect, connect_async
 from agent.webhooks.settings import WebhookSettings
 from streams.keys import Keys
 from tests.conftest import free_port
@@ -80,7 +80,7 @@ def running_api(
         stop_holder["stop"], stop_holder["loop"] = asyncio.Event(), asyncio.get_running_loop()
         ready.set()
         try:
-            await serve_api(ApiState(client, keys, settings, engine), stop_holder["stop"])  # type: ignore[arg-type]
+            await serve_api(api_state(settings, client, keys, engine), stop_holder["stop"])  # type: ignore[arg-type]
         finally:
             await client.aclose()
 

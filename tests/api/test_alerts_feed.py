@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.alert_state import WindowResult
-from agent.alerts import AlertBook
-from agent.metrics import Counters
-from agent.rules import Rule
+from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_state import WindowResult
+from agent.pipeline.metrics import Counters
+from agent.pipeline.rules import Rule
 from streams.framebuffer import FrameRecord, append_frame
 from tests.api.conftest import LiveApi, live_api_on
 

@@ -15,17 +15,17 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from pydantic import SecretStr
 
-from agent.answers import VerdictAnswer
 from agent.api.settings import ApiSettings
-from agent.clips import Clip
-from agent.config import VigilSettings
-from agent.embedded_redis import EmbeddedRedis
-from agent.ingest_runner import follow_store_in_background, ingest_from_store
-from agent.pipeline_config import PipelineSettings
-from agent.prompts import Question
-from agent.rules import Rule
-from agent.runtime import connect
-from agent.service import Roles, run_agents
+from agent.engines.answers import VerdictAnswer
+from agent.engines.clips import Clip
+from agent.engines.prompts import Question
+from agent.pipeline.rules import Rule
+from agent.pipeline.settings import PipelineSettings
+from agent.runtime.config import VigilSettings
+from agent.runtime.embedded_redis import EmbeddedRedis
+from agent.runtime.ingest import follow_store_in_background, ingest_from_store
+from agent.runtime.service import Roles, run_agents
+from agent.runtime.startup import connect
 from agent.webhooks.settings import WebhookSettings
 from streams.config import CameraConfig, IngestSettings
 from streams.demo import demo_video_path

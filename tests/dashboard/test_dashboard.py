@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from agent.api.settings import ApiSettings
-from agent.config import VigilSettings
+from agent.runtime.config import VigilSettings
 from tests.api.conftest import running_api
 from tests.conftest import free_port
 from tests.dashboard.conftest import LAPTOP, PHONE, LiveVigil

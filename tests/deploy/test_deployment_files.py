@@ -23,8 +23,8 @@ import typer.main
 import yaml
 from pydantic import BaseModel
 
-import agent.cli
-from agent.config import CONFIG_ENV, VigilSettings, load_settings
+import agent.cli.app
+from agent.runtime.config import CONFIG_ENV, VigilSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -182,7 +182,7 @@ def cli_command(argv: list[str]) -> object | None:
     Typer's command objects are click's (vendored in recent Typer): groups hold their
     sub-commands in ``commands``.
     """
-    command: object = typer.main.get_command(agent.cli.app)
+    command: object = typer.main.get_command(agent.cli.app.app)
     for word in argv:
         commands: dict[str, object] = getattr(command, "commands", {})
         if word not in commands:
@@ -236,10 +236,10 @@ def api_get_paths() -> set[str]:
     import redis.asyncio as aioredis
 
     from agent.api.app import create_app
-    from agent.api.state import ApiState
+    from agent.runtime.service import api_state
     from streams.keys import Keys
 
-    state = ApiState(aioredis.Redis(), Keys("vigil:"), VigilSettings())
+    state = api_state(VigilSettings(), aioredis.Redis(), Keys("vigil:"))
     app = create_app(state)
     return {
         str(getattr(route, "path", ""))

@@ -11,12 +11,12 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from agent.embedded_redis import EmbeddedRedis
 from agent.engines import Engine
-from agent.pipeline_config import PipelineSettings
-from agent.runtime import connect, connect_async
-from agent.scheduler import Scheduler, fixed_cameras
-from agent.worker import Worker
+from agent.pipeline.scheduler import Scheduler, fixed_cameras
+from agent.pipeline.settings import PipelineSettings
+from agent.pipeline.worker import Worker
+from agent.runtime.embedded_redis import EmbeddedRedis
+from agent.runtime.startup import connect, connect_async
 from streams.keys import Keys
 from tests.conftest import RedisTarget
 from tests.streams.helpers import make_video

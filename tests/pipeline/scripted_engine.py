@@ -8,9 +8,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from agent.answers import Completion, Evidence, ReasoningAnswer, Usage, Verdict, VerdictAnswer
-from agent.clips import Clip, jpeg_clip
-from agent.prompts import Question
+from agent.engines.answers import (
+    Completion,
+    Evidence,
+    ReasoningAnswer,
+    Usage,
+    Verdict,
+    VerdictAnswer,
+)
+from agent.engines.clips import Clip, jpeg_clip
+from agent.engines.prompts import Question
 from streams.framebuffer import FrameRecord
 
 SUMMARY = "A person walked into the lane from the left."

@@ -8,9 +8,9 @@ import asyncio
 import redis
 import redis.asyncio as aioredis
 
-from agent.alert_state import WindowResult
-from agent.alerts import AlertBook
-from agent.rules import Rule
+from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_state import WindowResult
+from agent.pipeline.rules import Rule
 from streams.keys import Keys
 
 RULE = Rule(

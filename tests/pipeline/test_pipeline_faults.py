@@ -12,16 +12,16 @@ from typing import cast
 import redis
 import redis.asyncio as aioredis
 
-from agent.answers import VerdictAnswer
-from agent.clips import Clip
-from agent.embedded_redis import EmbeddedRedis
 from agent.engines import EngineUnavailableError
-from agent.jobs import Job, JobKind, JobQueue
-from agent.metrics import Counters
-from agent.prompts import Question
-from agent.rules import Rule
-from agent.rules_store import RuleStore
-from agent.worker import Worker
+from agent.engines.answers import VerdictAnswer
+from agent.engines.clips import Clip
+from agent.engines.prompts import Question
+from agent.pipeline.jobs import Job, JobKind, JobQueue
+from agent.pipeline.metrics import Counters
+from agent.pipeline.rules import Rule
+from agent.pipeline.rules_store import RuleStore
+from agent.pipeline.worker import Worker
+from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.demo import demo_video_path
 from streams.keys import Keys
 from tests.pipeline.conftest import FAST, eventually, running_pipeline

@@ -11,10 +11,10 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from agent.alert_state import alert_id_for
-from agent.metrics import Counters
-from agent.rules import Rule
-from agent.rules_store import RuleStore
+from agent.pipeline.alert_state import alert_id_for
+from agent.pipeline.metrics import Counters
+from agent.pipeline.rules import Rule
+from agent.pipeline.rules_store import RuleStore
 from streams.demo import demo_video_path
 from streams.keys import Keys
 from tests.pipeline.conftest import FAST, eventually, running_pipeline

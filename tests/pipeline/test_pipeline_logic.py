@@ -7,11 +7,19 @@ from dataclasses import replace
 import pytest
 from pydantic import ValidationError
 
-from agent.alert_state import EventType, Phase, Policy, Track, WindowResult, alert_id_for, step
-from agent.pipeline_config import PipelineSettings
-from agent.rules import Rule, rules_for
-from agent.scheduler import Plan, plan_window
-from agent.windows import Gate, WindowGrid, gate
+from agent.pipeline.alert_state import (
+    EventType,
+    Phase,
+    Policy,
+    Track,
+    WindowResult,
+    alert_id_for,
+    step,
+)
+from agent.pipeline.rules import Rule, rules_for
+from agent.pipeline.scheduler import Plan, plan_window
+from agent.pipeline.settings import PipelineSettings
+from agent.pipeline.windows import Gate, WindowGrid, gate
 
 POLICY = Policy(threshold=0.5, consecutive=2, close_after_ms=4000, cooldown_ms=10_000)
 

@@ -10,10 +10,10 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from agent.camera_table import print_camera_table
-from agent.config import VigilSettings
-from agent.embedded_redis import EmbeddedRedis
-from agent.ingest_runner import ShardedIngest, ingest_from_store
+from agent.cli.cameras import print_camera_table
+from agent.runtime.config import VigilSettings
+from agent.runtime.embedded_redis import EmbeddedRedis
+from agent.runtime.ingest import ShardedIngest, ingest_from_store
 from streams.config import CameraConfig
 from streams.framebuffer import last_capture_s
 from streams.health_records import read_health

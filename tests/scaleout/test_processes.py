@@ -24,7 +24,7 @@ import pytest
 import redis
 import yaml
 
-from agent.embedded_redis import EmbeddedRedis
+from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.framebuffer import last_capture_s
 from streams.keys import WORKERS_GROUP, Keys
 from tests.conftest import free_port

@@ -16,7 +16,7 @@ import av
 import numpy as np
 from aiortc import VideoStreamTrack
 
-from agent.whep_endpoint import WhepEndpoint, WhepRequestHandler, allow_loopback_ice
+from agent.bench.whep_endpoint import WhepEndpoint, WhepRequestHandler, allow_loopback_ice
 
 WIDTH, HEIGHT = 640, 360
 CODECS = {"/h264": "video/H264", "/vp8": "video/VP8"}

@@ -14,7 +14,7 @@ import pytest
 import redis
 import yaml
 
-from agent.embedded_redis import EmbeddedRedis
+from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.keys import Keys
 from tests.conftest import free_port
 from tests.servers.rtsp import RtspServer

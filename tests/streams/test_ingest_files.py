@@ -8,7 +8,7 @@ from pathlib import Path
 
 import redis
 
-from agent.embedded_redis import EmbeddedRedis
+from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.demo import demo_video_path
 from streams.keys import Keys
 from tests.streams.helpers import all_frames, camera, make_video, running_ingest, wait_for

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from agent.runtime import connect
+from agent.runtime.startup import connect
 from streams.keys import Keys
 from streams.shards import IngestShard
 from tests.conftest import RedisTarget

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from agent.whep_endpoint import allow_loopback_ice
+from agent.bench.whep_endpoint import allow_loopback_ice
 from streams.handoff import Handoff, HandoffClosedError
 from streams.keys import Keys
 from streams.source_types import SourceOptions

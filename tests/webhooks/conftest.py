@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 import redis.asyncio as aioredis
 
-from agent.embedded_redis import EmbeddedRedis
+from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.settings import WebhookSettings
 from agent.webhooks.signing import new_secret

@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from standardwebhooks.webhooks import Webhook
 
-from agent.runtime import connect_async
+from agent.runtime.startup import connect_async
 from agent.webhooks.queue import WebhookQueue
 from agent.webhooks.subscriptions import Subscription
 from streams.keys import Keys

@@ -9,11 +9,17 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel
 
-from agent.alert_records import AlertFilter, AlertRecord, alert_windows, list_alerts, read_alert
 from agent.api.deps import AdminKey, ReadKey, State
 from agent.api.errors import responses
 from agent.api.video import VideoError, encode_mp4
-from agent.rules import Severity
+from agent.pipeline.alert_records import (
+    AlertFilter,
+    AlertRecord,
+    alert_windows,
+    list_alerts,
+    read_alert,
+)
+from agent.pipeline.rules import Severity
 from streams.config import CAMERA_ID_PATTERN
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=responses(401, 403, 404))
@@ -52,7 +58,7 @@ async def alerts(
     wanted = AlertFilter(
         camera, rule, severity.value if severity else None, alert_state, since, until
     )
-    limit = min(limit, state.settings.api.page_max)
+    limit = min(limit, state.api.page_max)
     items, next_cursor = await list_alerts(state.client, state.keys, wanted, limit, cursor)
     return AlertPage(items=items, next_cursor=next_cursor)
 
@@ -68,7 +74,7 @@ async def _alert(state: State, alert_id: str) -> AlertRecord:
 async def alert_detail(state: State, _: ReadKey, alert_id: AlertId) -> AlertDetail:
     alert = await _alert(state, alert_id)
     verdicts = await alert_windows(state.client, state.keys, alert_id)
-    base = state.settings.api.base_url()
+    base = state.api.base_url()
     links = {
         "self": f"{base}/v1/alerts/{alert_id}",
         "evidence": f"{base}/v1/alerts/{alert_id}/evidence.mp4",
@@ -86,7 +92,7 @@ async def evidence_mp4(state: State, _: ReadKey, alert_id: AlertId) -> Response:
     jpegs = cast(list[bytes], await state.client.lrange(state.keys.evidence(alert_id), 0, -1))
     if not jpegs:
         raise HTTPException(404, f"alert {alert_id} has no evidence frames")
-    fps = state.settings.ingest.fps
+    fps = state.ingest.fps
     times = [alert.opened_at + index / fps for index in range(len(jpegs))]
     try:
         video = await asyncio.to_thread(encode_mp4, jpegs, times)

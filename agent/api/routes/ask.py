@@ -46,7 +46,7 @@ async def ask(state: State, _: ReadKey, request: AskRequest) -> AskAnswer:
             "no reasoning engine runs in this process; /v1/ask is served by "
             "`vigil up` or an API started with an engine",
         )
-    api = state.settings.api
+    api = state.api
     seconds = min(request.seconds, api.ask_max_seconds)
     end_s = time.time() + 1.0
     records = await read_frames_async(
@@ -57,7 +57,7 @@ async def ask(state: State, _: ReadKey, request: AskRequest) -> AskAnswer:
         raise HTTPException(404, f"no frames of camera {request.camera} in the last {seconds:g} s")
     engine = state.engine
     try:
-        clip = await asyncio.to_thread(engine.clip, records, state.settings.ingest.fps)
+        clip = await asyncio.to_thread(engine.clip, records, state.ingest.fps)
         answer = await asyncio.wait_for(engine.reason(clip, request.question), api.ask_timeout_s)
     except TimeoutError:
         raise HTTPException(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from agent.api.deps import AdminKey, ReadKey, State
 from agent.api.errors import responses
 from agent.api.video import VideoError, encode_mp4
-from agent.cameras_store import CameraStore, public_url
+from agent.pipeline.cameras_store import CameraStore, public_url
 from streams.config import CAMERA_ID_PATTERN, CameraConfig
 from streams.framebuffer import latest_frame_async, read_frames_async
 from streams.health_records import health_from_record
@@ -130,8 +130,8 @@ async def clip_mp4(
     start: Annotated[float, Query(ge=0, le=1e11, description="Epoch seconds.")],
     end: Annotated[float, Query(ge=0, le=1e11, description="Epoch seconds, after start.")],
 ) -> Response:
-    if not 0.001 <= end - start <= state.settings.api.clip_max_s:
-        limit = state.settings.api.clip_max_s
+    if not 0.001 <= end - start <= state.api.clip_max_s:
+        limit = state.api.clip_max_s
         raise HTTPException(422, f"end must be after start and at most {limit:g} s later")
     records = await read_frames_async(state.client, state.keys, camera_id, start, end)
     if not records:

@@ -59,7 +59,7 @@ async def _newest_id(state: ApiState, stream: str) -> str:
 async def _feed(state: ApiState, stream: str, last_id: str) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n: connected\n\n"
     idle_ms = 0.0
-    keepalive_ms = state.settings.api.sse_keepalive_s * 1000
+    keepalive_ms = state.api.sse_keepalive_s * 1000
     while True:
         reply = cast(
             Entries, await state.client.xread({stream: last_id}, count=100, block=READ_BLOCK_MS)

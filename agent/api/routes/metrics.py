@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from agent.api.deps import ReadKey, State
 from agent.api.errors import responses
 from agent.api.prometheus import Sample, counter_families, health_families, render
-from agent.metrics import Counters
+from agent.pipeline.metrics import Counters
 from streams.health_records import health_from_record
 
 router = APIRouter(tags=["metrics"], responses=responses(401, 403))

@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Path, Response
 
 from agent.api.deps import AdminKey, ReadKey, State
 from agent.api.errors import responses
-from agent.rules import RULE_ID_PATTERN, Rule
-from agent.rules_store import RuleStore
+from agent.pipeline.rules import RULE_ID_PATTERN, Rule
+from agent.pipeline.rules_store import RuleStore
 
 router = APIRouter(prefix="/v1/rules", tags=["rules"], responses=responses(401, 403, 404))
 RuleId = Annotated[str, Path(pattern=RULE_ID_PATTERN)]

@@ -53,7 +53,7 @@ def _out(subscription: Subscription) -> WebhookOut:
 
 async def _checked_url(state: State, url: str) -> None:
     try:
-        await resolve_target(url, state.settings.webhooks)
+        await resolve_target(url, state.webhooks)
     except TargetRefusedError as error:
         raise HTTPException(422, f"webhook URL refused: {error}") from None
 
@@ -66,7 +66,7 @@ async def _subscription(state: State, webhook_id: str) -> Subscription:
 
 
 def _queue(state: State) -> WebhookQueue:
-    return WebhookQueue(state.client, state.keys, state.settings.webhooks)
+    return WebhookQueue(state.client, state.keys, state.webhooks)
 
 
 @router.post("", status_code=201)
@@ -119,7 +119,7 @@ async def send_test_delivery(state: State, _: AdminKey, webhook_id: WebhookId) -
     message = Message(
         id=f"msg_test_{uuid.uuid4().hex}", event_type=TEST_EVENT, body=body, queued_at=now
     )
-    settings = state.settings.webhooks
+    settings = state.webhooks
     async with http_client(settings, connections=1) as http:
         attempt = await deliver(
             http, settings, subscription.url, subscription.secret, message.id, body.encode()

@@ -1,0 +1,223 @@
+"""The ``vigil`` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent.api.keys import Scope
+from agent.cli.cameras import print_camera_table
+from agent.runtime.config import ConfigError, VigilSettings, load_settings
+from agent.runtime.ingest import follow_store, follow_store_in_background, ingest_from_store
+from agent.runtime.logs import configure_logging
+from agent.runtime.service import Roles, run_agents
+from agent.runtime.startup import (
+    camera_specs,
+    connect,
+    keys_for,
+    redis_for,
+    redis_url_for,
+    stop_on_signals,
+)
+from streams.camera_registry import stored_specs
+
+app = typer.Typer(help="Vigil: real-time video analytics over your cameras.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks measured against a baseline in the same run.")
+app.add_typer(bench_app, name="bench")
+keys_app = typer.Typer(help="API keys: bearer tokens with the read or admin scope.")
+app.add_typer(keys_app, name="keys")
+
+log = logging.getLogger("vigil")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="vigil.yaml (default: $VIGIL_CONFIG, ./vigil.yaml)"),
+]
+
+
+def _settings(config: Path | None) -> VigilSettings:
+    try:
+        settings = load_settings(config)
+    except ConfigError as error:
+        typer.echo(f"vigil: {error}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level)
+    return settings
+
+
+@app.command()
+def ingest(config: ConfigOption = None) -> None:
+    """Read cameras into the rolling frame buffer, sharing them with other ingest shards."""
+    settings = _settings(config)
+    stop = stop_on_signals()
+    with redis_for(settings) as client, ingest_from_store(settings, client) as shard:
+        follow_store(shard, stop)
+        log.info("stopping ingest")
+
+
+@app.command()
+def up(config: ConfigOption = None) -> None:
+    """Run everything on this machine: ingest, scheduler, worker; print alerts as they happen."""
+    settings = _settings(config)
+    stop = stop_on_signals()
+    with (
+        redis_url_for(settings) as url,
+        connect(url, settings.redis_cluster) as client,
+        ingest_from_store(settings, client) as shard,
+    ):
+        follow_store_in_background(shard, stop)
+        roles = Roles(alert_feed=True, api=True, dispatcher=True)
+        run_agents(settings, url, stop, roles, emit=typer.echo)
+
+
+@app.command()
+def scheduler(config: ConfigOption = None) -> None:
+    """Cut the cameras' frames into clip windows and queue them for the workers."""
+    settings = _settings(config)
+    with redis_url_for(settings, start_embedded=False) as url:
+        run_agents(settings, url, stop_on_signals(), Roles(scheduler=True, worker=False))
+
+
+@app.command()
+def worker(config: ConfigOption = None) -> None:
+    """Take window jobs from the queue and run them through the engine."""
+    settings = _settings(config)
+    with redis_url_for(settings, start_embedded=False) as url:
+        run_agents(settings, url, stop_on_signals(), Roles(scheduler=False, worker=True))
+
+
+@app.command()
+def api(config: ConfigOption = None) -> None:
+    """Serve the HTTP API (no engine here: /v1/ask answers 503; `vigil up` serves it)."""
+    settings = _settings(config)
+    with redis_url_for(settings, start_embedded=False) as url:
+        run_agents(settings, url, stop_on_signals(), Roles(scheduler=False, worker=False, api=True))
+
+
+@app.command()
+def dispatcher(config: ConfigOption = None) -> None:
+    """Deliver alert events to the webhook subscriptions, signed, with retries."""
+    settings = _settings(config)
+    roles = Roles(scheduler=False, worker=False, dispatcher=True)
+    with redis_url_for(settings, start_embedded=False) as url:
+        run_agents(settings, url, stop_on_signals(), roles)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    scope: Annotated[Scope, typer.Option(help="read, or admin to change things.")] = Scope.READ,
+    config: ConfigOption = None,
+) -> None:
+    """Create an API key and print its token (shown once: store it now)."""
+    from agent.cli.keys import create_key
+
+    create_key(_settings(config), name, scope)
+
+
+@keys_app.command("list")
+def keys_list(config: ConfigOption = None) -> None:
+    """List API keys (names and scopes; tokens are not stored)."""
+    from agent.cli.keys import list_keys
+
+    list_keys(_settings(config))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_…).")],
+    config: ConfigOption = None,
+) -> None:
+    """Revoke an API key: its token stops working at once."""
+    from agent.cli.keys import revoke_key
+
+    revoke_key(_settings(config), key_id)
+
+
+@app.command()
+def cameras(config: ConfigOption = None) -> None:
+    """Print each camera's ingest health."""
+    settings = _settings(config)
+    with redis_for(settings, start_embedded=False) as client:
+        keys = keys_for(settings)
+        specs = stored_specs(client, keys, settings.ingest) or camera_specs(settings)
+        print_camera_table(client, keys, [spec.id for spec in specs])
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    cameras: Annotated[int, typer.Option(min=1, help="Simulated cameras.")] = 100,
+    windows: Annotated[int, typer.Option(min=1, help="Windows per camera.")] = 3,
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs in flight.")] = 16,
+    cluster_url: Annotated[
+        str | None,
+        typer.Option(help="A Redis Cluster node: also run there, beside the private server."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Windows/s and control-plane CPU per window, with an engine that answers at once."""
+    from agent.bench.pipeline import BenchConfig, main
+
+    main(BenchConfig(cameras, windows, concurrency, cluster_url), as_json)
+
+
+@bench_app.command("webhooks")
+def bench_webhooks(
+    receivers: Annotated[int, typer.Option(min=2, help="Receivers; the first is slow.")] = 10,
+    rate: Annotated[float, typer.Option(min=1, help="Events per second.")] = 200.0,
+    seconds: Annotated[float, typer.Option(min=1, help="How long events are sent.")] = 10.0,
+    slow_delay_s: Annotated[float, typer.Option(help="The slow receiver's answer time.")] = 0.25,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Webhook deliveries/s and p50/p99 latency to local receivers, one of them slow."""
+    from agent.bench.webhooks import BenchConfig, main
+
+    main(BenchConfig(receivers, rate, seconds, slow_delay_s), as_json)
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    streams: Annotated[int, typer.Option(min=1, help="Concurrent streams.")] = 4,
+    seconds: Annotated[float, typer.Option(min=1, help="Content seconds per stream.")] = 20.0,
+    resolutions: Annotated[str, typer.Option(help="e.g. 720p,1080p")] = "720p,1080p",
+    repeats: Annotated[int, typer.Option(min=1, help="Alternations; medians are kept.")] = 3,
+    source: Annotated[str, typer.Option(help="file, or whep (WebRTC, in real time).")] = "file",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """CPU of ingest beside a bare decode of the same streams, and Redis bytes per camera-hour."""
+    from agent.bench.ingest import BenchConfig, main
+
+    main(BenchConfig(streams, seconds, tuple(resolutions.split(",")), repeats, source), as_json)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Option("--question", "-q", help="What to ask.")],
+    video: Annotated[Path | None, typer.Option(help="A local video file (offline).")] = None,
+    camera: Annotated[str | None, typer.Option(help="A camera id (frames from Redis).")] = None,
+    seconds: Annotated[float, typer.Option(min=1, help="Recent seconds of the camera.")] = 8.0,
+    max_frames: Annotated[int, typer.Option(min=2, help="Frames sent at most.")] = 64,
+    test_model: Annotated[bool, typer.Option(help="Tiny random-weight model on CPU.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Ask the reasoning model a question about a video file or a camera's recent frames."""
+    from agent.cli.ask import ask_command
+
+    ask_command(_settings(config), question, video, camera, seconds, max_frames, test_model)
+
+
+@bench_app.command("engine")
+def bench_engine(
+    frames: Annotated[int, typer.Option(min=2, help="Frames per window.")] = 32,
+    max_pixels: Annotated[int, typer.Option(help="Picture budget, strip excluded.")] = 448 * 252,
+    repeats: Annotated[int, typer.Option(min=1, help="Windows timed; medians kept.")] = 30,
+    model_call: Annotated[bool, typer.Option(help="Time a call on the tiny CPU model.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Worker cost per window (Redis read to request payload) beside a baseline and a call."""
+    from agent.bench.engine import BenchConfig, main
+
+    main(BenchConfig(frames, 4.0, max_pixels, 85, repeats, model_call), as_json)

@@ -1,0 +1,106 @@
+"""From stored frames to the clip the model sees.
+
+Stored frames carry wall-clock time in their 28-px strip, for people. The model was
+trained on clip-relative seconds there, so frame i of a clip gets ``i / fps`` redrawn in
+its band (text on the left for even i, on the right for odd i). Each frame is touched
+once: JPEG decode, band redraw, then either kept as RGB pixels (in-process engine) or
+re-encoded to JPEG (HTTP engine). This is the worker's hot path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from agent.engines.prompts import ClipFacts
+from streams.framebuffer import FrameRecord
+from streams.overlay import clip_time_text, redraw_strip
+
+Frames = npt.NDArray[np.uint8]  # (frames, height, width, 3) RGB
+DEFAULT_JPEG_QUALITY = 90
+
+
+class ClipError(ValueError):
+    """The frames cannot form a clip (none, mixed sizes, undecodable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PixelClip:
+    """For the in-process engine: decoded RGB frames with clip-relative bands."""
+
+    facts: ClipFacts
+    frames: Frames
+
+    @property
+    def width(self) -> int:
+        return int(self.frames.shape[2])
+
+    @property
+    def height(self) -> int:
+        return int(self.frames.shape[1])
+
+
+@dataclass(frozen=True, slots=True)
+class JpegClip:
+    """For the HTTP engine: re-encoded JPEG frames with clip-relative bands."""
+
+    facts: ClipFacts
+    jpegs: tuple[bytes, ...]
+    width: int
+    height: int
+
+
+Clip = PixelClip | JpegClip
+
+
+def clip_facts(records: list[FrameRecord], fps: float) -> ClipFacts:
+    _check_records(records)
+    return ClipFacts(
+        camera_id=records[0].camera_id, start_s=records[0].ts, fps=fps, frame_count=len(records)
+    )
+
+
+def pixel_clip(records: list[FrameRecord], fps: float) -> PixelClip:
+    facts = clip_facts(records, fps)
+    first = records[0]
+    frames = np.empty((len(records), first.height, first.width, 3), dtype=np.uint8)
+    for index, record in enumerate(records):
+        frame = _decode(record, cv2.IMREAD_COLOR_RGB)
+        redraw_strip(frame, clip_time_text(index / fps), index)
+        frames[index] = frame
+    return PixelClip(facts, frames)
+
+
+def jpeg_clip(
+    records: list[FrameRecord], fps: float, quality: int = DEFAULT_JPEG_QUALITY
+) -> JpegClip:
+    facts = clip_facts(records, fps)
+    params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    jpegs = []
+    for index, record in enumerate(records):
+        frame = _decode(record, cv2.IMREAD_COLOR_BGR)
+        redraw_strip(frame, clip_time_text(index / fps), index)
+        ok, encoded = cv2.imencode(".jpg", frame, params)
+        if not ok:
+            raise ClipError(f"JPEG encoding failed for frame {index}")
+        jpegs.append(encoded.tobytes())
+    return JpegClip(facts, tuple(jpegs), records[0].width, records[0].height)
+
+
+def _decode(record: FrameRecord, flags: int) -> Frames:
+    buffer = np.frombuffer(record.jpeg, dtype=np.uint8)
+    frame: Frames | None = cv2.imdecode(buffer, flags)  # type: ignore[assignment]
+    if frame is None or frame.shape[:2] != (record.height, record.width):
+        raise ClipError(f"frame {record.entry_id} of {record.camera_id} does not decode")
+    return frame
+
+
+def _check_records(records: list[FrameRecord]) -> None:
+    if not records:
+        raise ClipError("no frames in the window")
+    sizes = {(record.width, record.height) for record in records}
+    if len(sizes) > 1:
+        raise ClipError(f"frames of one clip differ in size: {sorted(sizes)}")

@@ -1,0 +1,243 @@
+"""The scheduler: cuts each camera's frames into clip windows and enqueues window jobs.
+
+It reads ``motion:{cam}`` (frame times and motion, no JPEGs), cuts windows on a fixed
+grid once a later frame proves them complete, skips still windows unless a heartbeat is
+due, a rule is ungated or an alert is open, and never schedules windows too old to
+matter. Its cursor lives in Redis, and job ids are deterministic, so a restart or a
+second scheduler adds no duplicate work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+import redis.asyncio as aioredis
+
+from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_state import WindowResult
+from agent.pipeline.jobs import Job, JobKind, JobQueue
+from agent.pipeline.metrics import Counters
+from agent.pipeline.rules import Rule, rules_for
+from agent.pipeline.rules_store import RuleStore
+from agent.pipeline.settings import PipelineSettings
+from agent.pipeline.windows import Gate, Window, WindowGrid, gate
+from streams.keys import Keys
+
+log = logging.getLogger(__name__)
+
+READ_COUNT = 2000
+
+
+CameraSource = Callable[[], Awaitable[dict[str, float]]]
+"""The cameras to schedule and their sampling rates, asked for on every pass."""
+
+
+def fixed_cameras(camera_fps: dict[str, float]) -> CameraSource:
+    async def cameras() -> dict[str, float]:
+        return camera_fps
+
+    return cameras
+
+
+@dataclass
+class _Cursor:
+    next_start_ms: int | None = None
+    last_run_ms: int = 0
+    last_read_id: str = "0-0"
+    last_frame_ms: int = 0
+    entries: list[tuple[int, float]] = field(default_factory=list)  # (capture ms, motion)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to do with one window: the rules to ask (none: skip) and why."""
+
+    gate: Gate
+    rule_ids: tuple[str, ...]
+
+
+def plan_window(
+    window: Window,
+    entries: list[tuple[int, float]],
+    rules: list[Rule],
+    has_open_alert: bool,
+    since_last_run_s: float,
+    settings: PipelineSettings,
+) -> Plan:
+    """Pure: gating of one complete window."""
+    max_motion = max((motion for _, motion in entries), default=0.0)
+    decision = gate(
+        max_motion,
+        settings.motion_threshold,
+        since_last_run_s,
+        settings.heartbeat_s,
+        forced=has_open_alert,
+    )
+    if decision is not Gate.STILL:
+        return Plan(decision, tuple(rule.id for rule in rules))
+    ungated = tuple(rule.id for rule in rules if not rule.motion_gated)
+    return Plan(Gate.ALWAYS if ungated else Gate.STILL, ungated)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        settings: PipelineSettings,
+        cameras: CameraSource,
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._settings = settings
+        self._cameras = cameras
+        self._camera_fps: dict[str, float] = {}
+        self._grid = WindowGrid(round(settings.window_s * 1000), round(settings.stride_s * 1000))
+        self._rules = RuleStore(client, keys)
+        self._queue = JobQueue(client, keys, settings.jobs_max_len)
+        self._counters = Counters(client, keys)
+        self._alerts = AlertBook(client, keys, jobs_max_len=settings.jobs_max_len)
+        self._cursors: dict[str, _Cursor] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._queue.ensure_group()
+        log.info("scheduler started")
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except (aioredis.ConnectionError, aioredis.TimeoutError) as error:
+                log.warning("scheduler: redis unavailable: %s", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self._settings.scheduler_poll_s)
+        log.info("scheduler stopped")
+
+    async def tick(self) -> int:
+        """One pass over every camera; returns the number of jobs enqueued."""
+        rules = await self._rules.all()
+        self._camera_fps = await self._cameras()
+        enqueued = 0
+        for camera_id in self._camera_fps:
+            enqueued += await self._camera_tick(camera_id, rules)
+        return enqueued
+
+    async def _camera_tick(self, camera_id: str, rules: list[Rule]) -> int:
+        cursor = await self._cursor(camera_id)
+        await self._read_motion(camera_id, cursor)
+        await self._close_alerts_if_silent(camera_id, cursor, rules)
+        if not cursor.entries:
+            return 0
+        if cursor.next_start_ms is None:
+            cursor.next_start_ms = self._grid.first_start_at_or_after(cursor.entries[0][0])
+        windows = self._grid.closed_windows(camera_id, cursor.next_start_ms, cursor.entries[-1][0])
+        enqueued = 0
+        for window in windows:
+            enqueued += await self._consider(window, cursor, rules)
+            cursor.next_start_ms = window.start_ms + self._grid.stride_ms
+        if windows:
+            keep_from = cursor.next_start_ms
+            cursor.entries = [entry for entry in cursor.entries if entry[0] >= keep_from]
+            await self._save(camera_id, cursor)
+        return enqueued
+
+    async def _consider(self, window: Window, cursor: _Cursor, rules: list[Rule]) -> int:
+        camera_id = window.camera_id
+        if time.time() - window.end_s > self._settings.max_window_age_s:
+            await self._counters.add("windows_skipped_late", camera_id)
+            return 0
+        entries = [entry for entry in cursor.entries if window.start_ms <= entry[0] < window.end_ms]
+        expected = self._settings.window_s * self._camera_fps[camera_id]
+        if len(entries) < expected * self._settings.min_frame_share:
+            await self._counters.add("windows_skipped_sparse", camera_id)
+            return 0
+        active = rules_for(rules, camera_id, window.start_s)
+        if not active:
+            return 0
+        plan = plan_window(
+            window,
+            entries,
+            active,
+            await self._has_open_alert(camera_id),
+            (window.start_ms - cursor.last_run_ms) / 1000,
+            self._settings,
+        )
+        if plan.gate is Gate.STILL:
+            await self._counters.add("windows_skipped_still", camera_id)
+            return 0
+        cursor.last_run_ms = window.start_ms
+        job = Job(
+            JobKind.WINDOW,
+            camera_id,
+            window.start_ms,
+            window.end_ms,
+            plan.rule_ids,
+            reason=plan.gate.value,
+            fps=self._camera_fps[camera_id],
+        )
+        if not await self._queue.enqueue(job):
+            return 0
+        await self._counters.add("windows_scheduled", camera_id)
+        return 1
+
+    async def _close_alerts_if_silent(
+        self, camera_id: str, cursor: _Cursor, rules: list[Rule]
+    ) -> None:
+        """A camera that sends nothing produces no windows, so nothing would ever close
+        its open alerts: once it has been silent past a rule's close time, a negative
+        result for the silent stretch closes them (replays of it change nothing)."""
+        silent_s = time.time() - cursor.last_frame_ms / 1000
+        if not cursor.last_frame_ms or silent_s < 2 * self._settings.window_s:
+            return
+        if not await self._has_open_alert(camera_id):
+            return
+        result = WindowResult(
+            start_ms=cursor.last_frame_ms + 1, end_ms=round(time.time() * 1000), detected=False,
+            confidence=0.0, description=f"no frames from the camera for {silent_s:.0f} s",
+        )  # fmt: skip
+        for rule in rules:
+            if rule.applies_to(camera_id) and silent_s >= rule.close_after_s:
+                await self._alerts.apply(camera_id, rule, result, [])
+
+    async def _read_motion(self, camera_id: str, cursor: _Cursor) -> None:
+        reply = await self._client.xrange(
+            self._keys.motion(camera_id), min=f"({cursor.last_read_id}", count=READ_COUNT
+        )
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], reply)
+        for entry_id, fields in entries:
+            cursor.entries.append((int(entry_id.split(b"-")[0]), float(fields[b"motion"])))
+        if entries:
+            cursor.last_read_id = entries[-1][0].decode()
+            cursor.last_frame_ms = cursor.entries[-1][0]
+
+    async def _has_open_alert(self, camera_id: str) -> bool:
+        return bool(await self._client.scard(self._keys.open_alerts(camera_id)))
+
+    async def _cursor(self, camera_id: str) -> _Cursor:
+        if camera_id in self._cursors:
+            return self._cursors[camera_id]
+        raw = await self._client.hgetall(self._keys.schedule(camera_id))
+        stored = cast(dict[bytes, bytes], raw)
+        # A camera seen for the first time starts at the present: what is older than
+        # the window age limit would only be skipped as late.
+        fresh_from_ms = round((time.time() - self._settings.max_window_age_s) * 1000)
+        cursor = _Cursor(last_read_id=f"{fresh_from_ms}-0")
+        if b"next_start_ms" in stored:
+            cursor.next_start_ms = int(stored[b"next_start_ms"])
+            cursor.last_run_ms = int(stored.get(b"last_run_ms", b"0"))
+            cursor.last_read_id = f"{cursor.next_start_ms - 1}-0"
+        self._cursors[camera_id] = cursor
+        return cursor
+
+    async def _save(self, camera_id: str, cursor: _Cursor) -> None:
+        await self._client.hset(
+            self._keys.schedule(camera_id),
+            mapping={
+                "next_start_ms": str(cursor.next_start_ms),
+                "last_run_ms": str(cursor.last_run_ms),
+            },
+        )

@@ -1,0 +1,108 @@
+"""Root-cause summaries: a reasoning pass over the time that led to an alert."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import cast
+
+import redis.asyncio as aioredis
+
+from agent.engines import Engine
+from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_state import EventType
+from agent.pipeline.jobs import Job
+from agent.pipeline.metrics import Counters, engine_usage
+from agent.pipeline.settings import PipelineSettings
+from streams.framebuffer import FrameRecord, read_frames_async
+from streams.keys import Keys
+
+log = logging.getLogger(__name__)
+
+
+def root_cause_question(rule_question: str, window_from_s: float, window_to_s: float) -> str:
+    return (
+        f'An alert was raised for the rule "{rule_question.strip()}" from '
+        f"{window_from_s:.2f}s to {window_to_s:.2f}s of this video. What led to it? Describe "
+        "what happened before and during that time, who or what was involved, and the "
+        "most likely root cause, in two or three sentences."
+    )
+
+
+def thin_to_rate(
+    records: list[FrameRecord], fps: float, target_fps: float
+) -> tuple[list[FrameRecord], float]:
+    """Every n-th frame so the clip runs at about ``target_fps`` (an even count kept),
+    and the rate the thinned frames really have."""
+    step = max(1, round(fps / target_fps))
+    thinned = records[::step]
+    return thinned[: len(thinned) - len(thinned) % 2] or thinned, fps / step
+
+
+class Summarizer:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        engine: Engine,
+        settings: PipelineSettings,
+        alerts: AlertBook,
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._engine = engine
+        self._settings = settings
+        self._alerts = alerts
+        self._counters = Counters(client, keys)
+
+    async def run(self, job: Job) -> None:
+        alert_key = self._keys.alert(job.alert_id)
+        alert = cast(dict[bytes, bytes], await self._client.hgetall(alert_key))
+        if not alert or b"summarized_at" in alert:
+            return
+        start_s = job.start_ms / 1000 - self._settings.summary_context_s
+        records = await read_frames_async(
+            self._client, self._keys, job.camera_id, start_s, job.end_ms / 1000
+        )
+        records, clip_fps = thin_to_rate(records, job.fps, self._settings.summary_fps)
+        if len(records) < 2:
+            await self._store(job, alert, {"summary_failure": "frames no longer in the buffer"})
+            return
+        clip = await asyncio.to_thread(self._engine.clip, records, clip_fps)
+        offset_s = job.start_ms / 1000 - records[0].ts
+        question = root_cause_question(
+            alert[b"question"].decode(), offset_s, offset_s + (job.end_ms - job.start_ms) / 1000
+        )
+        answer = await self._engine.reason(clip, question)
+        await self._counters.add_many(engine_usage(answer.completion), job.camera_id)
+        fields = {
+            "summary": answer.answer or "",
+            "reasoning": answer.reasoning or "",
+            "summary_failure": answer.failure or "",
+        }
+        if not answer.ok:
+            fields["summary_raw"] = answer.completion.text[:20_000]
+        await self._store(job, alert, fields)
+
+    async def _store(self, job: Job, alert: dict[bytes, bytes], fields: dict[str, str]) -> None:
+        """Writes the summary and its event once, however often the job runs."""
+        alert_key = self._keys.alert(job.alert_id)
+        async with self._client.pipeline(transaction=True) as pipe:
+            await pipe.watch(alert_key)
+            if await pipe.hexists(alert_key, "summarized_at"):
+                await pipe.unwatch()  # type: ignore[no-untyped-call]
+                return
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(alert_key, mapping={**fields, "summarized_at": "1"})  # type: ignore[dict-item]
+            payload = {
+                "type": EventType.SUMMARIZED.value,
+                "alert_id": job.alert_id,
+                "camera": job.camera_id,
+                "rule": alert.get(b"rule", b"").decode(),
+                "severity": alert.get(b"severity", b"").decode(),
+                **fields,
+            }
+            self._alerts.queue_event(pipe, job.camera_id, payload)
+            await pipe.execute()
+        failure = fields.get("summary_failure")
+        log.info("alert %s summarized%s", job.alert_id, f" (failed: {failure})" if failure else "")

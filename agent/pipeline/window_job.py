@@ -1,0 +1,119 @@
+"""Running one window job: fresh enough? frames, one engine call for all rules, alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import redis.asyncio as aioredis
+
+from agent.engines import Engine
+from agent.engines.answers import Verdict, VerdictAnswer
+from agent.engines.prompts import Question
+from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_state import WindowResult
+from agent.pipeline.jobs import Job
+from agent.pipeline.metrics import Counters, engine_usage
+from agent.pipeline.rules_store import RuleStore
+from agent.pipeline.settings import PipelineSettings
+from streams.framebuffer import read_frames_async
+from streams.keys import Keys
+
+log = logging.getLogger(__name__)
+
+FAILURES_MAX_LEN = 1000
+
+
+class WindowRunner:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        engine: Engine,
+        settings: PipelineSettings,
+        rules: RuleStore,
+        alerts: AlertBook,
+        counters: Counters,
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._engine = engine
+        self._settings = settings
+        self._rules = rules
+        self._alerts = alerts
+        self._counters = counters
+
+    async def run(self, job: Job, first_attempt: bool) -> None:
+        # A job that was taken before (a worker died holding it) is finished whatever its
+        # age: it was admitted once, and dropping it now could lose an alert.
+        if first_attempt and await self._shed(job):
+            return
+        rules = [
+            rule
+            for rule in await self._rules.all()
+            if rule.id in job.rule_ids and rule.applies_to(job.camera_id)
+        ]
+        if not rules:
+            await self._counters.add("windows_without_rules", job.camera_id)
+            return
+        records = await read_frames_async(
+            self._client, self._keys, job.camera_id, job.start_ms / 1000, job.end_ms / 1000
+        )
+        if len(records) < 2:
+            await self._counters.add("windows_expired", job.camera_id)
+            log.warning("window %s: its frames are no longer in the buffer", job.id)
+            return
+        clip = await asyncio.to_thread(self._engine.clip, records, job.fps)
+        questions = [Question(rule.id, rule.question) for rule in rules]
+        answer = await self._engine.verdicts(clip, questions)
+        usage = engine_usage(answer.completion)
+        await self._counters.add_many({"windows_processed": 1, **usage}, job.camera_id)
+        if not answer.ok:
+            await self._record_failure(job, answer)
+            return
+        jpegs = [record.jpeg for record in records]
+        by_id = {rule.id: rule for rule in rules}
+        for verdict in answer.verdicts:
+            await self._alerts.apply(
+                job.camera_id, by_id[verdict.question_id], _result(job, verdict), jpegs
+            )
+
+    async def _shed(self, job: Job) -> bool:
+        age_s = time.time() - job.end_ms / 1000
+        if age_s > self._settings.max_window_age_s:
+            await self._counters.add("windows_shed_stale", job.camera_id)
+            return True
+        latest = await self._client.hget(self._keys.schedule(job.camera_id), "latest_ms")
+        if latest is not None and int(latest) > job.start_ms:
+            await self._counters.add("windows_shed_superseded", job.camera_id)
+            return True
+        return False
+
+    async def _record_failure(self, job: Job, answer: VerdictAnswer) -> None:
+        log.warning("window %s: unparseable answer: %s", job.id, answer.failure)
+        await self._counters.add("verdicts_unparsed", job.camera_id)
+        await self._client.xadd(
+            self._keys.verdict_failures,
+            {
+                "job": job.id,
+                "camera": job.camera_id,
+                "failure": answer.failure or "",
+                "raw": answer.completion.text[:20_000],
+            },
+            maxlen=FAILURES_MAX_LEN,
+            approximate=True,
+        )
+
+
+def _result(job: Job, verdict: Verdict) -> WindowResult:
+    evidence = verdict.evidence
+    return WindowResult(
+        start_ms=job.start_ms,
+        end_ms=job.end_ms,
+        detected=verdict.detected,
+        confidence=verdict.confidence,
+        description=verdict.description,
+        evidence_start_ms=round(evidence.start_epoch_s * 1000) if evidence else None,
+        evidence_end_ms=round(evidence.end_epoch_s * 1000) if evidence else None,
+    )

@@ -1,0 +1,96 @@
+"""A quick smoke run of ``vigil bench ingest``: tiny settings, real ffmpeg, Redis and ingest.
+
+It checks the shape and sanity of the report, not the figures: benchmarks are not timed
+tests.
+"""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+
+FIGURES = {
+    "ingest_cpu_s_per_stream_min",
+    "decode_cpu_s_per_stream_min",
+    "ratio",
+    "redis_bytes_per_camera_hour",
+    "dropped",
+}
+
+
+def test_bench_ingest_json_report() -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "ingest",
+            "--streams",
+            "1",
+            "--seconds",
+            "2",
+            "--repeats",
+            "1",
+            "--resolutions",
+            "720p",
+            "--json",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report.keys() >= FIGURES
+    assert set(report["by_resolution"]) == {"720p"}
+    figures = report["by_resolution"]["720p"]
+    assert figures.keys() >= FIGURES
+    assert figures["dropped"] == 0
+    assert figures["ratio"] > 0
+    assert figures["decode_cpu_s_per_stream_min"] > 0
+    assert figures["redis_bytes_per_camera_hour"] > 0
+    assert report["ratio"] == figures["ratio"]
+
+
+def test_bench_ingest_rejects_unknown_resolution() -> None:
+    result = CliRunner().invoke(app, ["bench", "ingest", "--resolutions", "4k", "--json"])
+
+    assert result.exit_code == 1
+    assert "unknown resolution(s) 4k" in result.stderr
+
+
+def test_bench_ingest_over_whep_json_report() -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "ingest",
+            "--source",
+            "whep",
+            "--streams",
+            "1",
+            "--seconds",
+            "2",
+            "--repeats",
+            "1",
+            "--resolutions",
+            "720p",
+            "--json",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["source"] == "whep"
+    figures = report["by_resolution"]["720p"]
+    assert figures.keys() >= FIGURES
+    assert figures["dropped"] == 0
+    assert figures["ratio"] > 0
+    assert figures["decode_cpu_s_per_stream_min"] > 0
+
+
+def test_bench_ingest_rejects_unknown_source() -> None:
+    result = CliRunner().invoke(app, ["bench", "ingest", "--source", "srt", "--json"])
+
+    assert result.exit_code == 1
+    assert "unknown source 'srt'" in result.stderr
