@@ -17,7 +17,7 @@ from streams.keys import Keys
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = (
-    "agent/cli", "agent/bench", "agent/runtime", "agent/api", "agent/webhooks",
+    "agent/cli", "agent/bench", "agent/eval", "agent/runtime", "agent/api", "agent/webhooks",
     "agent/dashboard", "agent/pipeline", "agent/engines", "streams",
 )  # fmt: skip
 
@@ -56,6 +56,8 @@ def skeleton(root: Path) -> None:
         ("agent/webhooks/fanout.py", "agent.dashboard"),
         ("agent/runtime/service.py", "agent.bench"),
         ("agent/bench/ingest.py", "agent.cli"),
+        ("agent/eval/run.py", "agent.bench"),
+        ("agent/runtime/service.py", "agent.eval"),
     ],
 )
 def test_a_wrong_way_import_breaks_a_contract(tmp_path: Path, importer: str, imported: str) -> None:
