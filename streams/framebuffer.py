@@ -99,10 +99,12 @@ def _id_range(start_s: float, end_s: float) -> tuple[str, str]:
 
 
 async def latest_frame_async(
-    client: aioredis.Redis, keys: Keys, camera_id: str
+    client: aioredis.Redis, keys: Keys, camera_id: str, before_s: float | None = None
 ) -> FrameRecord | None:
-    """The newest stored frame of the camera, if any."""
-    entries = _entries(await client.xrevrange(keys.frames(camera_id), count=1))
+    """The newest stored frame of the camera (captured before ``before_s``), if any."""
+    newest = "+" if before_s is None else str(round(before_s * 1000) - 1)
+    reply = await client.xrevrange(keys.frames(camera_id), max=newest, count=1)
+    entries = _entries(reply)
     if not entries:
         return None
     return FrameRecord.from_entry(camera_id, entries[0][1])

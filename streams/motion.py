@@ -1,10 +1,14 @@
-"""A cheap per-frame motion score: the share of a small grey thumbnail that changed."""
+"""A cheap motion score: the share of a small grey thumbnail that changed between two
+pictures (consecutive samples in ingest; a window and the last analysed one in the
+scheduler)."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from streams.overlay import STRIP_HEIGHT
 
 THUMB_SIZE = (64, 36)
 CHANGE_LEVEL = 18  # grey levels of difference that count as change, above sensor noise
@@ -15,6 +19,15 @@ Thumbnail = npt.NDArray[np.uint8]
 def thumbnail(picture_bgr: npt.NDArray[np.uint8]) -> Thumbnail:
     grey = cv2.cvtColor(picture_bgr, cv2.COLOR_BGR2GRAY)
     return np.asarray(cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA), np.uint8)
+
+
+def stamped_thumbnail(jpeg: bytes) -> Thumbnail | None:
+    """The thumbnail of a stored frame's picture, its timestamp strip left out; None when
+    the JPEG does not decode."""
+    picture = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR_BGR)
+    if picture is None or picture.shape[0] <= STRIP_HEIGHT:
+        return None
+    return thumbnail(np.asarray(picture[:-STRIP_HEIGHT], np.uint8))
 
 
 def motion_score(previous: Thumbnail | None, current: Thumbnail) -> float:

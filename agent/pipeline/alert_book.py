@@ -10,10 +10,10 @@ A replayed or redelivered window steps nothing, so nothing is written twice.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -30,9 +30,19 @@ from agent.pipeline.alert_state import (
 )
 from agent.pipeline.jobs import SEEN_TTL_S, Job, JobKind
 from agent.pipeline.rules import Rule
+from agent.pipeline.settings import EvidenceSettings
+from streams.framebuffer import FrameRecord
 from streams.keys import Keys
 
 EVENT_STREAM_MAX_LEN = 100_000
+
+EvidenceFrames = Callable[[float, float], Awaitable[list[FrameRecord]]]
+"""The camera's stored frames between two capture times (epoch s), for an alert's evidence."""
+
+
+async def no_evidence(start_s: float, end_s: float) -> list[FrameRecord]:
+    return []
+
 
 # Every write of a track moves its last window forward, so that field versions the track.
 _SET_TRACK_IF = """
@@ -58,8 +68,36 @@ class AlertEvent:
     camera_id: str
     rule: Rule
     result: WindowResult
+    streak: tuple[WindowResult, ...] = ()  # opening: every positive window, oldest first
+    onset_ms: int | None = None  # opening: the streak's earliest evidence
+    positives: int = 1
+
+    @classmethod
+    def of(cls, transition: Transition, camera_id: str, rule: Rule) -> AlertEvent:
+        return cls(
+            transition.event, transition.alert_id, camera_id, rule, transition.result,
+            transition.streak, transition.onset_ms, transition.positives,
+        )  # fmt: skip
+
+    @property
+    def evidence(self) -> dict[str, float] | None:
+        """On opening: from the onset to the end of the latest window's evidence."""
+        if self.onset_ms is None:
+            return _evidence(self.result)
+        end_ms = self.result.evidence_end_ms or self.result.end_ms
+        return {"start": self.onset_ms / 1000, "end": max(end_ms, self.onset_ms) / 1000}
 
     def payload(self) -> dict[str, Any]:
+        payload = self._window_payload()
+        if self.type is EventType.OPENED:
+            payload |= {
+                "onset": (self.onset_ms or self.result.start_ms) / 1000,
+                "windows": [window_entry(result) for result in self.streak or (self.result,)],
+                "positive_windows": self.positives,
+            }
+        return payload
+
+    def _window_payload(self) -> dict[str, Any]:
         return {
             "type": self.type.value,
             "alert_id": self.alert_id,
@@ -71,24 +109,52 @@ class AlertEvent:
             "detected": self.result.detected,
             "confidence": self.result.confidence,
             "description": self.result.description,
-            "evidence": _evidence(self.result),
+            "evidence": self.evidence,
         }
+
+
+def window_entry(result: WindowResult) -> dict[str, Any]:
+    """One analysed window as an alert lists it."""
+    return {
+        "start": result.start_ms / 1000,
+        "end": result.end_ms / 1000,
+        "detected": result.detected,
+        "confidence": result.confidence,
+        "description": result.description,
+        "evidence": _evidence(result),
+    }
 
 
 class AlertBook:
     def __init__(
-        self, client: aioredis.Redis, keys: Keys, fps: float = 4.0, jobs_max_len: int = 10_000
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        fps: float = 4.0,
+        jobs_max_len: int = 10_000,
+        evidence: EvidenceSettings | None = None,
     ) -> None:
         self._client = client
         self._fps = fps
         self._keys = keys
         self._jobs_max_len = jobs_max_len
+        self._evidence = evidence or EvidenceSettings()
         self._set_track_if = client.register_script(_SET_TRACK_IF)
 
+    async def track(self, camera_id: str, rule_id: str) -> Track:
+        """The (camera, rule)'s alert state machine as last written."""
+        raw = await self._client.hgetall(self._keys.track(camera_id, rule_id))
+        return _decode_track(cast(dict[bytes, bytes], raw))
+
     async def apply(
-        self, camera_id: str, rule: Rule, result: WindowResult, frames: list[bytes]
+        self,
+        camera_id: str,
+        rule: Rule,
+        result: WindowResult,
+        frames: EvidenceFrames = no_evidence,
     ) -> AlertEvent | None:
-        """Steps the track with one window; returns the event it caused, if any."""
+        """Steps the track with one window; returns the event it caused, if any. An
+        opening stores ``frames`` from a pre-roll before the onset to the window's end."""
         key = self._keys.track(camera_id, rule.id)
         if await self._step_without_event(key, camera_id, rule, result):
             return None
@@ -123,7 +189,7 @@ class AlertBook:
         camera_id: str,
         rule: Rule,
         result: WindowResult,
-        frames: list[bytes],
+        frames: EvidenceFrames,
     ) -> AlertEvent | None:
         await pipe.watch(key)
         track = _decode_track(cast(dict[bytes, bytes], await pipe.hgetall(key)))
@@ -131,17 +197,26 @@ class AlertBook:
         if new_track == track:
             await pipe.unwatch()  # type: ignore[no-untyped-call]
             return None
+        event = None if transition is None else AlertEvent.of(transition, camera_id, rule)
+        jpegs = await self._evidence_frames(event, frames)
         pipe.multi()  # type: ignore[no-untyped-call]
         pipe.hset(key, mapping=_encode_track(new_track))  # type: ignore[arg-type]
-        event = None
-        if transition is not None:
-            event = AlertEvent(transition.event, transition.alert_id, camera_id, rule, result)
-            self._queue_transition(pipe, event, transition, frames)
+        if event is not None:
+            self._queue_transition(pipe, event, jpegs)
         await pipe.execute()
         return event
 
+    async def _evidence_frames(
+        self, event: AlertEvent | None, frames: EvidenceFrames
+    ) -> list[FrameRecord]:
+        if event is None or event.type is not EventType.OPENED:
+            return []
+        end_s = event.result.end_ms / 1000
+        start_s = (event.onset_ms or event.result.start_ms) / 1000 - self._evidence.preroll_s
+        return await frames(max(start_s, end_s - self._evidence.max_s), end_s)
+
     def _queue_transition(
-        self, pipe: Pipeline, event: AlertEvent, transition: Transition, frames: list[bytes]
+        self, pipe: Pipeline, event: AlertEvent, frames: list[FrameRecord]
     ) -> None:
         alert_key = self._keys.alert(event.alert_id)
         now = time.time()
@@ -149,28 +224,24 @@ class AlertBook:
             "updated_at": f"{now:.3f}",
             "last_description": event.result.description,
         }
+        windows = [{"type": event.type.value, **window_entry(event.result)}]
         if event.type is EventType.OPENED:
-            fields |= _opening_fields(event, now)
+            fields |= _opening_fields(event, now, frames)
             pipe.sadd(self._keys.open_alerts(event.camera_id), event.alert_id)
             if frames:
-                pipe.rpush(self._keys.evidence(event.alert_id), *frames)
+                pipe.rpush(self._keys.evidence(event.alert_id), *(f.jpeg for f in frames))
             self._queue_summary_job(pipe, event)
+            earlier = [{"type": "streak", **window_entry(result)} for result in event.streak[:-1]]
+            windows = earlier + windows
         elif event.type is EventType.CLOSED:
             fields |= {"state": "closed", "closed_at": f"{event.result.end_ms / 1000:.3f}"}
             pipe.srem(self._keys.open_alerts(event.camera_id), event.alert_id)
         if event.type is not EventType.CLOSED:
-            pipe.hincrby(alert_key, "windows", 1)
+            positives = event.positives if event.type is EventType.OPENED else 1
+            pipe.hincrby(alert_key, "windows", positives)
             pipe.hset(alert_key, "last_positive_at", f"{event.result.end_ms / 1000:.3f}")
         pipe.hset(alert_key, mapping=fields)  # type: ignore[arg-type]
-        window = {
-            "type": event.type.value,
-            **event.payload()["window"],
-            "confidence": event.result.confidence,
-            "description": event.result.description,
-            "detected": event.result.detected,
-            "evidence": _evidence(event.result),
-        }
-        pipe.rpush(self._keys.alert_windows(event.alert_id), json.dumps(window))
+        pipe.rpush(self._keys.alert_windows(event.alert_id), *map(json.dumps, windows))
         self.queue_event(pipe, event.camera_id, event.payload())
 
     def queue_event(self, pipe: Pipeline, camera_id: str, payload: dict[str, Any]) -> None:
@@ -184,10 +255,11 @@ class AlertBook:
             pipe.xadd(stream, document, maxlen=EVENT_STREAM_MAX_LEN, approximate=True)  # type: ignore[arg-type]
 
     def _queue_summary_job(self, pipe: Pipeline, event: AlertEvent) -> None:
+        first = event.streak[0] if event.streak else event.result
         job = Job(
             JobKind.SUMMARY,
             event.camera_id,
-            event.result.start_ms,
+            first.start_ms,  # the summary looks at the whole streak and the time before it
             event.result.end_ms,
             (event.rule.id,),
             alert_id=event.alert_id,
@@ -198,7 +270,8 @@ class AlertBook:
         pipe.xadd(self._keys.jobs, job.fields(), maxlen=self._jobs_max_len, approximate=True)  # type: ignore[arg-type]
 
 
-def _opening_fields(event: AlertEvent, now: float) -> dict[str, str]:
+def _opening_fields(event: AlertEvent, now: float, frames: list[FrameRecord]) -> dict[str, str]:
+    onset_s = (event.onset_ms or event.result.start_ms) / 1000
     return {
         "id": event.alert_id,
         "camera": event.camera_id,
@@ -206,13 +279,15 @@ def _opening_fields(event: AlertEvent, now: float) -> dict[str, str]:
         "severity": event.rule.severity.value,
         "question": event.rule.question,
         "state": "open",
-        "opened_at": f"{event.result.start_ms / 1000:.3f}",
+        "onset_at": f"{onset_s:.3f}",
+        "opened_at": f"{now:.3f}",  # the confirmation: when the alert opened
         "created_at": f"{now:.3f}",
         "window_start": f"{event.result.start_ms / 1000:.3f}",
         "window_end": f"{event.result.end_ms / 1000:.3f}",
         "confidence": f"{event.result.confidence:.3f}",
         "description": event.result.description,
-        "evidence": json.dumps(_evidence(event.result)),
+        "evidence": json.dumps(event.evidence),
+        "evidence_clip_start": f"{frames[0].ts:.3f}" if frames else "",
         "acknowledged": "0",
     }
 
@@ -224,7 +299,8 @@ def _evidence(result: WindowResult) -> dict[str, float] | None:
 
 
 def _encode_track(track: Track) -> dict[str, str]:
-    return {name: str(value) for name, value in dataclasses.asdict(track).items()}
+    fields = {name: str(value) for name, value in asdict(track).items() if name != "streak"}
+    return fields | {"streak": json.dumps([asdict(result) for result in track.streak])}
 
 
 def _decode_track(raw: dict[bytes, bytes]) -> Track:
@@ -238,4 +314,6 @@ def _decode_track(raw: dict[bytes, bytes]) -> Track:
         last_window_ms=int(fields["last_window_ms"]),
         last_positive_ms=int(fields["last_positive_ms"]),
         cooldown_until_ms=int(fields["cooldown_until_ms"]),
+        onset_ms=int(fields.get("onset_ms", "0")),
+        streak=tuple(WindowResult(**item) for item in json.loads(fields.get("streak", "[]"))),
     )

@@ -31,14 +31,16 @@ class AlertRecord(BaseModel):
     acknowledged: bool
     acknowledged_at: float | None = None
     acknowledged_by: str | None = None
-    opened_at: float
+    onset_at: float | None = None  # the event's onset: the earliest evidence of its streak
+    opened_at: float  # when the alert opened (the streak's confirmation)
     closed_at: float | None = None
     updated_at: float | None = None
     confidence: float | None = None
     description: str
     last_description: str | None = None
-    windows: int = 0
-    evidence: dict[str, float] | None = None
+    windows: int = 0  # positive windows, the streak that opened it included
+    evidence: dict[str, float] | None = None  # from the onset to the latest positive window
+    evidence_clip_start: float | None = None  # capture time of the evidence clip's first frame
     summary: str | None = None
     reasoning: str | None = None
     summary_failure: str | None = None
@@ -77,6 +79,8 @@ def record_from_hash(raw: dict[bytes, bytes]) -> AlertRecord:
         closed_at=_number(fields.get("closed_at")),
         updated_at=_number(fields.get("updated_at")),
         confidence=_number(fields.get("confidence")),
+        onset_at=_number(fields.get("onset_at")),
+        evidence_clip_start=_number(fields.get("evidence_clip_start")),
         id=fields["id"],
         camera=fields["camera"],
         rule=fields.get("rule", ""),

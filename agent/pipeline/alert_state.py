@@ -5,6 +5,11 @@ threshold), is updated by each further positive window, and closes once no posit
 window has been seen for ``close_after_s``; a cooldown then keeps the next one from
 opening at once. Windows are applied in time order only: one older than the last applied
 (a replay, a redelivery, a late worker) changes nothing, so one incident is one alert.
+
+Only analysed windows reach a track: a window skipped as still is not a negative, so it
+neither breaks nor extends a streak. While idle, the track keeps the streak's positive
+windows: the alert that opens is stamped with the streak's onset (its earliest evidence)
+and lists every one of them.
 """
 
 from __future__ import annotations
@@ -49,6 +54,14 @@ class WindowResult:
     def positive(self, policy: Policy) -> bool:
         return self.detected and self.confidence >= policy.threshold
 
+    @property
+    def onset_ms(self) -> int:
+        """Where the window's evidence starts; the window's start when it gave none."""
+        return self.start_ms if self.evidence_start_ms is None else self.evidence_start_ms
+
+
+STREAK_MAX_WINDOWS = 16  # positive windows a pending streak remembers (the newest ones)
+
 
 @dataclass(frozen=True, slots=True)
 class Track:
@@ -58,6 +71,13 @@ class Track:
     last_window_ms: int = -1  # start of the last window applied
     last_positive_ms: int = 0  # end of the last positive window
     cooldown_until_ms: int = 0
+    onset_ms: int = 0  # earliest evidence of the pending streak (0: no streak)
+    streak: tuple[WindowResult, ...] = ()  # the pending streak's positive windows
+
+    @property
+    def pending(self) -> bool:
+        """A positive streak that has not opened an alert (yet)."""
+        return self.phase is Phase.IDLE and self.hits > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +85,9 @@ class Transition:
     event: EventType
     alert_id: str
     result: WindowResult
+    streak: tuple[WindowResult, ...] = ()  # on opening: every positive window, oldest first
+    onset_ms: int | None = None  # on opening: the streak's earliest evidence
+    positives: int = 1  # on opening: positive windows of the streak (``streak`` keeps the newest)
 
 
 def alert_id_for(camera_id: str, rule_id: str, window_start_ms: int) -> str:
@@ -88,13 +111,15 @@ def _while_idle(
     track: Track, result: WindowResult, policy: Policy, camera_id: str, rule_id: str
 ) -> tuple[Track, Transition | None]:
     if not result.positive(policy):
-        return replace(track, hits=0), None
+        return replace(track, hits=0, onset_ms=0, streak=()), None
     hits = track.hits + 1
+    onset_ms = result.onset_ms if track.hits == 0 else min(track.onset_ms, result.onset_ms)
+    streak = (*track.streak, result)[-STREAK_MAX_WINDOWS:]
     if hits < policy.consecutive or result.start_ms < track.cooldown_until_ms:
-        return replace(track, hits=hits), None
+        return replace(track, hits=hits, onset_ms=onset_ms, streak=streak), None
     alert_id = alert_id_for(camera_id, rule_id, result.start_ms)
     opened = Track(Phase.OPEN, hits, alert_id, result.start_ms, result.end_ms, 0)
-    return opened, Transition(EventType.OPENED, alert_id, result)
+    return opened, Transition(EventType.OPENED, alert_id, result, streak, onset_ms, hits)
 
 
 def _while_open(

@@ -20,14 +20,16 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from agent.pipeline.alert_book import AlertBook
-from agent.pipeline.alert_state import WindowResult
+from agent.pipeline.alert_state import Phase, Track, WindowResult
 from agent.pipeline.jobs import Job, JobKind, JobQueue
 from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule, rules_for
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
-from agent.pipeline.windows import Gate, Window, WindowGrid, gate
+from agent.pipeline.windows import Activity, Attention, Gate, Window, WindowGrid, gate
+from streams.framebuffer import latest_frame_async
 from streams.keys import Keys
+from streams.motion import Thumbnail, motion_score, stamped_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,15 @@ def fixed_cameras(camera_fps: dict[str, float]) -> CameraSource:
     return cameras
 
 
+@dataclass(frozen=True, slots=True)
+class _Awaited:
+    """The camera's last analysed window, until its verdicts are applied."""
+
+    start_ms: int
+    rule_ids: tuple[str, ...]
+    enqueued_at: float  # monotonic seconds
+
+
 @dataclass
 class _Cursor:
     next_start_ms: int | None = None
@@ -52,6 +63,8 @@ class _Cursor:
     last_read_id: str = "0-0"
     last_frame_ms: int = 0
     entries: list[tuple[int, float]] = field(default_factory=list)  # (capture ms, motion)
+    awaited: _Awaited | None = None
+    reference: Thumbnail | None = None  # the last analysed window's last picture
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,26 +76,22 @@ class Plan:
 
 
 def plan_window(
-    window: Window,
-    entries: list[tuple[int, float]],
-    rules: list[Rule],
-    has_open_alert: bool,
-    since_last_run_s: float,
-    settings: PipelineSettings,
+    activity: Activity, rules: list[Rule], attention: Attention, settings: PipelineSettings
 ) -> Plan:
     """Pure: gating of one complete window."""
-    max_motion = max((motion for _, motion in entries), default=0.0)
-    decision = gate(
-        max_motion,
-        settings.motion_threshold,
-        since_last_run_s,
-        settings.heartbeat_s,
-        forced=has_open_alert,
-    )
+    decision = gate(activity, attention, settings.motion_threshold, settings.heartbeat_s)
     if decision is not Gate.STILL:
         return Plan(decision, tuple(rule.id for rule in rules))
     ungated = tuple(rule.id for rule in rules if not rule.motion_gated)
     return Plan(Gate.ALWAYS if ungated else Gate.STILL, ungated)
+
+
+def attention_of(tracks: list[Track]) -> Attention:
+    if any(track.phase is Phase.OPEN for track in tracks):
+        return Attention.OPEN
+    if any(track.pending for track in tracks):
+        return Attention.PENDING
+    return Attention.NONE
 
 
 class Scheduler:
@@ -99,10 +108,13 @@ class Scheduler:
         self._cameras = cameras
         self._camera_fps: dict[str, float] = {}
         self._grid = WindowGrid(round(settings.window_s * 1000), round(settings.stride_s * 1000))
+        self._confirm_ms = min(round(settings.confirm_stride_s * 1000), self._grid.stride_ms)
         self._rules = RuleStore(client, keys)
         self._queue = JobQueue(client, keys, settings.jobs_max_len)
         self._counters = Counters(client, keys)
-        self._alerts = AlertBook(client, keys, jobs_max_len=settings.jobs_max_len)
+        self._alerts = AlertBook(
+            client, keys, jobs_max_len=settings.jobs_max_len, evidence=settings.evidence
+        )
         self._cursors: dict[str, _Cursor] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -127,6 +139,10 @@ class Scheduler:
         return enqueued
 
     async def _camera_tick(self, camera_id: str, rules: list[Rule]) -> int:
+        """Considers the camera's complete windows in order. After a window is queued, the
+        next one waits for its verdicts: they decide whether it is forced (a streak
+        pending or an alert open) and how soon it starts (a pending streak is confirmed
+        by a window cut ``confirm_stride_s`` after it)."""
         cursor = await self._cursor(camera_id)
         await self._read_motion(camera_id, cursor)
         await self._close_alerts_if_silent(camera_id, cursor, rules)
@@ -134,16 +150,37 @@ class Scheduler:
             return 0
         if cursor.next_start_ms is None:
             cursor.next_start_ms = self._grid.first_start_at_or_after(cursor.entries[0][0])
-        windows = self._grid.closed_windows(camera_id, cursor.next_start_ms, cursor.entries[-1][0])
-        enqueued = 0
-        for window in windows:
+        enqueued = considered = 0
+        while await self._verdicts_in(camera_id, cursor, rules):
+            window = self._grid.window(camera_id, cursor.next_start_ms)
+            if window.end_ms > cursor.entries[-1][0]:
+                break
             enqueued += await self._consider(window, cursor, rules)
             cursor.next_start_ms = window.start_ms + self._grid.stride_ms
-        if windows:
-            keep_from = cursor.next_start_ms
+            considered += 1
+        if considered:
+            keep_from = cursor.next_start_ms - self._grid.size_ms
             cursor.entries = [entry for entry in cursor.entries if entry[0] >= keep_from]
             await self._save(camera_id, cursor)
         return enqueued
+
+    async def _verdicts_in(self, camera_id: str, cursor: _Cursor, rules: list[Rule]) -> bool:
+        """Whether the next window can be decided: the last queued window's verdicts are
+        applied (or waited for long enough). A pending streak then moves the next window
+        to ``confirm_stride_s`` after the queued one."""
+        awaited = cursor.awaited
+        if awaited is None:
+            return True
+        tracks = await self._tracks(camera_id, [r for r in rules if r.id in awaited.rule_ids])
+        applied = all(track.last_window_ms >= awaited.start_ms for track in tracks)
+        if not applied and time.monotonic() - awaited.enqueued_at < self._settings.verdict_wait_s:
+            return False
+        if not applied:
+            await self._counters.add("verdicts_not_awaited", camera_id)
+        cursor.awaited = None
+        if any(track.pending for track in tracks) and cursor.next_start_ms is not None:
+            cursor.next_start_ms = min(cursor.next_start_ms, awaited.start_ms + self._confirm_ms)
+        return True
 
     async def _consider(self, window: Window, cursor: _Cursor, rules: list[Rule]) -> int:
         camera_id = window.camera_id
@@ -158,18 +195,24 @@ class Scheduler:
         active = rules_for(rules, camera_id, window.start_s)
         if not active:
             return 0
-        plan = plan_window(
-            window,
-            entries,
-            active,
-            await self._has_open_alert(camera_id),
-            (window.start_ms - cursor.last_run_ms) / 1000,
-            self._settings,
+        picture = await self._last_picture(window)
+        activity = Activity(
+            max_motion=max(motion for _, motion in entries),
+            change=motion_score(cursor.reference, picture) if picture is not None else 1.0,
+            since_last_run_s=(window.start_ms - cursor.last_run_ms) / 1000,
         )
+        attention = attention_of(await self._tracks(camera_id, active))
+        plan = plan_window(activity, active, attention, self._settings)
         if plan.gate is Gate.STILL:
             await self._counters.add("windows_skipped_still", camera_id)
             return 0
         cursor.last_run_ms = window.start_ms
+        cursor.reference = picture if picture is not None else cursor.reference
+        cursor.awaited = _Awaited(window.start_ms, plan.rule_ids, time.monotonic())
+        return await self._enqueue(window, plan)
+
+    async def _enqueue(self, window: Window, plan: Plan) -> int:
+        camera_id = window.camera_id
         job = Job(
             JobKind.WINDOW,
             camera_id,
@@ -183,6 +226,18 @@ class Scheduler:
             return 0
         await self._counters.add("windows_scheduled", camera_id)
         return 1
+
+    async def _tracks(self, camera_id: str, rules: list[Rule]) -> list[Track]:
+        return [await self._alerts.track(camera_id, rule.id) for rule in rules]
+
+    async def _last_picture(self, window: Window) -> Thumbnail | None:
+        """The thumbnail of the window's last frame, to compare with the last analysed."""
+        record = await latest_frame_async(
+            self._client, self._keys, window.camera_id, before_s=window.end_s
+        )
+        if record is None or record.ts < window.start_s:
+            return None
+        return stamped_thumbnail(record.jpeg)
 
     async def _close_alerts_if_silent(
         self, camera_id: str, cursor: _Cursor, rules: list[Rule]
@@ -201,7 +256,7 @@ class Scheduler:
         )  # fmt: skip
         for rule in rules:
             if rule.applies_to(camera_id) and silent_s >= rule.close_after_s:
-                await self._alerts.apply(camera_id, rule, result, [])
+                await self._alerts.apply(camera_id, rule, result)
 
     async def _read_motion(self, camera_id: str, cursor: _Cursor) -> None:
         reply = await self._client.xrange(

@@ -7,11 +7,41 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class EvidenceSettings(BaseModel):
+    """What an alert keeps as its evidence clip."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    preroll_s: Annotated[
+        float, Field(ge=0, le=30, description="Time kept before the event's onset.")
+    ] = 2.0
+    max_s: Annotated[
+        float, Field(gt=0, le=120, description="Longest evidence clip; the newest part is kept.")
+    ] = 60.0
+
+
 class PipelineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     window_s: Annotated[float, Field(gt=0, le=60, description="Clip window length.")] = 8.0
     stride_s: Annotated[float, Field(gt=0, le=60, description="Start-to-start spacing.")] = 8.0
+    confirm_stride_s: Annotated[
+        float,
+        Field(
+            gt=0, le=60,
+            description="Start-to-start spacing while a positive streak awaits confirmation: "
+            "the confirming window is cut this soon after the positive one, overlapping it "
+            "(at most stride_s).",
+        ),
+    ] = 4.0  # fmt: skip
+    verdict_wait_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="How long the next window of a camera waits for the verdict of the "
+            "one before it, which decides whether it is forced or may be skipped as still.",
+        ),
+    ] = 10.0
     motion_threshold: Annotated[
         float, Field(ge=0, le=1, description="Share of changed thumbnail that counts as motion.")
     ] = 0.02
@@ -37,3 +67,4 @@ class PipelineSettings(BaseModel):
         float, Field(ge=0, description="Time before the opening window shown to the summary.")
     ] = 30.0
     summary_fps: Annotated[float, Field(gt=0, le=4)] = 1.0
+    evidence: EvidenceSettings = EvidenceSettings()

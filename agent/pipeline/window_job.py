@@ -11,13 +11,13 @@ import redis.asyncio as aioredis
 from agent.engines import Engine
 from agent.engines.answers import Verdict, VerdictAnswer
 from agent.engines.prompts import Question
-from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_book import AlertBook, EvidenceFrames
 from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.jobs import Job
 from agent.pipeline.metrics import Counters, engine_usage
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
-from streams.framebuffer import read_frames_async
+from streams.framebuffer import FrameRecord, read_frames_async
 from streams.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -72,12 +72,18 @@ class WindowRunner:
         if not answer.ok:
             await self._record_failure(job, answer)
             return
-        jpegs = [record.jpeg for record in records]
         by_id = {rule.id: rule for rule in rules}
         for verdict in answer.verdicts:
             await self._alerts.apply(
-                job.camera_id, by_id[verdict.question_id], _result(job, verdict), jpegs
-            )
+                job.camera_id, by_id[verdict.question_id], _result(job, verdict),
+                self._stored_frames(job.camera_id),
+            )  # fmt: skip
+
+    def _stored_frames(self, camera_id: str) -> EvidenceFrames:
+        async def frames(start_s: float, end_s: float) -> list[FrameRecord]:
+            return await read_frames_async(self._client, self._keys, camera_id, start_s, end_s)
+
+        return frames
 
     async def _shed(self, job: Job) -> bool:
         age_s = time.time() - job.end_ms / 1000

@@ -1,4 +1,4 @@
-"""Clip windows: fixed-size time ranges on a stride grid, and motion gating. Pure logic."""
+"""Clip windows: fixed-size time ranges on a stride grid, and their gating. Pure logic."""
 
 from __future__ import annotations
 
@@ -37,34 +37,43 @@ class WindowGrid:
     def window(self, camera_id: str, start_ms: int) -> Window:
         return Window(camera_id, start_ms, start_ms + self.size_ms)
 
-    def closed_windows(self, camera_id: str, next_start_ms: int, newest_ms: int) -> list[Window]:
-        """Windows from ``next_start_ms`` on that a frame at ``newest_ms`` proves complete."""
-        windows = []
-        start = next_start_ms
-        while start + self.size_ms <= newest_ms:
-            windows.append(self.window(camera_id, start))
-            start += self.stride_ms
-        return windows
+
+class Attention(StrEnum):
+    """What the camera's alert tracks ask of its next window."""
+
+    NONE = "none"  # nothing developing: the window may be skipped when still
+    PENDING = "pending"  # a positive streak awaits confirmation: analyse it
+    OPEN = "open"  # an alert is open: analyse it
 
 
 class Gate(StrEnum):
-    MOTION = "motion"  # enough motion: run
+    MOTION = "motion"  # enough motion inside the window: run
+    CHANGE = "change"  # enough change since the last analysed window: run
     HEARTBEAT = "heartbeat"  # still, but due for a periodic look: run
-    ALWAYS = "always"  # a rule opted out of gating, or an alert is open: run
+    PENDING = "pending"  # a positive streak awaits confirmation: run
+    OPEN = "open"  # an alert is open: run
+    ALWAYS = "always"  # a rule opted out of gating: run (those rules only)
     STILL = "still"  # skip
 
 
-def gate(
-    max_motion: float,
-    threshold: float,
-    since_last_run_s: float,
-    heartbeat_s: float,
-    forced: bool,
-) -> Gate:
-    if forced:
-        return Gate.ALWAYS
-    if max_motion >= threshold:
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """What the gate knows of one window."""
+
+    max_motion: float  # largest frame-to-frame motion inside the window
+    change: float  # share changed since the last analysed window's last frame
+    since_last_run_s: float
+
+
+def gate(activity: Activity, attention: Attention, threshold: float, heartbeat_s: float) -> Gate:
+    if attention is Attention.OPEN:
+        return Gate.OPEN
+    if attention is Attention.PENDING:
+        return Gate.PENDING
+    if activity.max_motion >= threshold:
         return Gate.MOTION
-    if since_last_run_s >= heartbeat_s:
+    if activity.change >= threshold:
+        return Gate.CHANGE
+    if activity.since_last_run_s >= heartbeat_s:
         return Gate.HEARTBEAT
     return Gate.STILL

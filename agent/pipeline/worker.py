@@ -49,7 +49,9 @@ class Worker:
         self._keys = keys
         self._settings = settings
         self._counters = Counters(client, keys)
-        alerts = AlertBook(client, keys, jobs_max_len=settings.jobs_max_len)
+        alerts = AlertBook(
+            client, keys, jobs_max_len=settings.jobs_max_len, evidence=settings.evidence
+        )
         rules = RuleStore(client, keys)
         self._windows = WindowRunner(client, keys, engine, settings, rules, alerts, self._counters)
         self._summaries = Summarizer(client, keys, engine, settings, alerts)

@@ -53,6 +53,8 @@ def webhook_body(event: dict[str, Any], alert: AlertRecord | None, base_url: str
         "rule": event.get("rule"),
         "severity": event.get("severity"),
         "verdict": _verdict(event),
+        "onset": event.get("onset"),
+        "windows": event.get("windows"),
         "summary": event.get("summary") or (alert.summary if alert else None),
         "alert": alert.model_dump() if alert else None,
         "links": links,

@@ -21,6 +21,7 @@ from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule
 from streams.framebuffer import FrameRecord, append_frame
 from tests.api.conftest import LiveApi, live_api_on
+from tests.pipeline.evidence import fixed_frames
 
 RULE = Rule(id="lane", question="Is a person in the lane?", close_after_s=1.0, cooldown_s=0.0)
 
@@ -44,9 +45,9 @@ async def write_alerts(api: LiveApi, count: int, rule: Rule = RULE) -> None:
     start = int(time.time() * 1000) - 600_000
     for number in range(count):
         at = start + number * 10_000
-        frames = [jpeg(40 + i) for i in range(4)]
+        frames = fixed_frames([jpeg(40 + i) for i in range(4)], "cam1")
         await book.apply("cam1", rule, WindowResult(at, at + 2000, True, 0.9, "person"), frames)
-        await book.apply("cam1", rule, WindowResult(at + 4000, at + 6000, False, 0.1, "empty"), [])
+        await book.apply("cam1", rule, WindowResult(at + 4000, at + 6000, False, 0.1, "empty"))
     await Counters(client, api.keys).add("windows_scheduled", "cam1", 7)
     await client.aclose()
 

@@ -12,6 +12,7 @@ from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.rules import Rule
 from streams.keys import Keys
+from tests.pipeline.evidence import fixed_frames
 
 RULE = Rule(
     id="lane", question="Is a person in the lane?", consecutive=2, close_after_s=4.0,
@@ -35,11 +36,12 @@ async def test_racing_writers_cause_each_event_once(
     _, client = bus_clients
     alone, raced = Keys(f"{keys.prefix}alone:"), Keys(f"{keys.prefix}raced:")
     sequential = AlertBook(client, alone)
+    evidence = fixed_frames([b"\xff\xd8jpeg"], "dock")
     for window in windows():
-        await sequential.apply("dock", RULE, window, [b"\xff\xd8jpeg"])
+        await sequential.apply("dock", RULE, window, evidence)
     books = [AlertBook(client, raced) for _ in range(RACERS)]
     for window in windows():
-        await asyncio.gather(*(b.apply("dock", RULE, window, [b"\xff\xd8jpeg"]) for b in books))
+        await asyncio.gather(*(b.apply("dock", RULE, window, evidence) for b in books))
 
     expected = [fields[b"type"] for _, fields in await client.xrange(alone.alerts)]
     got = [fields[b"type"] for _, fields in await client.xrange(raced.alerts)]
@@ -59,12 +61,12 @@ async def test_a_track_write_from_a_stale_read_is_refused(
     _, client = bus_clients
     book = AlertBook(client, keys)
     first, second, third = windows()[3:6]  # negatives: they move the track, no event
-    await book.apply("dock", RULE, first, [])
+    await book.apply("dock", RULE, first)
     key = keys.track("dock", "lane")
     stale = (await client.hget(key, "last_window_ms")).decode()
-    await book.apply("dock", RULE, second, [])
+    await book.apply("dock", RULE, second)
     refused = await book._set_track_if(keys=[key], args=[stale, "last_window_ms", "1"])
     assert refused == 0
     assert int(await client.hget(key, "last_window_ms")) == second.start_ms
-    await book.apply("dock", RULE, third, [])
+    await book.apply("dock", RULE, third)
     assert int(await client.hget(key, "last_window_ms")) == third.start_ms

@@ -138,7 +138,11 @@ async def test_a_stalled_engine_sheds_windows_and_work_resumes_after(
 ) -> None:
     await RuleStore(aclient, keys).seed([LANE])
     engine = ScriptedEngine(delay_s=7.0)  # slower than the 2 s stride: a backlog builds
-    settings = FAST.model_copy(update={"worker_concurrency": 1, "max_window_age_s": 6.0})
+    # The scheduler waits for a window's verdicts only briefly here, so windows queue up
+    # behind the stalled engine and the workers must shed them.
+    settings = FAST.model_copy(
+        update={"worker_concurrency": 1, "max_window_age_s": 6.0, "verdict_wait_s": 0.5}
+    )
     with running_ingest(redis_client, keys, [camera("dock", demo_video_path().as_uri())]):
         async with running_pipeline(aclient, keys, engine, {"dock": 4.0}, settings=settings):
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -73,18 +74,26 @@ async def test_scripted_detections_become_exactly_the_expected_alerts(
         k.decode(): v.decode() for k, v in (await aclient.hgetall(keys.alert(alert_id))).items()
     }
     assert alert["state"] == "closed"
-    assert float(alert["opened_at"]) == positive[1]
+    # Stamped with the onset (the first positive window's evidence, clip seconds 0.5-1.5 on
+    # the wall clock), opened once the second positive window confirmed it.
+    assert float(alert["onset_at"]) == pytest.approx(positive[0] + 0.5, abs=0.3)
+    assert float(alert["opened_at"]) >= positive[1] + 2
     assert float(alert["last_positive_at"]) == positive[2] + 2
     assert alert["summary"] == SUMMARY
-    assert alert["windows"] == "2"
-    evidence_times = json.loads(alert["evidence"])  # clip seconds 0.5-1.5 on the wall clock
-    assert evidence_times["start"] == pytest.approx(positive[1] + 0.5, abs=0.3)
-    assert evidence_times["end"] - evidence_times["start"] == pytest.approx(1.0)
+    assert alert["windows"] == "3"  # both windows of the streak, and the update
+    evidence_times = json.loads(alert["evidence"])
+    assert evidence_times["start"] == pytest.approx(positive[0] + 0.5, abs=0.3)
+    assert evidence_times["end"] == pytest.approx(positive[1] + 1.5, abs=0.3)
+    # The evidence clip: a 2 s pre-roll before the onset to the confirming window's end.
     evidence = await aclient.lrange(keys.evidence(alert_id), 0, -1)
-    assert len(evidence) == 8
+    assert len(evidence) == pytest.approx(4 * (positive[1] + 2 - positive[0] + 1.5), abs=2)
     assert all(frame[:2] == b"\xff\xd8" for frame in evidence)
+    assert float(alert["evidence_clip_start"]) == pytest.approx(positive[0] - 1.5, abs=0.3)
     windows = [json.loads(w) for w in await aclient.lrange(keys.alert_windows(alert_id), 0, -1)]
-    assert [w["type"] for w in windows] == ["alert.opened", "alert.updated", "alert.closed"]
+    assert [w["type"] for w in windows] == [
+        "streak", "alert.opened", "alert.updated", "alert.closed",
+    ]  # fmt: skip
+    assert [w["start"] for w in windows[:3]] == positive
     assert await aclient.scard(keys.open_alerts("dock")) == 0
     # The summary looked at the time before the opening window too.
     reason_starts = [start for mode, start in engine.calls if mode == "reason"]
@@ -143,3 +152,54 @@ async def test_still_windows_are_skipped_except_for_heartbeats(
     # The first window runs (its first frame counts as motion), then one in three.
     assert 1 <= counters["windows_scheduled:wall"] <= 3
     assert counters["windows_skipped_still:wall"] >= 4
+
+
+async def test_a_still_window_after_a_positive_one_is_analysed_and_confirms_early(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys, still_video: Path
+) -> None:
+    """An event that stays still: the camera shows no motion, the heartbeat finds it, the
+    confirming window is cut ``confirm_stride_s`` later (overlapping), and every window
+    after it is analysed while the alert is open."""
+    await RuleStore(aclient, keys).seed([LANE])
+    settings = FAST.model_copy(
+        update={
+            "window_s": 4.0, "stride_s": 4.0, "confirm_stride_s": 2.0,
+            "motion_threshold": 0.02, "heartbeat_s": 8.0,
+        }
+    )  # fmt: skip
+    engine = ScriptedEngine()
+    with running_ingest(redis_client, keys, [camera("wall", still_video.as_uri())]):
+        async with running_pipeline(aclient, keys, engine, {"wall": 4.0}, settings=settings):
+
+            async def first_still_window_skipped() -> bool:
+                counters = await Counters(aclient, keys).all()
+                return counters.get("windows_skipped_still:wall", 0) >= 1
+
+            await eventually(first_still_window_skipped, 30, "a still window skipped")
+            before = len(engine.calls)
+            engine.detect["lane"] = [(time.time() - 60, time.time() + 600)]
+
+            async def opened() -> bool:
+                return any(e["type"] == "alert.opened" for e in await events(aclient, keys.alerts))
+
+            await eventually(opened, 30, "the alert to open")
+            skipped = (await Counters(aclient, keys).all())["windows_skipped_still:wall"]
+            found_at = len(engine.calls)
+            await eventually(
+                lambda: _calls_at_least(engine, found_at + 2), 20, "windows while open"
+            )
+    positive = [start for mode, start in engine.calls[before:] if mode == "verdicts"]
+    first = positive[0]
+    # Window starts are frame times: within a frame (0.25 s) of the window grid.
+    assert positive[1] - first == pytest.approx(2.0, abs=0.3)  # the early confirmation
+    gaps = [b - a for a, b in itertools.pairwise(positive[1:])]
+    assert gaps
+    assert all(gap == pytest.approx(4.0, abs=0.3) for gap in gaps)  # nothing skipped while open
+    assert (await Counters(aclient, keys).all())["windows_skipped_still:wall"] == skipped
+    alert_id = next(e["alert_id"] for e in await events(aclient, keys.alerts))
+    alert = await aclient.hgetall(keys.alert(alert_id))
+    assert float(alert[b"onset_at"]) == pytest.approx(first + 0.5, abs=0.3)
+
+
+async def _calls_at_least(engine: ScriptedEngine, count: int) -> bool:
+    return len(engine.calls) >= count

@@ -17,9 +17,9 @@ from agent.pipeline.alert_state import (
     step,
 )
 from agent.pipeline.rules import Rule, rules_for
-from agent.pipeline.scheduler import Plan, plan_window
+from agent.pipeline.scheduler import Plan, attention_of, plan_window
 from agent.pipeline.settings import PipelineSettings
-from agent.pipeline.windows import Gate, WindowGrid, gate
+from agent.pipeline.windows import Activity, Attention, Gate, WindowGrid, gate
 
 POLICY = Policy(threshold=0.5, consecutive=2, close_after_ms=4000, cooldown_ms=10_000)
 
@@ -38,36 +38,86 @@ def run(windows: list[WindowResult], track: Track | None = None) -> tuple[Track,
     return track, events
 
 
-def test_grid_cuts_complete_windows_on_the_stride() -> None:
+def test_grid_starts_on_the_stride_and_names_windows_by_their_start() -> None:
     grid = WindowGrid(size_ms=8000, stride_ms=4000)
     assert grid.first_start_at_or_after(10_001) == 12_000
-    windows = grid.closed_windows("cam", 12_000, newest_ms=24_000)
-    assert [(w.start_ms, w.end_ms) for w in windows] == [(12_000, 20_000), (16_000, 24_000)]
-    assert windows[0].job_id == "cam:12000"
-    assert grid.closed_windows("cam", 12_000, newest_ms=19_999) == []
+    window = grid.window("cam", 12_000)
+    assert (window.start_ms, window.end_ms, window.job_id) == (12_000, 20_000, "cam:12000")
 
 
-def test_gate_runs_motion_heartbeat_and_forced_windows() -> None:
-    assert gate(0.3, 0.02, 1, 60, forced=False) is Gate.MOTION
-    assert gate(0.0, 0.02, 61, 60, forced=False) is Gate.HEARTBEAT
-    assert gate(0.0, 0.02, 1, 60, forced=True) is Gate.ALWAYS
-    assert gate(0.01, 0.02, 1, 60, forced=False) is Gate.STILL
+def activity(motion: float = 0.0, change: float = 0.0, since_s: float = 1.0) -> Activity:
+    return Activity(max_motion=motion, change=change, since_last_run_s=since_s)
+
+
+def test_gate_runs_motion_change_heartbeat_and_attention_windows() -> None:
+    none = Attention.NONE
+    assert gate(activity(motion=0.3), none, 0.02, 60) is Gate.MOTION
+    assert gate(activity(change=0.05), none, 0.02, 60) is Gate.CHANGE
+    assert gate(activity(since_s=61), none, 0.02, 60) is Gate.HEARTBEAT
+    assert gate(activity(motion=0.01, change=0.01), none, 0.02, 60) is Gate.STILL
+
+
+def test_a_still_window_is_analysed_while_a_streak_is_pending_or_an_alert_open() -> None:
+    still = activity(motion=0.0, change=0.0)
+    assert gate(still, Attention.PENDING, 0.02, 60) is Gate.PENDING
+    assert gate(still, Attention.OPEN, 0.02, 60) is Gate.OPEN
 
 
 def test_plan_asks_only_ungated_rules_of_a_still_window() -> None:
-    grid = WindowGrid(8000, 8000)
     gated = Rule(id="a", question="Is a person there?")
     ungated = Rule(id="b", question="Is the door open?", motion_gated=False)
-    still = [(i * 250, 0.0) for i in range(32)]
     settings = PipelineSettings()
-    window = grid.window("cam", 0)
-    assert plan_window(window, still, [gated], False, 10, settings) == Plan(Gate.STILL, ())
-    assert plan_window(window, still, [gated, ungated], False, 10, settings) == Plan(
-        Gate.ALWAYS, ("b",)
-    )
-    assert plan_window(window, still, [gated], True, 10, settings).rule_ids == ("a",)
-    moving = [*still[:-1], (7750, 0.4)]
-    assert plan_window(window, moving, [gated, ungated], False, 10, settings).gate is Gate.MOTION
+    none = Attention.NONE
+    assert plan_window(activity(), [gated], none, settings) == Plan(Gate.STILL, ())
+    assert plan_window(activity(), [gated, ungated], none, settings) == Plan(Gate.ALWAYS, ("b",))
+    assert plan_window(activity(), [gated], Attention.PENDING, settings).rule_ids == ("a",)
+    moving = activity(motion=0.4)
+    assert plan_window(moving, [gated, ungated], none, settings).gate is Gate.MOTION
+
+
+def test_attention_comes_from_the_tracks() -> None:
+    assert attention_of([]) is Attention.NONE
+    assert attention_of([Track(), replace(Track(), hits=1)]) is Attention.PENDING
+    opened = replace(Track(), phase=Phase.OPEN, hits=2)
+    assert attention_of([replace(Track(), hits=1), opened]) is Attention.OPEN
+
+
+def evidenced(start_s: int, first_seen_s: float, last_seen_s: float) -> WindowResult:
+    return WindowResult(
+        start_s * 1000, (start_s + 8) * 1000, True, 0.9, "seen",
+        round(first_seen_s * 1000), round(last_seen_s * 1000),
+    )  # fmt: skip
+
+
+def test_an_alert_is_stamped_with_the_onset_of_its_streak() -> None:
+    track = Track()
+    track, first = step(track, evidenced(0, 5.25, 8.0), POLICY, "cam", "rule")
+    assert first is None
+    assert track.pending
+    assert track.onset_ms == 5250
+    track, opened = step(track, evidenced(4, 5.25, 12.0), POLICY, "cam", "rule")
+    assert opened is not None
+    assert opened.event is EventType.OPENED
+    assert opened.onset_ms == 5250
+    assert [w.start_ms for w in opened.streak] == [0, 4000]
+    assert opened.positives == 2
+    assert track.phase is Phase.OPEN
+    assert track.streak == ()
+
+
+def test_a_negative_window_forgets_the_streak_and_its_onset() -> None:
+    track, _ = step(Track(), evidenced(0, 5.0, 8.0), POLICY, "cam", "rule")
+    track, _ = step(track, result(8, False), POLICY, "cam", "rule")
+    assert (track.hits, track.onset_ms, track.streak) == (0, 0, ())
+    track, _ = step(track, evidenced(16, 20.0, 24.0), POLICY, "cam", "rule")
+    _, opened = step(track, evidenced(20, 20.0, 28.0), POLICY, "cam", "rule")
+    assert opened is not None
+    assert opened.onset_ms == 20_000
+
+
+def test_a_window_without_evidence_counts_from_its_start() -> None:
+    track, _ = step(Track(), result(6, True), POLICY, "cam", "rule")
+    assert track.onset_ms == 6000
 
 
 def test_alert_opens_after_consecutive_hits_and_closes_after_inactivity() -> None:

@@ -93,7 +93,8 @@ async def evidence_mp4(state: State, _: ReadKey, alert_id: AlertId) -> Response:
     if not jpegs:
         raise HTTPException(404, f"alert {alert_id} has no evidence frames")
     fps = state.ingest.fps
-    times = [alert.opened_at + index / fps for index in range(len(jpegs))]
+    first_s = alert.evidence_clip_start or alert.onset_at or alert.opened_at
+    times = [first_s + index / fps for index in range(len(jpegs))]
     try:
         video = await asyncio.to_thread(encode_mp4, jpegs, times)
     except VideoError as error:
