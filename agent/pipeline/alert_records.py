@@ -113,6 +113,8 @@ async def list_alerts(
     client: aioredis.Redis, keys: Keys, wanted: AlertFilter, limit: int, cursor: str | None
 ) -> tuple[list[AlertRecord], str | None]:
     """Up to ``limit`` alerts, newest first, and the cursor of the next page (None: no more)."""
+    if cursor is not None and _is_first_id(cursor):
+        return [], None  # nothing lies before the first possible stream id
     stream = keys.alerts if wanted.camera is None else keys.camera_alerts(wanted.camera)
     low = "-" if wanted.since is None else str(int(wanted.since * 1000))
     high = "+" if cursor is None else f"({cursor}"
@@ -130,6 +132,11 @@ async def list_alerts(
                     return found, entry_id
         high = f"({last_id}"
     return found, high.removeprefix("(")
+
+
+def _is_first_id(entry_id: str) -> bool:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds) == 0 and int(sequence or "0") == 0
 
 
 async def _opened_before(
