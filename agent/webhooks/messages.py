@@ -54,6 +54,8 @@ def webhook_body(event: dict[str, Any], alert: AlertRecord | None, base_url: str
         "severity": event.get("severity"),
         "verdict": _verdict(event),
         "summary": event.get("summary") or (alert.summary if alert else None),
+        # The summary with the UTC time after each clip time it names ("3.00s (14:02:07 UTC)")
+        "summary_placed": event.get("summary_placed") or (alert.summary_placed if alert else None),
         "alert": alert.model_dump() if alert else None,
         "links": links,
     }
