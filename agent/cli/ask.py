@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from agent.engines.answers import ReasoningAnswer
+from agent.engines.clip_times import place_times
 from agent.engines.errors import EngineError
 from agent.engines.factory import start_engine
 from agent.engines.host import engine_for_host, test_model_settings
@@ -51,7 +52,8 @@ def ask_command(
     except (AskError, FileSamplingError, EngineError) as error:
         typer.echo(f"vigil ask: {error}", err=True)
         raise typer.Exit(1) from None
-    for line in describe(answer, len(records), fps):
+    clip_start = None if video is not None else records[0].ts
+    for line in describe(answer, len(records), fps, clip_start):
         typer.echo(line)
 
 
@@ -94,16 +96,32 @@ def run_ask(
     return asyncio.run(ask(settings, records, fps, question))
 
 
-def describe(answer: ReasoningAnswer, frames: int, fps: float) -> list[str]:
+def describe(
+    answer: ReasoningAnswer, frames: int, fps: float, clip_start: float | None
+) -> list[str]:
+    """What ``vigil ask`` prints; ``clip_start`` (epoch s) places the answer's clip times on
+    the wall clock, None for a file, whose clip seconds are already its own time."""
     usage, completion = answer.completion.usage, answer.completion
     lines = [f"clip: {frames} frames at {fps:g} fps ({frames / fps:.2f} s)"]
-    if answer.ok:
-        lines += [f"reasoning: {answer.reasoning or '(none)'}", f"answer: {answer.answer}"]
-    else:
+    if not answer.ok:
         lines += [f"unparsed answer ({answer.failure}):", completion.text]
+    elif clip_start is None:
+        lines += [f"reasoning: {answer.reasoning or '(none)'}", f"answer: {answer.answer}"]
+        lines.append("(times in the answer are seconds from the start of the file)")
+    else:
+        lines += _placed_lines(answer, clip_start, frames / fps)
     video = "" if usage.video_tokens is None else f", {usage.video_tokens} video"
     lines.append(
         f"tokens: {usage.prompt_tokens} prompt{video}, {usage.completion_tokens} generated; "
         f"{completion.latency_ms:.0f} ms"
     )
+    return lines
+
+
+def _placed_lines(answer: ReasoningAnswer, clip_start: float, duration_s: float) -> list[str]:
+    reasoning = place_times(answer.reasoning or "(none)", clip_start, duration_s)
+    placed = place_times(answer.answer or "", clip_start, duration_s)
+    lines = [f"reasoning: {reasoning.text}", f"answer: {placed.text}"]
+    if placed.times:
+        lines.append(f"answer as the model wrote it (clip seconds): {answer.answer}")
     return lines

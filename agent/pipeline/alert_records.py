@@ -14,6 +14,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
+from agent.engines.clip_times import PlacedTime
 from agent.pipeline.alert_state import EventType
 from streams.keys import Keys
 
@@ -44,6 +45,13 @@ class AlertRecord(BaseModel):
     summary: str | None = None
     reasoning: str | None = None
     summary_failure: str | None = None
+    # The summary's clip times placed on the wall clock (clip second t = summary_clip_start + t)
+    summary_placed: str | None = None
+    summary_times: list[PlacedTime] | None = None
+    reasoning_placed: str | None = None
+    reasoning_times: list[PlacedTime] | None = None
+    summary_clip_start: float | None = None
+    summary_clip_end: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +100,21 @@ def record_from_hash(raw: dict[bytes, bytes]) -> AlertRecord:
         description=fields.get("description", ""),
         windows=int(fields.get("windows", "0")),
         evidence=evidence,
+        summary_placed=optional.get("summary_placed"),
+        summary_times=_times(fields.get("summary_times")),
+        reasoning_placed=optional.get("reasoning_placed"),
+        reasoning_times=_times(fields.get("reasoning_times")),
+        summary_clip_start=_number(fields.get("summary_clip_start")),
+        summary_clip_end=_number(fields.get("summary_clip_end")),
     )
 
 
 def _number(value: str | None) -> float | None:
     return float(value) if value else None
+
+
+def _times(value: str | None) -> list[PlacedTime] | None:
+    return [PlacedTime(**time) for time in json.loads(value)] if value else None
 
 
 async def read_alert(client: aioredis.Redis, keys: Keys, alert_id: str) -> AlertRecord | None:

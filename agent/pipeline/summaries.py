@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from dataclasses import asdict
 from typing import cast
 
 import redis.asyncio as aioredis
 
 from agent.engines import Engine
+from agent.engines.answers import ReasoningAnswer
+from agent.engines.clip_times import place_times
+from agent.engines.prompts import ClipFacts
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import EventType
 from agent.pipeline.jobs import Job
@@ -75,16 +80,17 @@ class Summarizer:
         )
         answer = await self._engine.reason(clip, question)
         await self._counters.add_many(engine_usage(answer.completion), job.camera_id)
-        fields = {
+        fields: dict[str, object] = {
             "summary": answer.answer or "",
             "reasoning": answer.reasoning or "",
             "summary_failure": answer.failure or "",
+            **placed_summary(answer, clip.facts),
         }
         if not answer.ok:
             fields["summary_raw"] = answer.completion.text[:20_000]
         await self._store(job, alert, fields)
 
-    async def _store(self, job: Job, alert: dict[bytes, bytes], fields: dict[str, str]) -> None:
+    async def _store(self, job: Job, alert: dict[bytes, bytes], fields: dict[str, object]) -> None:
         """Writes the summary and its event once, however often the job runs."""
         alert_key = self._keys.alert(job.alert_id)
         async with self._client.pipeline(transaction=True) as pipe:
@@ -93,7 +99,8 @@ class Summarizer:
                 await pipe.unwatch()  # type: ignore[no-untyped-call]
                 return
             pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.hset(alert_key, mapping={**fields, "summarized_at": "1"})  # type: ignore[dict-item]
+            stored = {name: _hash_value(value) for name, value in fields.items()}
+            pipe.hset(alert_key, mapping={**stored, "summarized_at": "1"})  # type: ignore[dict-item]
             payload = {
                 "type": EventType.SUMMARIZED.value,
                 "alert_id": job.alert_id,
@@ -104,5 +111,26 @@ class Summarizer:
             }
             self._alerts.queue_event(pipe, job.camera_id, payload)
             await pipe.execute()
-        failure = fields.get("summary_failure")
+        failure = str(fields.get("summary_failure", ""))
         log.info("alert %s summarized%s", job.alert_id, f" (failed: {failure})" if failure else "")
+
+
+def placed_summary(answer: ReasoningAnswer, facts: ClipFacts) -> dict[str, object]:
+    """The summary and reasoning with their clip times placed on the wall clock, and the
+    clip they count from (clip second t is ``summary_clip_start + t``)."""
+    summary = place_times(answer.answer or "", facts.start_s, facts.duration_s)
+    reasoning = place_times(answer.reasoning or "", facts.start_s, facts.duration_s)
+    return {
+        "summary_placed": summary.text,
+        "summary_times": [asdict(time) for time in summary.times],
+        "reasoning_placed": reasoning.text,
+        "reasoning_times": [asdict(time) for time in reasoning.times],
+        "summary_clip_start": round(facts.start_s, 3),
+        "summary_clip_end": round(facts.start_s + facts.duration_s, 3),
+        "summary_clip_fps": facts.fps,
+    }
+
+
+def _hash_value(value: object) -> str:
+    """Strings as they are, numbers and lists as JSON (the event carries them typed)."""
+    return value if isinstance(value, str) else json.dumps(value)

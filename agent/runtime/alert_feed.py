@@ -26,7 +26,7 @@ def describe(payload: dict[str, object]) -> str:
         return f"{head} at {at}: {payload.get('description', '')} (confidence {confidence:.2f})"
     if payload.get("summary_failure"):
         return f"{head}: summary failed: {payload['summary_failure']}"
-    return f"{head}: {payload.get('summary', '')}"
+    return f"{head}: {payload.get('summary_placed') or payload.get('summary', '')}"
 
 
 async def follow_alerts(

@@ -56,6 +56,8 @@ def webhook_body(event: dict[str, Any], alert: AlertRecord | None, base_url: str
         "onset": event.get("onset"),
         "windows": event.get("windows"),
         "summary": event.get("summary") or (alert.summary if alert else None),
+        # The summary with the UTC time after each clip time it names ("3.00s (14:02:07 UTC)")
+        "summary_placed": event.get("summary_placed") or (alert.summary_placed if alert else None),
         "alert": alert.model_dump() if alert else None,
         "links": links,
     }

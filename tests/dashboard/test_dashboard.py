@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from agent.api.settings import ApiSettings
 from agent.runtime.config import VigilSettings
@@ -28,6 +28,10 @@ FRAME_HASH = """(img) => {
 
 
 FRAME_SHOWN = "() => document.querySelector('[data-camera=street] img').naturalWidth > 0"
+# SUMMARY names clip second 1.00; the pages show the UTC time it stands for after it.
+PLACED_SUMMARY = re.compile(
+    re.escape(SUMMARY).replace(r"1\.00s", r"1\.00s \(\d\d:\d\d:\d\d UTC\)") + "$"
+)
 
 
 def sign_in(page: Page, url: str, token: str, route: str = "") -> None:
@@ -153,7 +157,9 @@ def test_the_detail_page_plays_the_evidence_and_acknowledges(
 ) -> None:
     sign_in(page, vigil.url, vigil.admin, f"#/alerts/{summarized_alert}")
     expect(page.locator("h1")).to_have_text("Is someone loitering by the parked bikes?")
-    expect(page.locator(".summary")).to_have_text(SUMMARY)
+    expect(page.locator(".summary")).to_have_text(PLACED_SUMMARY)
+    page.get_by_text("The model's text").click()
+    expect(page.locator(".model-text .raw")).to_have_text(SUMMARY)
     expect(page.locator(".reasoning")).to_have_text("looking")
     expect(page.locator("table.verdicts tbody tr")).to_have_count(1)
     video = page.locator(".evidence video")
@@ -168,6 +174,33 @@ def test_the_detail_page_plays_the_evidence_and_acknowledges(
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_role("button", name="Acknowledged")).to_be_disabled()
     expect(page.locator(".facts")).to_contain_text("by dashboard-admin")
+
+
+def test_the_summary_names_the_wall_clock_time_of_its_clip_second(
+    vigil: LiveVigil, summarized_alert: str
+) -> None:
+    with vigil.http() as http:
+        alert = http.get(f"/v1/alerts/{summarized_alert}").json()
+    assert alert["summary"] == SUMMARY
+    (placed,) = alert["summary_times"]
+    assert (placed["text"], placed["clip_s"]) == ("1.00s", 1.0)
+    assert placed["at"] == pytest.approx(alert["summary_clip_start"] + 1.0, abs=1e-3)
+    assert PLACED_SUMMARY.match(alert["summary_placed"])
+
+
+def test_the_detail_page_shows_the_onset_beside_the_opening(
+    vigil: LiveVigil, page: Page, summarized_alert: str
+) -> None:
+    def with_onset(route: Route) -> None:
+        alert = route.fetch().json()
+        route.fulfill(json={**alert, "onset_at": alert["opened_at"] - 6.0})
+
+    page.route(f"**/v1/alerts/{summarized_alert}", with_onset)
+    sign_in(page, vigil.url, vigil.read, f"#/alerts/{summarized_alert}")
+    facts = page.locator(".facts")
+    expect(facts.locator(".onset")).to_have_text(re.compile(r"\d\d:\d\d:\d\d UTC$"))
+    expect(facts.locator(".opened")).to_have_text(re.compile(r"\d\d:\d\d:\d\d UTC$"))
+    expect(facts).to_contain_text("(6.0 s later)")
 
 
 def test_a_rule_created_in_the_page_is_used_by_the_next_window(
@@ -203,7 +236,8 @@ def test_ask_returns_the_reasoning_and_the_answer(
     page.get_by_label("Camera").select_option("street")
     page.get_by_label("Question").fill("Is anyone riding a bicycle?")
     page.get_by_role("button", name="Ask").click()
-    expect(page.locator(".answer .summary")).to_have_text(SUMMARY)
+    expect(page.locator(".answer .summary")).to_have_text(PLACED_SUMMARY)
+    expect(page.locator(".answer .model-text .raw")).to_have_text(SUMMARY)
     expect(page.locator(".answer .reasoning")).to_have_text("looking")
     expect(page.locator(".answer")).to_contain_text("frames")
     shot(page, artifacts_dir, "ask-answered")

@@ -20,7 +20,7 @@ from agent.engines.clips import Clip, jpeg_clip
 from agent.engines.prompts import Question
 from streams.framebuffer import FrameRecord
 
-SUMMARY = "A person walked into the lane from the left."
+SUMMARY = "A person walked into the lane from the left at 1.00s."  # a clip time to place
 
 
 @dataclass
@@ -31,6 +31,8 @@ class ScriptedEngine:
     delay_s: float = 0.0
     calls: list[tuple[str, float]] = field(default_factory=list)  # (mode, clip start)
     unparseable: bool = False
+    summary: str = SUMMARY  # what reason() answers, after this reasoning
+    reasoning: str = "looking"
 
     def clip(self, records: list[FrameRecord], fps: float) -> Clip:
         return jpeg_clip(records, fps)
@@ -50,10 +52,9 @@ class ScriptedEngine:
     async def reason(self, clip: Clip, question: str) -> ReasoningAnswer:
         await asyncio.sleep(self.delay_s)
         self.calls.append(("reason", clip.facts.start_s))
-        text = f"<think>\nlooking\n</think>\n\n<answer>\n{SUMMARY}\n</answer>"
-        return ReasoningAnswer(
-            "looking", SUMMARY, None, Completion(text, "stop", Usage(10, 10, None), 1.0)
-        )
+        text = f"<think>\n{self.reasoning}\n</think>\n\n<answer>\n{self.summary}\n</answer>"
+        completion = Completion(text, "stop", Usage(10, 10, None), 1.0)
+        return ReasoningAnswer(self.reasoning, self.summary, None, completion)
 
     async def close(self) -> None:
         return None

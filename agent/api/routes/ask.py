@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.api.deps import ReadKey, State
 from agent.api.errors import responses
 from agent.engines import EngineError
+from agent.engines.answers import ReasoningAnswer
+from agent.engines.clip_times import PlacedText, PlacedTime, place_times
+from agent.engines.prompts import ClipFacts
 from streams.config import CAMERA_ID_PATTERN
 from streams.framebuffer import read_frames_async
 
@@ -27,12 +30,19 @@ class AskRequest(BaseModel):
 
 
 class AskAnswer(BaseModel):
-    answer: str | None
+    answer: str | None = Field(description="The model's answer; its times are clip seconds.")
     reasoning: str | None
     failure: str | None = Field(description="Set when the answer was not in the expected form.")
+    answer_placed: str | None = Field(
+        description="The answer with the UTC time after each clip time: 3.00s (14:02:07 UTC)."
+    )
+    reasoning_placed: str | None
+    times: list[PlacedTime] = Field(description="The answer's clip times, placed (epoch `at`).")
+    reasoning_times: list[PlacedTime]
     frames: int
-    clip_start: float
-    clip_end: float
+    clip_start: float = Field(description="First frame (epoch s): clip second t is this + t.")
+    clip_end: float = Field(description="Last frame (epoch s).")
+    clip_fps: float
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
@@ -65,10 +75,24 @@ async def ask(state: State, _: ReadKey, request: AskRequest) -> AskAnswer:
         ) from None
     except EngineError as error:
         raise HTTPException(503, f"the engine failed: {error}") from None
+    return _ask_answer(answer, clip.facts, records[-1].ts)
+
+
+def _ask_answer(answer: ReasoningAnswer, facts: ClipFacts, last_frame_s: float) -> AskAnswer:
+    placed_answer = _placed(answer.answer, facts)
+    placed_reasoning = _placed(answer.reasoning, facts)
     usage = answer.completion.usage
     return AskAnswer(
         answer=answer.answer, reasoning=answer.reasoning, failure=answer.failure,
-        frames=len(records), clip_start=records[0].ts, clip_end=records[-1].ts,
-        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-        latency_ms=answer.completion.latency_ms,
+        answer_placed=placed_answer.text if placed_answer else None,
+        reasoning_placed=placed_reasoning.text if placed_reasoning else None,
+        times=list(placed_answer.times) if placed_answer else [],
+        reasoning_times=list(placed_reasoning.times) if placed_reasoning else [],
+        frames=facts.frame_count, clip_start=facts.start_s, clip_end=last_frame_s,
+        clip_fps=facts.fps, prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens, latency_ms=answer.completion.latency_ms,
     )  # fmt: skip
+
+
+def _placed(text: str | None, facts: ClipFacts) -> PlacedText | None:
+    return None if text is None else place_times(text, facts.start_s, facts.duration_s)

@@ -1,23 +1,33 @@
-// Alert detail: the rule's question, verdicts per window, root cause and reasoning, the
-// evidence clip (its frames carry their burned timestamps) and acknowledgement.
+// Alert detail: the rule's question, every window of the alert with its verdict, root cause
+// and reasoning (clip times placed on the wall clock), the evidence clip (its frames carry
+// their burned timestamps) and acknowledgement.
 
 import { failureNotice, h, notice, pageHeading, replace } from "../dom.js";
 import { dateTime, percent, span } from "../format.js";
+import { placedText } from "../placed.js";
+
+// The event's onset (earliest evidence of the streak) beside the time the alert opened.
+function opened(alert) {
+  if (alert.onset_at === null || alert.onset_at === undefined) return ["Opened", dateTime(alert.opened_at)];
+  const later = Math.max(0, alert.opened_at - alert.onset_at);
+  return ["Onset → opened", [h("time", { class: "onset", text: dateTime(alert.onset_at) }), " → ",
+    h("time", { class: "opened", text: dateTime(alert.opened_at) }), ` (${later.toFixed(1)} s later)`]];
+}
 
 function facts(alert) {
   const rows = [
     ["Camera", alert.camera], ["Rule", alert.rule], ["Severity", alert.severity],
-    ["State", alert.state], ["Opened", dateTime(alert.opened_at)],
+    ["State", alert.state], opened(alert),
     ["Closed", alert.closed_at ? dateTime(alert.closed_at) : "—"],
     ["Confidence", percent(alert.confidence)], ["Positive windows", String(alert.windows)],
     ["Acknowledged", alert.acknowledged
       ? `by ${alert.acknowledged_by} at ${dateTime(alert.acknowledged_at)}` : "no"],
   ];
-  return h("dl", { class: "facts" }, rows.map(([name, value]) => [h("dt", { text: name }), h("dd", { text: value })]));
+  return h("dl", { class: "facts" }, rows.map(([name, value]) => [h("dt", { text: name }), h("dd", {}, value)]));
 }
 
 function rootCause(alert) {
-  if (alert.summary) return h("p", { class: "summary", text: alert.summary });
+  if (alert.summary) return placedText(alert.summary_placed, alert.summary, "summary");
   if (alert.summary_failure) return notice("warning", "No summary", alert.summary_failure);
   return notice("info", "Summary pending", "The root-cause pass runs after an alert opens.");
 }
@@ -25,15 +35,16 @@ function rootCause(alert) {
 function reasoning(alert) {
   if (!alert.reasoning) return h("p", { class: "muted", text: "No reasoning recorded yet." });
   return h("details", { open: true }, h("summary", { text: "The model's reasoning" }),
-    h("p", { class: "reasoning", text: alert.reasoning }));
+    placedText(alert.reasoning_placed, alert.reasoning, "reasoning"));
 }
 
 function verdictTable(verdicts) {
   if (!verdicts.length) return h("p", { class: "muted", text: "No windows recorded." });
-  const head = ["Window", "Event", "Detected", "Confidence", "Description"];
+  const head = ["Window", "Event", "Detected", "Confidence", "Evidence", "Description"];
   const rows = verdicts.map((v) => h("tr", {},
     h("td", { text: span(v.start, v.end) }), h("td", { text: v.type.replace("alert.", "") }),
     h("td", { text: v.detected ? "yes" : "no" }), h("td", { text: percent(v.confidence) }),
+    h("td", { text: v.evidence ? span(v.evidence.start, v.evidence.end) : "—" }),
     h("td", { text: v.description })));
   return h("div", { class: "table-wrap" }, h("table", { class: "verdicts" },
     h("thead", {}, h("tr", {}, head.map((name) => h("th", { scope: "col", text: name })))),
@@ -85,7 +96,8 @@ export function mount(root, { api, feed }, route) {
       h("section", { class: "panel" }, facts(alert), h("div", { class: "actions" }, ackButton), ackMessage),
       h("section", { class: "panel" }, h("h2", { text: "Evidence" }), evidence.node),
       h("section", { class: "panel" }, h("h2", { text: "Root cause" }), rootCause(alert), reasoning(alert)),
-      h("section", { class: "panel wide" }, h("h2", { text: "Verdicts per window" }), verdictTable(alert.verdicts)));
+      h("section", { class: "panel wide" }, h("h2", { text: `Windows (${alert.verdicts.length})` }),
+        verdictTable(alert.verdicts)));
   }
 
   async function load() {

@@ -21,7 +21,7 @@ export function alertItem(alert, fresh = false) {
       h("span", { class: "when", text: dateTime(alert.opened_at) }),
       h("span", { class: "what" },
         h("strong", { text: alert.rule }), ` on ${alert.camera}: `,
-        alert.summary || alert.description),
+        alert.summary_placed || alert.summary || alert.description),
       h("span", { class: "tags" },
         h("span", { class: `badge sev-${alert.severity}`, text: alert.severity }),
         h("span", { class: `badge state-${alert.state}`, text: alert.state }),

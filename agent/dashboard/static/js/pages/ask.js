@@ -1,7 +1,9 @@
-// Ask: a question about a camera's last seconds, answered with the model's reasoning.
+// Ask: a question about a camera's last seconds, answered with the model's reasoning
+// (clip times placed on the wall clock, the model's own text a click away).
 
 import { field, h, notice, options, pageHeading, replace } from "../dom.js";
 import { span } from "../format.js";
+import { placedText } from "../placed.js";
 
 function failure(error) {
   if (error.status === 503) return ["warning", "Engine unavailable", error.message];
@@ -13,10 +15,10 @@ function failure(error) {
 function answerView(result) {
   return h("section", { class: "panel answer" },
     h("h2", { text: "Answer" }),
-    result.answer ? h("p", { class: "summary", text: result.answer })
+    result.answer ? placedText(result.answer_placed, result.answer, "summary")
       : notice("warning", "The answer was not in the expected form", result.failure || ""),
     result.reasoning ? h("details", { open: true }, h("summary", { text: "Reasoning" }),
-      h("p", { class: "reasoning", text: result.reasoning })) : null,
+      placedText(result.reasoning_placed, result.reasoning, "reasoning")) : null,
     h("p", { class: "muted", text: `${result.frames} frames, ${span(result.clip_start, result.clip_end)}, `
       + `${result.prompt_tokens}+${result.completion_tokens} tokens, ${Math.round(result.latency_ms)} ms` }));
 }
