@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from streams.config import CameraSpec
 from streams.urls import mask_url
+
+STORED_RATE_PERIOD_S = 10.0  # fps_out: stored frames over this much capture time
 
 
 class CameraState(StrEnum):
@@ -45,9 +48,10 @@ class CameraHealth:
     shard: str = ""  # the ingest shard that reads the camera
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _c: _Counters = field(default_factory=_Counters, repr=False)
-    _rate_mark: tuple[float, int, int] = (0.0, 0, 0)
-    _rates: tuple[float, float] = (0.0, 0.0)
+    _rate_mark: tuple[float, int] = (0.0, 0)  # (when, frames decoded by then)
+    _fps_in: float = 0.0
     _source_fps: float = 0.0  # the last non-zero input rate: what a stall is scaled to
+    _stored_ts: deque[float] = field(default_factory=deque, repr=False)
 
     def connecting(self) -> None:
         with self._lock:
@@ -63,6 +67,9 @@ class CameraHealth:
         with self._lock:
             self._c.frames_out += 1
             self._c.last_stored_ts = ts
+            self._stored_ts.append(ts)
+            while ts - self._stored_ts[0] > STORED_RATE_PERIOD_S:
+                self._stored_ts.popleft()
             self._c.width, self._c.height = width, height
 
     def frame_dropped(self, count: int = 1) -> None:
@@ -83,7 +90,7 @@ class CameraHealth:
     def snapshot(self, now: float) -> dict[str, str]:
         """The health record; also turns online into stalled when frames stop."""
         with self._lock:
-            self._update_rates(now)
+            self._update_input_rate(now)
             if self._c.state is CameraState.ONLINE and self._is_stalled(now):
                 self._c.state = CameraState.STALLED
             c = self._c
@@ -92,8 +99,9 @@ class CameraHealth:
                 "url": self.masked_url,
                 "shard": self.shard,
                 "state": c.state.value,
-                "fps_in": f"{self._rates[0]:.2f}",
-                "fps_out": f"{self._rates[1]:.2f}",
+                "fps_in": f"{self._fps_in:.2f}",
+                "fps_out": f"{self._stored_rate(now):.2f}",
+                "fps_out_period_s": f"{STORED_RATE_PERIOD_S:g}",
                 "frames_in": str(c.frames_in),
                 "frames_out": str(c.frames_out),
                 "dropped": str(c.dropped),
@@ -114,19 +122,24 @@ class CameraHealth:
     def _is_stalled(self, now: float) -> bool:
         return now - self._c.last_frame_at > self.stall_timeout_s()
 
-    def _update_rates(self, now: float) -> None:
-        mark_at, mark_in, mark_out = self._rate_mark
+    def _stored_rate(self, now: float) -> float:
+        """Frames stored per second of capture time over the last period: the writer
+        stores in bursts, so counting them per second of wall time misreports the rate."""
+        stored = self._stored_ts
+        if len(stored) < 2 or now - stored[-1] > STORED_RATE_PERIOD_S:
+            return 0.0
+        return (len(stored) - 1) / (stored[-1] - stored[0])
+
+    def _update_input_rate(self, now: float) -> None:
+        mark_at, mark_in = self._rate_mark
         elapsed = now - mark_at
         if mark_at and elapsed < 0.5:
             return
         if mark_at:
-            self._rates = (
-                (self._c.frames_in - mark_in) / elapsed,
-                (self._c.frames_out - mark_out) / elapsed,
-            )
-            if self._rates[0] > 0:
-                self._source_fps = self._rates[0]
-        self._rate_mark = (now, self._c.frames_in, self._c.frames_out)
+            self._fps_in = (self._c.frames_in - mark_in) / elapsed
+            if self._fps_in > 0:
+                self._source_fps = self._fps_in
+        self._rate_mark = (now, self._c.frames_in)
 
 
 def health_for(spec: CameraSpec, shard: str = "") -> CameraHealth:

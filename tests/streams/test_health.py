@@ -45,3 +45,20 @@ def test_drops_and_stores_are_counted() -> None:
     health.frame_stored(50.0, 448, 280)
     snapshot = health.snapshot(51.0)
     assert (snapshot["dropped"], snapshot["frames_out"], snapshot["width"]) == ("3", "1", "448")
+
+
+def test_the_stored_rate_is_measured_over_capture_times_not_bursts() -> None:
+    """Frames captured exactly 250 ms apart but written in bursts of 1 to 3 frames, read
+    every 0.5 s: 4.00 fps every time (counting per second of wall time said 2 to 6)."""
+    health = make_health()
+    capture_s = 1000.0
+    for read in range(24):
+        for _ in range(1 + read % 3):
+            health.frame_stored(capture_s, 448, 280)
+            capture_s += 0.25
+        snapshot = health.snapshot(1000.0 + 0.5 * (read + 1))
+        if read >= 1:
+            assert snapshot["fps_out"] == "4.00"
+    assert snapshot["fps_out_period_s"] == "10"
+    # A camera that stopped storing reads 0 once the period has passed.
+    assert health.snapshot(capture_s + 11)["fps_out"] == "0.00"
