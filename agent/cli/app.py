@@ -10,9 +10,10 @@ import typer
 
 from agent.api.keys import Scope
 from agent.cli.cameras import print_camera_table
+from agent.cli.keys import first_start_banner
 from agent.runtime.config import ConfigError, VigilSettings, load_settings
 from agent.runtime.ingest import follow_store, follow_store_in_background, ingest_from_store
-from agent.runtime.logs import configure_logging
+from agent.runtime.logs import configure_logging, quiet_engine_logs
 from agent.runtime.service import Roles, run_agents
 from agent.runtime.startup import (
     camera_specs,
@@ -59,15 +60,21 @@ def ingest(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def up(config: ConfigOption = None) -> None:
+def up(
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option(help="Keep vLLM's own INFO logging.")] = False,
+) -> None:
     """Run everything on this machine: ingest, scheduler, worker; print alerts as they happen."""
     settings = _settings(config)
+    if not verbose:
+        quiet_engine_logs()
     stop = stop_on_signals()
     with (
         redis_url_for(settings) as url,
         connect(url, settings.redis_cluster) as client,
         ingest_from_store(settings, client) as shard,
     ):
+        typer.echo(first_start_banner(settings, url))
         follow_store_in_background(shard, stop)
         roles = Roles(alert_feed=True, api=True, dispatcher=True)
         run_agents(settings, url, stop, roles, emit=typer.echo)

@@ -28,6 +28,42 @@ def _with_store(settings: VigilSettings, use: Callable[[ApiKeyStore], Awaitable[
         return asyncio.run(run(url))
 
 
+FIRST_KEY_NAME = "first-start admin"
+
+
+async def first_start_key(store: ApiKeyStore) -> str | None:
+    """On a first start (no API key at all), an admin key, whose token is returned once."""
+    if await store.all():
+        return None
+    _, token = await store.create(FIRST_KEY_NAME, Scope.ADMIN)
+    return token
+
+
+def first_start_banner(settings: VigilSettings, url: str) -> str:
+    """What ``vigil up`` prints before anything else: where the dashboard is and, on a
+    first start, the admin key created to sign in with (shown this once)."""
+
+    async def run() -> str | None:
+        client = connect_async(url, settings.redis_cluster)
+        try:
+            return await first_start_key(ApiKeyStore(client, keys_for(settings)))
+        finally:
+            await client.aclose()
+
+    token = asyncio.run(run())
+    lines = [f"Vigil dashboard: {settings.api.base_url()}/"]
+    if token is None:
+        lines.append("Sign in with an API key (`vigil keys create --name NAME --scope admin`).")
+    else:
+        lines += [
+            "First start: an admin API key was created; it is shown this once:",
+            f"    {token}",
+            "Sign in to the dashboard with it; `vigil keys create` makes more.",
+        ]
+    rule = "=" * max(len(line) for line in lines)
+    return "\n".join([rule, *lines, rule])
+
+
 def create_key(settings: VigilSettings, name: str, scope: Scope) -> None:
     key, token = _with_store(settings, lambda store: store.create(name, scope))
     typer.echo(f"created {key.id} ({key.scope.value}) for {key.name}")

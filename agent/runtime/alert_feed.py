@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from streams.keys import Keys
 
 READ_BLOCK_MS = 1000
+TEXT_MAX_CHARS = 200  # of the model's text on one line: a noisy model cannot flood it
 
 
 def describe(payload: dict[str, object]) -> str:
@@ -21,12 +22,25 @@ def describe(payload: dict[str, object]) -> str:
     head = f"ALERT {kind:<10} [{payload.get('severity', '')}] {where}"
     window = payload.get("window")
     if isinstance(window, dict):
-        at = datetime.fromtimestamp(float(window["end"]), tz=UTC).strftime("%H:%M:%SZ")
+        at = _clock(float(window["end"]))
+        if isinstance(payload.get("onset"), float | int):
+            at = f"{at} (onset {_clock(float(cast(float, payload['onset'])))})"
         confidence = float(cast(float, payload.get("confidence", 0.0)))
-        return f"{head} at {at}: {payload.get('description', '')} (confidence {confidence:.2f})"
+        text = readable(str(payload.get("description", "")))
+        return f"{head} at {at}: {text} (confidence {confidence:.2f})"
     if payload.get("summary_failure"):
-        return f"{head}: summary failed: {payload['summary_failure']}"
-    return f"{head}: {payload.get('summary_placed') or payload.get('summary', '')}"
+        return f"{head}: summary failed: {readable(str(payload['summary_failure']))}"
+    return f"{head}: {readable(str(payload.get('summary_placed') or payload.get('summary', '')))}"
+
+
+def readable(text: str) -> str:
+    """Printable characters on one line, at most ``TEXT_MAX_CHARS`` of them."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= TEXT_MAX_CHARS else flat[: TEXT_MAX_CHARS - 1] + "…"
+
+
+def _clock(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%H:%M:%SZ")
 
 
 async def follow_alerts(

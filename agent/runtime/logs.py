@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from streams.urls import redact
 
@@ -31,3 +32,12 @@ def configure_logging(level: str = "INFO") -> None:
     # One INFO line per HTTP request (engine health checks every few seconds) drowns
     # what operators need; httpx's warnings and errors still pass.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+
+
+def quiet_engine_logs() -> None:
+    """vLLM's and torch's start-up lines at warnings only: under ``vigil up`` they would
+    bury the few lines an operator needs. The environment reaches vLLM's worker
+    processes too; an explicit ``VLLM_LOGGING_LEVEL`` wins."""
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+    for name in ("vllm", "torch", "transformers"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -15,7 +15,6 @@ from agent.engines import Engine
 from agent.pipeline.scheduler import Scheduler, fixed_cameras
 from agent.pipeline.settings import PipelineSettings
 from agent.pipeline.worker import Worker
-from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.startup import connect, connect_async
 from streams.keys import Keys
 from tests.conftest import RedisTarget
@@ -29,13 +28,6 @@ FAST = PipelineSettings(
     claim_idle_s=3.0,
     max_window_age_s=30.0,
 )
-
-
-@pytest.fixture
-async def aclient(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 import pytest
 import redis.asyncio as aioredis
 
-from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.settings import WebhookSettings
 from agent.webhooks.signing import new_secret
@@ -27,13 +26,6 @@ from tests.webhooks.receiver import Receiver
 FAST = WebhookSettings(
     allow_hosts=["127.0.0.1"], backoff_initial_s=0.05, backoff_cap_s=0.3, poll_s=0.05, timeout_s=2.0
 )
-
-
-@pytest.fixture
-async def aclient(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
