@@ -3,7 +3,7 @@
 A YAML file lists the videos (each becomes a camera of the same id; paths are relative
 to the file) and the rules, each with the videos it applies to, its alert settings as a
 ``Rule`` has them, and the ground truth: per video, the ``[start_s, end_s]`` intervals in
-video seconds where the rule's answer is yes::
+video seconds (from its first frame) where the rule's answer is yes::
 
     videos:
       - id: stays
@@ -90,8 +90,9 @@ class LabelSet:
         return [labelled.rule() for labelled in self.file.rules]
 
     def events(self, rule_id: str, video_id: str) -> list[Interval]:
-        labelled = next(rule for rule in self.file.rules if rule.id == rule_id)
-        return sorted(labelled.events.get(video_id, []))
+        """The rule's labelled events in the video, in order (KeyError: no such rule)."""
+        rules = {rule.id: rule for rule in self.file.rules}
+        return sorted(rules[rule_id].events.get(video_id, []))
 
 
 def load_labels(path: Path) -> LabelSet:
