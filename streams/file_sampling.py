@@ -29,7 +29,7 @@ class Sampling:
 
 def sample_file(path: Path, sampling: Sampling, max_frames: int) -> list[FrameRecord]:
     """One pass over the file at the ingest rate, at most ``max_frames`` frames."""
-    duration_s = _duration_s(path)
+    duration_s = video_duration_s(path)
     processor = FrameProcessor(
         path.stem, sampling.fps, sampling.max_pixels, sampling.jpeg_quality,
         CaptureClock(max_drift_s=None),
@@ -53,7 +53,8 @@ def sample_file(path: Path, sampling: Sampling, max_frames: int) -> list[FrameRe
     return records
 
 
-def _duration_s(path: Path) -> float:
+def video_duration_s(path: Path) -> float:
+    """How long the file plays, from its container; FileSamplingError when unreadable."""
     if not path.is_file():
         raise FileSamplingError(f"no such video file: {path}")
     try:

@@ -216,6 +216,30 @@ def ask(
     ask_command(_settings(config), question, video, camera, seconds, max_frames, test_model)
 
 
+@app.command("eval")
+def eval_(
+    labels: Annotated[Path, typer.Argument(help="The labelled set (labels.yaml).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    pixel_engine: Annotated[bool, typer.Option(help="The pixel test engine, in-process.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Play a labelled set through the real pipeline and compare its alerts with the truth."""
+    from agent.cli.eval import eval_command
+
+    eval_command(_settings(config), labels, as_json, pixel_engine)
+
+
+@bench_app.command("alerts")
+def bench_alerts(
+    http: Annotated[bool, typer.Option(help="Pixel model server behind the HTTP engine.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Recall, latency and engine calls of the real pipeline on the bundled footage."""
+    from agent.bench.alerts import main
+
+    main(http, as_json)
+
+
 @bench_app.command("engine")
 def bench_engine(
     frames: Annotated[int, typer.Option(min=2, help="Frames per window.")] = 32,

@@ -1,0 +1,280 @@
+"""The bundled labelled set: five synthetic scenes and their labels, made deterministically.
+
+Every scene is drawn on a static textured background (so a still stretch really is still
+for motion gating) at 448x252, 25 fps, and encoded as H.264 (yuv420p, no B-frames,
+one encoder thread, so the bytes are the same on every run):
+
+- ``stays``: a red object slides in, stays still ~25 s, slides out; a small grey thing
+  keeps moving elsewhere, under the motion threshold.
+- ``passes``: a striped red object crosses the picture in ~10 s (stripes make its
+  motion visible in the grey thumbnail; ~10 s so it always spans two 8-s windows).
+- ``slow``: a blue spill grows too slowly for the motion score, and stays.
+- ``two``: a green object comes and goes twice, 17 s apart, so two alerts are due.
+- ``busy``: people-sized grey and white shapes walking about, nothing coloured.
+
+The labels are measured, not assumed: each video is decoded after encoding and an event
+runs from the first to the last frame where the pixel engine's rule sees its colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+import yaml
+
+from agent.eval.pixel_engine import showing
+
+WIDTH, HEIGHT, FPS = 448, 252, 25
+SEED = 20_250_615
+ENCODER_OPTIONS = {"crf": "16", "preset": "ultrafast", "bf": "0", "threads": "1", "g": "50"}
+RED, DARK_RED = (225, 30, 35), (150, 10, 14)
+# Green as dark as the red: a colour as bright as the floor would not show in the grey
+# thumbnail that motion gating reads.
+GREEN, BLUE = (20, 130, 40), (30, 70, 210)
+
+Picture = npt.NDArray[np.uint8]  # (HEIGHT, WIDTH, 3) RGB
+Draw = Callable[[Picture, int], None]  # draws frame ``index`` onto the background copy
+
+
+class FootageError(RuntimeError):
+    """The encoded video does not show what the scene was drawn to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    id: str
+    duration_s: float
+    colour: str | None  # what its events show; None: nothing may be seen
+    events_s: tuple[tuple[float, float], ...]  # as drawn, to within a second; labels are measured
+    draw: Draw
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    id: str
+    question: str
+    colour: str
+    videos: tuple[str, ...]
+    settings: dict[str, object]
+
+
+RULES = (
+    RuleSpec("red-object", "Is a red object in the picture?", "red",
+             ("stays", "passes", "busy"), {"consecutive": 2}),
+    RuleSpec("green-object", "Is a green object in the picture?", "green",
+             ("two", "busy"), {"close_after_s": 4.0, "cooldown_s": 0.0}),
+    # A spill grows too slowly for motion gating to notice: the rule opts out of it.
+    RuleSpec("blue-spill", "Is there a blue spill on the floor?", "blue",
+             ("slow", "busy"), {"motion_gated": False}),
+)  # fmt: skip
+
+
+def generate(folder: Path) -> Path:
+    """Writes every scene's video and ``labels.yaml`` into ``folder``; returns the YAML."""
+    folder.mkdir(parents=True, exist_ok=True)
+    events: dict[str, list[list[float]]] = {}
+    for scene in scenes():
+        path = folder / f"{scene.id}.mp4"
+        write_video(path, scene)
+        events[scene.id] = measured_events(path, scene)
+    labels = folder / "labels.yaml"
+    labels.write_text(yaml.safe_dump(_document(events), sort_keys=False, default_flow_style=None))
+    return labels
+
+
+def scenes() -> list[Scene]:
+    rng = np.random.default_rng(SEED)
+    return [
+        Scene("stays", 56.0, "red", ((12.0, 38.0),), _stays(rng)),
+        Scene("passes", 48.0, "red", ((14.0, 24.0),), _passes()),
+        Scene("slow", 56.0, "blue", ((14.5, 56.0),), _slow()),
+        Scene("two", 58.0, "green", ((8.0, 17.0), (33.0, 42.0)), _two()),
+        Scene("busy", 50.0, None, (), _busy(rng)),
+    ]
+
+
+def background(rng: np.random.Generator) -> Picture:
+    """Grey floor texture, faintly warm, never saturated enough to count as a colour."""
+    coarse = rng.normal(0.0, 22.0, (9, 16)).astype(np.float32)
+    smooth = cv2.resize(coarse, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+    fine = cv2.GaussianBlur(rng.normal(0.0, 10.0, (HEIGHT, WIDTH)).astype(np.float32), (3, 3), 0)
+    grey = np.clip(135.0 + smooth + fine, 70, 200)
+    tint = np.stack([grey + 5, grey, grey - 5], axis=2)
+    return np.clip(tint, 0, 255).astype(np.uint8)
+
+
+def write_video(path: Path, scene: Scene) -> None:
+    base = background(np.random.default_rng([SEED, *scene.id.encode()]))
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=FPS, options=ENCODER_OPTIONS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        for index in range(round(scene.duration_s * FPS)):
+            picture = base.copy()
+            scene.draw(picture, index)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def decoded_frames(path: Path, wanted: Callable[[int], bool]) -> Iterator[tuple[int, Picture]]:
+    """The wanted frames of the video, by index, as RGB as a decoder gives them."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            if wanted(index):
+                yield index, cast(Picture, frame.to_ndarray(format="rgb24"))
+
+
+def measured_events(path: Path, scene: Scene) -> list[list[float]]:
+    """Each drawn event as the decoded video shows it: [first, last] frame the rule sees.
+
+    Only the frames within a second of each drawn edge are looked at (that keeps the
+    generation fast); the edge must lie inside, with the colour unseen on one side of it
+    and seen on the other. The tests check the whole videos."""
+    if scene.colour is None:
+        return []
+    edges = [round(moment * FPS) for event in scene.events_s for moment in event]
+    near = {index for edge in edges for index in range(edge - FPS, edge + FPS)}
+    seen = _seen(path, scene.colour, near.__contains__)
+    events = []
+    for start_s, end_s in scene.events_s:
+        first = _edge(seen, round(start_s * FPS), rising=True, scene=scene.id)
+        last = _edge(seen, round(end_s * FPS), rising=False, scene=scene.id)
+        events.append([round(first / FPS, 2), round(last / FPS, 2)])
+    return events
+
+
+def _seen(path: Path, colour: str, wanted: Callable[[int], bool]) -> dict[int, bool]:
+    seen = {}
+    for index, picture in decoded_frames(path, wanted):
+        seen[index] = bool(showing(picture[None], colour, strip_height=0)[0])
+    return seen
+
+
+def _edge(seen: dict[int, bool], drawn: int, rising: bool, scene: str) -> int:
+    """The first seen frame of a rising edge near ``drawn`` (the last one of a falling edge)."""
+    window = [index for index in sorted(seen) if drawn - FPS <= index < drawn + FPS]
+    states = [seen[index] for index in window]
+    if not rising:
+        window, states = window[::-1], states[::-1]
+    hits = [position for position, state in enumerate(states) if state]
+    if not hits or not all(states[hits[0] :]) or (states[0] and len(window) == 2 * FPS):
+        kind = "start" if rising else "end"
+        raise FootageError(f"{scene}: no clean {kind} within a second of frame {drawn}")
+    return window[hits[0]]
+
+
+def _document(events: dict[str, list[list[float]]]) -> dict[str, object]:
+    rules = []
+    for spec in RULES:
+        found = {video: events[video] for video in spec.videos if events.get(video)}
+        rules.append({"id": spec.id, "question": spec.question, "videos": list(spec.videos),
+                      **spec.settings, "events": found})  # fmt: skip
+    videos = [{"id": scene.id, "path": f"{scene.id}.mp4"} for scene in scenes()]
+    return {"videos": videos, "rules": rules}
+
+
+# Drawing. Positions are functions of the frame index only, so every run draws the same.
+
+
+def _box(
+    picture: Picture, x: float, y: float, w: int, h: int, fill: Picture | tuple[int, ...]
+) -> None:
+    """A w x h box at (x, y), cut at the picture's edges; fill is a colour or a w x h patch."""
+    left, top = round(x), round(y)
+    x0, y0, x1, y1 = max(left, 0), max(top, 0), min(left + w, WIDTH), min(top + h, HEIGHT)
+    if x0 >= x1 or y0 >= y1:
+        return
+    if isinstance(fill, np.ndarray):
+        picture[y0:y1, x0:x1] = fill[y0 - top : y1 - top, x0 - left : x1 - left]
+    else:
+        picture[y0:y1, x0:x1] = fill
+
+
+def _slide(t: float, enter_s: float, leave_s: float, rest_x: float, off_x: float) -> float | None:
+    """x of an object that slides from off_x to rest_x in 1 s, rests, and slides back."""
+    if t < enter_s or t > leave_s + 1.0:
+        return None
+    if t < enter_s + 1.0:
+        return off_x + (rest_x - off_x) * (t - enter_s)
+    if t <= leave_s:
+        return rest_x
+    return rest_x + (off_x - rest_x) * (t - leave_s)
+
+
+def _stays(rng: np.random.Generator) -> Draw:
+    phase = float(rng.uniform(0, 2 * np.pi))
+
+    def draw(picture: Picture, index: int) -> None:
+        t = index / FPS
+        angle = phase + t * 0.9
+        _box(picture, 360 + 30 * np.cos(angle), 60 + 25 * np.sin(angle), 14, 14, (95, 95, 95))
+        x = _slide(t, 12.0, 37.0, 110.0, -72.0)
+        if x is not None:
+            _box(picture, x, 120, 72, 72, RED)
+
+    return draw
+
+
+def _passes() -> Draw:
+    width, height, speed = 96, 60, 53.0  # px/s: visible for ~10 s
+    stripes = np.zeros((height, width, 3), dtype=np.uint8)
+    for column in range(width):
+        stripes[:, column] = RED if (column // 14) % 2 == 0 else DARK_RED
+
+    def draw(picture: Picture, index: int) -> None:
+        t = index / FPS
+        if t >= 14.0:
+            _box(picture, -width + 6 + (t - 14.0) * speed, 150, width, height, stripes)
+
+    return draw
+
+
+def _slow() -> Draw:
+    def draw(picture: Picture, index: int) -> None:
+        t = index / FPS
+        radius = min(max(0.0, (t - 12.0) * 3.5), 45.0)  # px: 0.9 px per 4-FPS sample
+        if radius >= 1.0:
+            axes = (round(radius * 1.4), round(radius))
+            cv2.ellipse(picture, (290, 175), axes, 0, 0, 360, BLUE, thickness=-1)
+
+    return draw
+
+
+def _two() -> Draw:
+    def draw(picture: Picture, index: int) -> None:
+        t = index / FPS
+        for enter_s, leave_s in ((8.0, 16.0), (33.0, 41.0)):
+            x = _slide(t, enter_s, leave_s, 300.0, WIDTH + 4.0)
+            if x is not None:
+                _box(picture, x, 90, 64, 64, GREEN)
+
+    return draw
+
+
+def _busy(rng: np.random.Generator) -> Draw:
+    count = 7
+    starts = rng.uniform((0, 20), (WIDTH - 30, HEIGHT - 90), (count, 2))
+    speeds = rng.uniform(25, 70, (count, 2)) * rng.choice([-1, 1], (count, 2))
+    shades = rng.choice([70, 90, 215, 235, 250], count)
+
+    def draw(picture: Picture, index: int) -> None:
+        t = index / FPS
+        span = np.array([WIDTH - 30, HEIGHT - 90])
+        travelled = (starts + speeds * t) % (2 * span)
+        positions = np.where(travelled > span, 2 * span - travelled, travelled)  # bounce
+        for (x, y), shade in zip(positions, shades, strict=True):
+            grey = (int(shade),) * 3
+            _box(picture, x + 4, y + 22, 22, 64, grey)
+            cv2.circle(picture, (round(x + 15), round(y + 12)), 10, grey, thickness=-1)
+
+    return draw

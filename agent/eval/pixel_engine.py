@@ -1,0 +1,183 @@
+"""A test engine that decides from the pixels it is sent, through the real clip path.
+
+The rule: a question names a colour (red, yellow, green or blue; the first such word; a
+question without one is never detected). A frame shows the colour when at least
+``MIN_SHARE`` of its picture (the 28-px timestamp strip excluded) has that hue, saturated
+and bright enough. The question is detected when at least one frame of the clip shows it;
+the evidence runs from the first to the last showing frame, in clip seconds (index / fps).
+The answer is the JSON the real model is asked for, parsed by the real parser, so clip
+times are mapped to wall-clock time by the production code: frames in the wrong order,
+a wrong fps or a wrong clip start give wrong alert times, and the eval sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from agent.engines.answers import (
+    Completion,
+    ReasoningAnswer,
+    Usage,
+    VerdictAnswer,
+    parse_reasoning,
+    parse_verdicts,
+)
+from agent.engines.clips import Clip, ClipError, Frames, PixelClip, pixel_clip
+from agent.engines.prompts import Question
+from streams.framebuffer import FrameRecord
+from streams.overlay import STRIP_HEIGHT
+
+# OpenCV hue is 0..179 (degrees / 2); red wraps around 0.
+HUE_BANDS: dict[str, tuple[tuple[int, int], ...]] = {
+    "red": ((0, 8), (172, 179)),
+    "yellow": ((20, 35),),
+    "green": ((45, 85),),
+    "blue": ((100, 130),),
+}
+MIN_SATURATION = 120
+MIN_VALUE = 70
+MIN_SHARE = 0.003  # of the picture: 339 pixels of 448x252
+CONFIDENCE = 0.9
+_WORD = re.compile(r"[a-z]+")
+PATCH = 28
+
+
+def question_colour(text: str) -> str | None:
+    """The first colour word of the question, or None (never detected)."""
+    return next((word for word in _WORD.findall(text.lower()) if word in HUE_BANDS), None)
+
+
+def colour_shares(
+    frames: Frames, colours: Iterable[str], strip_height: int = STRIP_HEIGHT
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Per colour, per frame (RGB, ``strip_height`` px of strip below the picture): the
+    share of the picture in the colour's hue band, saturated and bright enough."""
+    pictures = np.ascontiguousarray(frames[:, : frames.shape[1] - strip_height])
+    count, height, width = pictures.shape[:3]
+    hsv = cv2.cvtColor(pictures.reshape(count * height, width, 3), cv2.COLOR_RGB2HSV)
+    shares = {}
+    for colour in colours:
+        mask = np.zeros(hsv.shape[:2], dtype=np.uint8)
+        for low, high in HUE_BANDS[colour]:
+            band = cv2.inRange(hsv, (low, MIN_SATURATION, MIN_VALUE), (high, 255, 255))
+            mask = cv2.bitwise_or(mask, band)
+        shares[colour] = np.count_nonzero(mask.reshape(count, -1), axis=1) / (height * width)
+    return shares
+
+
+def showing(frames: Frames, colour: str, strip_height: int = STRIP_HEIGHT) -> npt.NDArray[np.bool_]:
+    """Per frame: does its picture show the colour?"""
+    return colour_shares(frames, [colour], strip_height)[colour] >= MIN_SHARE
+
+
+def seen_span(frames: Frames, colour: str) -> tuple[int, int] | None:
+    """Indices of the first and last frame showing the colour, if any."""
+    indices = np.flatnonzero(showing(frames, colour))
+    return (int(indices[0]), int(indices[-1])) if indices.size else None
+
+
+def verdict_text(frames: Frames, fps: float, questions: Sequence[Question]) -> str:
+    """The verdict answer as the model is asked to write it: JSON keyed by question id."""
+    return json.dumps(
+        {question.id: _verdict(frames, fps, question.text) for question in questions},
+        separators=(",", ":"),
+    )
+
+
+def reasoning_text(frames: Frames, fps: float, question: str) -> str:
+    """A Cosmos-style reasoning answer describing each colour asked about (or every one)."""
+    asked = [word for word in _WORD.findall(question.lower()) if word in HUE_BANDS]
+    colours = list(dict.fromkeys(asked)) or list(HUE_BANDS)
+    sentences = [_sentence(frames, fps, colour) for colour in colours]
+    think = (
+        f"I look for {', '.join(colours)} in each of the {len(frames)} frames "
+        f"({fps:g} per second), reading the time at the bottom of each frame."
+    )
+    return f"<think>\n{think}\n</think>\n\n<answer>\n{' '.join(sentences)}\n</answer>"
+
+
+def usage_for(frame_count: int, height: int, width: int, text: str) -> Usage:
+    """What a Qwen2.5-VL call of this clip would roughly cost, for the counters."""
+    video = (frame_count // 2) * (height // PATCH) * (width // PATCH)
+    return Usage(
+        prompt_tokens=video + 120, completion_tokens=max(1, len(text) // 4), video_tokens=video
+    )
+
+
+def _verdict(frames: Frames, fps: float, text: str) -> dict[str, object]:
+    colour = question_colour(text)
+    span = seen_span(frames, colour) if colour else None
+    if span is None:
+        what = f"no {colour} in the picture" if colour else "no colour named in the question"
+        return _payload(False, 0.0, 0.0, what)
+    start_s, end_s = span[0] / fps, span[1] / fps
+    return _payload(True, start_s, end_s, f"{colour} seen from {start_s:.2f}s to {end_s:.2f}s")
+
+
+def _payload(detected: bool, start_s: float, end_s: float, description: str) -> dict[str, object]:
+    return {
+        "detected": detected,
+        "confidence": CONFIDENCE,
+        "evidence_start_s": round(start_s, 3),
+        "evidence_end_s": round(end_s, 3),
+        "description": description,
+    }
+
+
+def _sentence(frames: Frames, fps: float, colour: str) -> str:
+    span = seen_span(frames, colour)
+    if span is None:
+        return f"No {colour} object is seen."
+    return (
+        f"A {colour} object appears at {span[0] / fps:.2f}s and stays until {span[1] / fps:.2f}s."
+    )
+
+
+class PixelEngine:
+    """The ``Engine`` protocol over the pixel rule; counts its calls."""
+
+    def __init__(self) -> None:
+        self.verdict_calls = 0
+        self.reason_calls = 0
+        self.calls_by_camera: Counter[str] = Counter()
+
+    def clip(self, records: list[FrameRecord], fps: float) -> Clip:
+        return pixel_clip(records, fps)
+
+    async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
+        pixels = _pixels(clip)
+        self.verdict_calls += 1
+        self.calls_by_camera[pixels.facts.camera_id] += 1
+        started = time.perf_counter()
+        text = await asyncio.to_thread(verdict_text, pixels.frames, pixels.facts.fps, questions)
+        return parse_verdicts(_completion(text, pixels, started), pixels.facts, questions)
+
+    async def reason(self, clip: Clip, question: str) -> ReasoningAnswer:
+        pixels = _pixels(clip)
+        self.reason_calls += 1
+        started = time.perf_counter()
+        text = await asyncio.to_thread(reasoning_text, pixels.frames, pixels.facts.fps, question)
+        return parse_reasoning(_completion(text, pixels, started))
+
+    async def close(self) -> None:
+        return None
+
+
+def _completion(text: str, clip: PixelClip, started: float) -> Completion:
+    usage = usage_for(clip.facts.frame_count, clip.height, clip.width, text)
+    return Completion(text, "stop", usage, (time.perf_counter() - started) * 1000)
+
+
+def _pixels(clip: Clip) -> PixelClip:
+    if not isinstance(clip, PixelClip):
+        raise ClipError("the pixel engine takes a PixelClip (build it with engine.clip)")
+    return clip
