@@ -1,21 +1,24 @@
 """``vigil bench alerts``: the bundled labelled footage through the real pipeline.
 
-The five scenes of ``agent.eval.footage`` are generated into a temporary folder and played
+The scenes of ``agent.eval.footage`` are generated into a temporary folder and played
 as live cameras with the pixel engine, in-process or (``--http``) behind the pixel model
 server and the real OpenAI-compatible HTTP engine. The pipeline settings are the
 configured ones. Prints recall, false alerts, onset-to-alert and onset-to-webhook
-latency, evidence start error and engine calls beside the ungated figure.
+latency, evidence start error and engine calls beside the ungated figure, over all the
+scenes and over the still one (``calls_per_camera_hour_still``).
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from agent.engines.settings import EngineSettings
-from agent.eval.footage import generate
+from agent.eval.footage import STILL_SCENES, generate
 from agent.eval.labels import load_labels
 from agent.eval.pixel_engine import PixelEngine
 from agent.eval.pixel_server import MODEL, PixelServer
@@ -35,7 +38,20 @@ def main(http: bool, as_json: bool) -> None:
     except EvalError as error:
         typer.echo(f"vigil: bench failed: {error}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(render(report, as_json))
+    if as_json:
+        typer.echo(json.dumps(figures(report)))
+    else:
+        typer.echo(render(report, as_json=False))
+
+
+def figures(report: Report) -> dict[str, Any]:
+    """The report's JSON with the gating figures of the still scenes beside it."""
+    calls, ungated = report.calls_per_camera_hour(STILL_SCENES)
+    return {
+        **report.to_json(),
+        "calls_per_camera_hour_still": round(calls, 1),
+        "calls_per_camera_hour_still_ungated": round(ungated, 1),
+    }
 
 
 def bench(settings: VigilSettings, http: bool) -> Report:

@@ -51,7 +51,8 @@ def fixed_cameras(camera_fps: dict[str, float]) -> CameraSource:
 class _Awaited:
     """The camera's last analysed window, until its verdicts are applied."""
 
-    start_ms: int
+    start_ms: int  # where its clip starts (a look-back reaches before the window)
+    window_start_ms: int
     rule_ids: tuple[str, ...]
     enqueued_at: float  # monotonic seconds
 
@@ -179,7 +180,8 @@ class Scheduler:
             await self._counters.add("verdicts_not_awaited", camera_id)
         cursor.awaited = None
         if any(track.pending for track in tracks) and cursor.next_start_ms is not None:
-            cursor.next_start_ms = min(cursor.next_start_ms, awaited.start_ms + self._confirm_ms)
+            confirm_at = awaited.window_start_ms + self._confirm_ms
+            cursor.next_start_ms = min(cursor.next_start_ms, confirm_at)
         return True
 
     async def _consider(self, window: Window, cursor: _Cursor, rules: list[Rule]) -> int:
@@ -206,17 +208,29 @@ class Scheduler:
         if plan.gate is Gate.STILL:
             await self._counters.add("windows_skipped_still", camera_id)
             return 0
+        start_ms = self._clip_start(window, plan, cursor)
         cursor.last_run_ms = window.start_ms
         cursor.reference = picture if picture is not None else cursor.reference
-        cursor.awaited = _Awaited(window.start_ms, plan.rule_ids, time.monotonic())
-        return await self._enqueue(window, plan)
+        cursor.awaited = _Awaited(start_ms, window.start_ms, plan.rule_ids, time.monotonic())
+        return await self._enqueue(window, start_ms, plan)
 
-    async def _enqueue(self, window: Window, plan: Plan) -> int:
+    def _clip_start(self, window: Window, plan: Plan, cursor: _Cursor) -> int:
+        """Where the window's clip starts. A change that built up unseen may have begun in
+        the still window skipped before this one: the clip then reaches back over it (one
+        stride at most, never into the last analysed window), so the onset is in view."""
+        if plan.gate is not Gate.CHANGE or cursor.reference is None:
+            return window.start_ms
+        last_analysed_end_ms = cursor.last_run_ms + self._grid.size_ms
+        return max(
+            window.start_ms - self._grid.stride_ms, min(last_analysed_end_ms, window.start_ms)
+        )
+
+    async def _enqueue(self, window: Window, start_ms: int, plan: Plan) -> int:
         camera_id = window.camera_id
         job = Job(
             JobKind.WINDOW,
             camera_id,
-            window.start_ms,
+            start_ms,
             window.end_ms,
             plan.rule_ids,
             reason=plan.gate.value,

@@ -69,7 +69,7 @@ def test_the_footage_is_the_same_every_time(bundled_path: Path, tmp_path: Path) 
     again = generate(tmp_path)
     assert again.read_text() == bundled_path.read_text()
     names = [path.name for path in bundled_path.parent.glob("*.mp4")]
-    assert len(names) == 5
+    assert len(names) == 6
     _, mismatch, errors = filecmp.cmpfiles(bundled_path.parent, tmp_path, names, shallow=False)
     assert (mismatch, errors) == ([], [])
 
@@ -90,10 +90,11 @@ def test_each_label_is_where_the_pixel_rule_sees_its_colour_to_the_frame(
             assert decoded[video].runs[colour] == labelled, (video, colour)
 
 
-def test_every_scene_but_busy_has_its_events_and_busy_has_nothing_coloured(
+def test_every_scene_but_busy_and_quiet_has_its_events_and_they_show_nothing_coloured(
     bundled: LabelSet, decoded: dict[str, Decoded]
 ) -> None:
     assert all(not runs for runs in decoded["busy"].runs.values())
+    assert all(not runs for runs in decoded["quiet"].runs.values())
     for video in ("stays", "passes", "slow", "two"):
         events = [e for rule in bundled.file.rules for e in bundled.events(rule.id, video)]
         assert events, video
@@ -114,6 +115,8 @@ def test_still_stretches_stay_under_the_motion_threshold(
     assert 0 < max(resting) < THRESHOLD
     growing = [m for _, m in decoded["slow"].motion[1:]]
     assert max(growing) < THRESHOLD
+    quiet = [m for _, m in decoded["quiet"].motion[1:]]
+    assert 0 < max(quiet) < THRESHOLD
 
 
 def test_things_that_move_show_as_motion(bundled: LabelSet, decoded: dict[str, Decoded]) -> None:

@@ -37,9 +37,9 @@ def red(**changes: object) -> dict[str, object]:
 
 
 def test_the_bundled_set_loads_with_its_rules_and_video_lengths(bundled: LabelSet) -> None:
-    assert bundled.video_ids == ["stays", "passes", "slow", "two", "busy"]
+    assert bundled.video_ids == ["stays", "passes", "slow", "two", "busy", "quiet"]
     assert bundled.durations_s == {
-        "stays": 56.0, "passes": 48.0, "slow": 56.0, "two": 58.0, "busy": 50.0,
+        "stays": 56.0, "passes": 48.0, "slow": 56.0, "two": 58.0, "busy": 50.0, "quiet": 120.0,
     }  # fmt: skip
     assert bundled.video_path("two").is_file()
     assert len(bundled.events("green-object", "two")) == 2

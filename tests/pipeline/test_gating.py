@@ -69,13 +69,16 @@ async def test_a_slow_change_accumulates_until_a_window_is_analysed(
     for _ in range(12):
         await scheduler.tick()
     jobs = [Job.from_fields(fields) for _, fields in await aclient.xrange(keys.jobs)]
-    reasons = [(job.start_ms / 1000 - start_s, job.reason) for job in jobs]
+    spans = [(job.start_ms / 1000 - start_s, job.end_ms / 1000 - start_s) for job in jobs]
     # The first window has nothing to compare with; then still windows are skipped until
     # the spill has grown past 2% of the picture since the last analysed window.
-    assert reasons[0] == (0.0, "change"), reasons
-    assert len(reasons) >= 3, reasons
-    assert all(reason == "change" for _, reason in reasons)
+    assert spans[0] == (0.0, 8.0), spans
+    assert len(spans) >= 3, spans
+    assert {job.reason for job in jobs} == {"change"}
     skipped = (await aclient.hgetall(keys.metrics))[b"windows_skipped_still:floor"]
     assert int(skipped) >= 2
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(reasons)]
-    assert all(gap >= 16 for gap in gaps)  # at least one still window between
+    ends = [end for _, end in spans]
+    assert all(b - a >= 16 for a, b in itertools.pairwise(ends))  # a still window between
+    # A window analysed for change reaches back over the still window before it, where
+    # the change may have begun.
+    assert all(end - start == 16 for start, end in spans[1:]), spans
