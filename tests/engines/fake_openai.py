@@ -7,8 +7,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+
+from agent.eval.loopback import LoopbackServer, Request
+from agent.eval.loopback import Reply as Served
 
 
 @dataclass(frozen=True)
@@ -29,70 +30,32 @@ def chat_completion(content: str) -> Reply:
     return Reply(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """Serves scripted replies in order; after the script, ``default`` forever."""
 
     def __init__(self, default: Reply, script: list[Reply] | None = None) -> None:
+        super().__init__()
         self.default = default
         self.script = deque(script or [])
-        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []  # header names lower case
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     @property
     def completions(self) -> list[bytes]:
         return [body for path, _, body in self.requests if path.endswith("/chat/completions")]
 
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
+    def answer(self, request: Request) -> Served:
+        reply = self._next(request)
+        time.sleep(reply.delay_s)
+        return Served(reply.status, reply.body, reply.headers)
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _next(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
+    def _next(self, request: Request) -> Reply:
         with self._lock:
-            self.requests.append((path, headers, body))
-            if path.endswith("/models"):
+            self.requests.append((request.path, request.headers, request.body))
+            if request.path.endswith("/models"):
                 return Reply(200, b'{"object": "list", "data": []}')
             return self.script.popleft() if self.script else self.default
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._answer(b"")
-
-            def do_POST(self) -> None:
-                self._answer(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-
-            def _answer(self, body: bytes) -> None:
-                reply = fake._next(self.path, dict(self.headers), body)
-                time.sleep(reply.delay_s)
-                try:
-                    self.send_response(reply.status)
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(reply.body)))
-                    self.end_headers()
-                    self.wfile.write(reply.body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        return Handler

@@ -84,7 +84,7 @@ async def test_request_carries_video_first_true_fps_schema_and_key(
     assert body["mm_processor_kwargs"] == {"fps": 4.0}
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"]["required"] == ["person"]
-    assert headers["Authorization"] == f"Bearer {API_KEY}"
+    assert headers["authorization"] == f"Bearer {API_KEY}"
     assert body["model"] == "fake"
 
 
