@@ -98,7 +98,8 @@ def worker(config: ConfigOption = None) -> None:
 
 @app.command()
 def api(config: ConfigOption = None) -> None:
-    """Serve the HTTP API (no engine here: /v1/ask answers 503; `vigil up` serves it)."""
+    """Serve the HTTP API and dashboard; /v1/ask uses the configured vLLM servers
+    (engine.kind: openai); an in-process engine answers only under `vigil up`."""
     settings = _settings(config)
     with redis_url_for(settings, start_embedded=False) as url:
         run_agents(settings, url, stop_on_signals(), Roles(scheduler=False, worker=False, api=True))

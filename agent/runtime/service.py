@@ -73,7 +73,7 @@ async def _agents(
     keys = keys_for(settings)
     await RuleStore(client, keys).seed(configured_rules(settings))
     await CameraStore(client, keys).seed(configured_cameras(settings))
-    engine = (given_engine or _engine(settings)) if roles.worker else None
+    engine = _engine_for(roles, settings, given_engine)
     done = asyncio.Event()
     parts: list[Coroutine[Any, Any, None]] = [_relay(stop, done)]
     if roles.scheduler:
@@ -83,7 +83,7 @@ async def _agents(
             return await cameras.fps_by_camera(settings.ingest)
 
         parts.append(Scheduler(client, keys, settings.pipeline, camera_fps).run(done))
-    if engine is not None:
+    if engine is not None and roles.worker:
         # Unique among the consumers of the group: several worker processes may share a host.
         name = f"{socket.gethostname()}-{os.getpid()}"
         parts.append(Worker(client, keys, engine, settings.pipeline, name).run(done))
@@ -107,6 +107,22 @@ def api_state(
 ) -> ApiState:
     """The API's state from the whole configuration: the parts of it the API reads."""
     return ApiState(client, keys, settings.api, settings.webhooks, settings.ingest, engine)
+
+
+def _engine_for(roles: Roles, settings: VigilSettings, given: Engine | None) -> Engine | None:
+    """The engine of this process: the worker's, which the API shares; for an API alone,
+    a client of the configured vLLM servers (no model here). An in-process engine loads
+    the model, so an API alone never starts one."""
+    if roles.worker:
+        return given or _engine(settings)
+    if not roles.api:
+        return None
+    if given is not None:
+        return given
+    if settings.engine.kind == "openai":
+        log.info("the API asks the engine servers at %s", ", ".join(settings.engine.base_urls))
+        return start_engine(settings.engine)
+    return None
 
 
 def _engine(settings: VigilSettings) -> Engine:

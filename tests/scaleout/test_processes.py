@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import pytest
 import redis
 import yaml
@@ -220,6 +221,43 @@ def test_shards_split_the_cameras_and_a_killed_shard_s_move_within_the_lease(
         RECONNECT_S, "shard-a's cameras to resume on shard-b",
     )  # fmt: skip
     assert set(deployment.most_readers().values()) == {1}, deployment.most_readers()
+
+
+def test_the_api_run_apart_answers_ask_through_the_vllm_servers(deployment: Deployment) -> None:
+    """`vigil api` alone (as in compose and Kubernetes) has no model: /v1/ask goes to the
+    configured vLLM servers, which run the real engine over the camera's recent frames."""
+    if "shard-b" not in deployment.processes:
+        deployment.start_shard("shard-b")
+    created = subprocess.run(
+        [VIGIL, "keys", "create", "--scope", "read", "--name", "ask", "--config",
+         str(deployment.config)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    token = created.stdout.split()[-1]
+    port = free_port()
+    deployment.start("api", "api", VIGIL_API__PORT=str(port))
+    before = sum(deployment.engine_requests(engine) for engine in deployment.engines)
+    answer = _ask(f"http://127.0.0.1:{port}/v1/ask", token, {"camera": CAMERAS[0]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["frames"] >= 2
+    assert body["prompt_tokens"] > 0  # the tiny model's random text need not parse
+    after = sum(deployment.engine_requests(engine) for engine in deployment.engines)
+    assert after > before
+    deployment.stop("api")
+
+
+def _ask(url: str, token: str, body: dict[str, object]) -> httpx.Response:
+    request = {"question": "What is happening?", "seconds": 4, **body}
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return httpx.post(url, json=request, headers=headers, timeout=60)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def test_windows_flow_to_the_other_engine_when_one_dies(deployment: Deployment) -> None:

@@ -53,8 +53,9 @@ async def ask(state: State, _: ReadKey, request: AskRequest) -> AskAnswer:
     if state.engine is None:
         raise HTTPException(
             503,
-            "no reasoning engine runs in this process; /v1/ask is served by "
-            "`vigil up` or an API started with an engine",
+            "no reasoning engine serves this API: the in-process engine (engine.kind: vllm) "
+            "runs only under `vigil up`; an API run apart asks vLLM servers "
+            "(engine.kind: openai with engine.base_urls)",
         )
     api = state.api
     seconds = min(request.seconds, api.ask_max_seconds)
