@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from agent.cli.cameras import print_camera_table
 from agent.cli.keys import first_start_banner
 from agent.runtime.config import ConfigError, VigilSettings, load_settings
 from agent.runtime.ingest import follow_store, follow_store_in_background, ingest_from_store
+from agent.runtime.liveness import Heartbeat, heartbeat_file, heartbeat_written
 from agent.runtime.logs import configure_logging, quiet_engine_logs
 from agent.runtime.service import Roles, run_agents
 from agent.runtime.startup import (
@@ -49,13 +51,31 @@ def _settings(config: Path | None) -> VigilSettings:
     return settings
 
 
+def _heartbeat(settings: VigilSettings, role: str) -> AbstractContextManager[Heartbeat]:
+    """The role's heartbeat file, which its liveness probe reads (agent/runtime/liveness.py)."""
+    return heartbeat_written(heartbeat_file(settings.data_dir, role))
+
+
+def _run_role(settings: VigilSettings, role: str, roles: Roles) -> None:
+    """One part of the reasoning side, on the configured Redis, with its heartbeat."""
+    with (
+        _heartbeat(settings, role) as heartbeat,
+        redis_url_for(settings, start_embedded=False) as url,
+    ):
+        run_agents(settings, url, stop_on_signals(), roles, progress=heartbeat.went_round)
+
+
 @app.command()
 def ingest(config: ConfigOption = None) -> None:
     """Read cameras into the rolling frame buffer, sharing them with other ingest shards."""
     settings = _settings(config)
     stop = stop_on_signals()
-    with redis_for(settings) as client, ingest_from_store(settings, client) as shard:
-        follow_store(shard, stop)
+    with (
+        _heartbeat(settings, "ingest") as heartbeat,
+        redis_for(settings) as client,
+        ingest_from_store(settings, client) as shard,
+    ):
+        follow_store(shard, stop, heartbeat.went_round)
         log.info("stopping ingest")
 
 
@@ -70,30 +90,27 @@ def up(
         quiet_engine_logs()
     stop = stop_on_signals()
     with (
+        _heartbeat(settings, "up") as heartbeat,
         redis_url_for(settings) as url,
         connect(url, settings.redis_cluster) as client,
         ingest_from_store(settings, client) as shard,
     ):
         typer.echo(first_start_banner(settings, url))
-        follow_store_in_background(shard, stop)
+        follow_store_in_background(shard, stop, heartbeat.went_round)
         roles = Roles(alert_feed=True, api=True, dispatcher=True)
-        run_agents(settings, url, stop, roles, emit=typer.echo)
+        run_agents(settings, url, stop, roles, emit=typer.echo, progress=heartbeat.went_round)
 
 
 @app.command()
 def scheduler(config: ConfigOption = None) -> None:
     """Cut the cameras' frames into clip windows and queue them for the workers."""
-    settings = _settings(config)
-    with redis_url_for(settings, start_embedded=False) as url:
-        run_agents(settings, url, stop_on_signals(), Roles(scheduler=True, worker=False))
+    _run_role(_settings(config), "scheduler", Roles(scheduler=True, worker=False))
 
 
 @app.command()
 def worker(config: ConfigOption = None) -> None:
     """Take window jobs from the queue and run them through the engine."""
-    settings = _settings(config)
-    with redis_url_for(settings, start_embedded=False) as url:
-        run_agents(settings, url, stop_on_signals(), Roles(scheduler=False, worker=True))
+    _run_role(_settings(config), "worker", Roles(scheduler=False, worker=True))
 
 
 @app.command()
@@ -108,10 +125,8 @@ def api(config: ConfigOption = None) -> None:
 @app.command()
 def dispatcher(config: ConfigOption = None) -> None:
     """Deliver alert events to the webhook subscriptions, signed, with retries."""
-    settings = _settings(config)
     roles = Roles(scheduler=False, worker=False, dispatcher=True)
-    with redis_url_for(settings, start_embedded=False) as url:
-        run_agents(settings, url, stop_on_signals(), roles)
+    _run_role(_settings(config), "dispatcher", roles)
 
 
 @keys_app.command("create")

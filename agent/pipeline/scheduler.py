@@ -23,6 +23,7 @@ from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import Phase, Track, WindowResult
 from agent.pipeline.jobs import Job, JobKind, JobQueue
 from agent.pipeline.metrics import Counters
+from agent.pipeline.progress import Progress, no_progress
 from agent.pipeline.rules import Rule, rules_for
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
@@ -118,10 +119,12 @@ class Scheduler:
         )
         self._cursors: dict[str, _Cursor] = {}
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, progress: Progress = no_progress) -> None:
+        progress("scheduler")
         await self._queue.ensure_group()
         log.info("scheduler started")
         while not stop.is_set():
+            progress("scheduler")
             try:
                 await self.tick()
             except (aioredis.ConnectionError, aioredis.TimeoutError) as error:

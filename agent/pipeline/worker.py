@@ -20,6 +20,7 @@ from agent.engines import Engine, EngineError
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.jobs import Job, JobKind, JobQueue
 from agent.pipeline.metrics import Counters
+from agent.pipeline.progress import Progress, no_progress
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
 from agent.pipeline.summaries import Summarizer
@@ -59,13 +60,17 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_claim_at = 0.0
 
-    async def run(self, stop: asyncio.Event, grace_s: float = 10.0) -> None:
+    async def run(
+        self, stop: asyncio.Event, grace_s: float = 10.0, progress: Progress = no_progress
+    ) -> None:
+        progress("worker")
         log.info(
             "worker %s started (%d engine calls at most)",
             self.name,
             self._settings.worker_concurrency,
         )
         while not stop.is_set():
+            progress("worker")
             try:
                 await self._fill()
             except (aioredis.ConnectionError, aioredis.TimeoutError) as error:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 import redis
 
+from agent.pipeline.progress import Progress, no_progress
 from agent.runtime.config import VigilSettings
 from agent.runtime.startup import configured_cameras, keys_for
 from streams.camera_registry import seed_cameras, stored_specs
@@ -29,6 +30,7 @@ from streams.shards import IngestShard, ShardStep
 log = logging.getLogger(__name__)
 
 HEALTH_LOG_S = 30.0
+INGEST_LOOP = "ingest"
 REDIS_RETRY_S = 1.0
 
 
@@ -96,20 +98,26 @@ def ingest_from_store(settings: VigilSettings, client: redis.Redis) -> Iterator[
         ingest.stop()
 
 
-def follow_store(ingest: ShardedIngest, stop: threading.Event) -> None:
+def follow_store(
+    ingest: ShardedIngest, stop: threading.Event, progress: Progress = no_progress
+) -> None:
     """Until stopped: steps the shard when due, logs health lines now and then."""
     next_health_log = time.monotonic() + HEALTH_LOG_S
+    progress(INGEST_LOOP)
     while not stop.wait(ingest.wake_in_s):
         ingest.step()
+        progress(INGEST_LOOP)
         if time.monotonic() >= next_health_log:
             next_health_log += HEALTH_LOG_S
             for line in ingest.service.health_lines():
                 log.info("%s", line)
 
 
-def follow_store_in_background(ingest: ShardedIngest, stop: threading.Event) -> threading.Thread:
+def follow_store_in_background(
+    ingest: ShardedIngest, stop: threading.Event, progress: Progress = no_progress
+) -> threading.Thread:
     thread = threading.Thread(
-        target=follow_store, args=(ingest, stop), name="vigil-cameras", daemon=True
+        target=follow_store, args=(ingest, stop, progress), name="vigil-cameras", daemon=True
     )
     thread.start()
     return thread

@@ -25,6 +25,7 @@ from agent.engines import Engine
 from agent.engines.factory import start_engine
 from agent.engines.host import engine_for_host
 from agent.pipeline.cameras_store import CameraStore
+from agent.pipeline.progress import Progress, no_progress
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.scheduler import Scheduler
 from agent.pipeline.worker import Worker
@@ -53,10 +54,12 @@ def run_agents(
     roles: Roles,
     emit: Callable[[str], None] = print,
     engine: Engine | None = None,
+    progress: Progress = no_progress,
 ) -> None:
-    """Runs the roles until ``stop``; a worker uses ``engine`` when given, else starts one."""
+    """Runs the roles until ``stop``; a worker uses ``engine`` when given, else starts one.
+    The scheduler's, worker's and dispatcher's loops report their rounds to ``progress``."""
     try:
-        asyncio.run(_agents(settings, redis_url, stop, roles, emit, engine))
+        asyncio.run(_agents(settings, redis_url, stop, roles, emit, engine, progress))
     finally:
         stop.set()  # ends the relay thread whatever ended the loop
 
@@ -68,6 +71,7 @@ async def _agents(
     roles: Roles,
     emit: Callable[[str], None],
     given_engine: Engine | None,
+    progress: Progress,
 ) -> None:
     client = connect_async(redis_url, settings.redis_cluster)
     keys = keys_for(settings)
@@ -82,18 +86,19 @@ async def _agents(
         async def camera_fps() -> dict[str, float]:
             return await cameras.fps_by_camera(settings.ingest)
 
-        parts.append(Scheduler(client, keys, settings.pipeline, camera_fps).run(done))
+        parts.append(Scheduler(client, keys, settings.pipeline, camera_fps).run(done, progress))
     if engine is not None and roles.worker:
         # Unique among the consumers of the group: several worker processes may share a host.
         name = f"{socket.gethostname()}-{os.getpid()}"
-        parts.append(Worker(client, keys, engine, settings.pipeline, name).run(done))
+        worker = Worker(client, keys, engine, settings.pipeline, name)
+        parts.append(worker.run(done, progress=progress))
     if roles.alert_feed:
         parts.append(follow_alerts(client, keys, done, emit))
     if roles.api:
         parts.append(serve_api(api_state(settings, client, keys, engine), done))
     if roles.dispatcher:
         base_url = settings.api.base_url()
-        parts.append(Dispatcher(client, keys, settings.webhooks, base_url).run(done))
+        parts.append(Dispatcher(client, keys, settings.webhooks, base_url).run(done, progress))
     try:
         await asyncio.gather(*parts)
     finally:

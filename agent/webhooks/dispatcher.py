@@ -18,6 +18,7 @@ import uuid
 import aiohttp
 import redis.asyncio as aioredis
 
+from agent.pipeline.progress import Progress, no_progress
 from agent.webhooks.delivery import Attempt, deliver, http_client
 from agent.webhooks.fanout import Fanout, ensure_group
 from agent.webhooks.lease import Lease
@@ -30,6 +31,8 @@ from streams.keys import Keys
 log = logging.getLogger(__name__)
 HEAD_BATCH = 64
 REFRESH_S = 1.0
+OUTBOX_LOOP = "outbox"
+SUBSCRIPTIONS_LOOP = "subscriptions"
 FLUSH_S = 1.0
 STOP_GRACE_S = 5.0
 
@@ -53,27 +56,33 @@ class Dispatcher:
         self._wakeups: dict[str, asyncio.Event] = {}
         self._loops: dict[str, asyncio.Task[None]] = {}
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, progress: Progress = no_progress) -> None:
+        progress(OUTBOX_LOOP)
+        progress(SUBSCRIPTIONS_LOOP)
         await ensure_group(self._client, self._keys)
         log.info("webhook dispatcher %s started", self._name)
         async with http_client(self._settings) as http:
-            supervisor = asyncio.create_task(self._supervise(http, stop))
+            supervisor = asyncio.create_task(self._supervise(http, stop, progress))
             try:
-                await self._fan_out(stop)
+                await self._fan_out(stop, progress)
             finally:
                 await _finish(supervisor, STOP_GRACE_S)
                 await self._stop_loops(set(self._loops), STOP_GRACE_S)
 
-    async def _fan_out(self, stop: asyncio.Event) -> None:
+    async def _fan_out(self, stop: asyncio.Event, progress: Progress) -> None:
         while not stop.is_set():
+            progress(OUTBOX_LOOP)
             try:
                 await self._fanout.step()
             except (aioredis.ConnectionError, aioredis.TimeoutError) as error:
                 log.warning("outbox read failed (%s); retrying", error)
                 await _sleep_unless(stop, 1.0)
 
-    async def _supervise(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+    async def _supervise(
+        self, http: aiohttp.ClientSession, stop: asyncio.Event, progress: Progress
+    ) -> None:
         while not stop.is_set():
+            progress(SUBSCRIPTIONS_LOOP)
             try:
                 await self._refresh(http, stop)
             except (aioredis.ConnectionError, aioredis.TimeoutError) as error:

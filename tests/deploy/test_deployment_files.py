@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 import agent.cli.app
 from agent.runtime.config import CONFIG_ENV, VigilSettings, load_settings
+from agent.runtime.liveness import WRITE_PERIOD_S, heartbeat_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -537,3 +538,38 @@ def test_constraints_pin_every_runtime_dependency() -> None:
         re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]
     }
     assert names | {"torch", "torchvision"} <= pins, names - pins
+
+
+def _liveness_command(argv: list[str], data_dir: Path, role: str) -> float:
+    """The maximum age the probe allows, after checking it reads the role's own heartbeat."""
+    assert argv[:3] == ["python", "-m", "agent.runtime.liveness"], (role, argv)
+    assert Path(argv[3]) == heartbeat_file(data_dir, role), (role, argv)
+    return float(argv[4])
+
+
+def test_roles_without_http_are_probed_by_their_own_heartbeat(
+    role_settings: LoadSettings,
+) -> None:
+    """Compose and Kubernetes probe ingest, scheduler, worker and dispatcher with the
+    heartbeat file each writes under the image's data directory, on a writable volume,
+    allowing more than the slowest loop's round and the heartbeat's write period."""
+    slowest_round_s = VigilSettings().ingest.lease_s / 3  # ingest steps every lease / 3
+    least_age_s = 3 * (slowest_round_s + WRITE_PERIOD_S)
+    for role in ROLES - {"api"}:
+        service = compose()["services"][role]
+        image_env = {k: v for k, v in dockerfile_env().items() if k.startswith("VIGIL_")}
+        settings = role_settings({**image_env, **compose_env(service)}, EXAMPLE_CONFIG)
+        assert settings.data_dir == Path(image_env["VIGIL_DATA_DIR"])
+        test = service["healthcheck"]["test"]
+        assert test[0] == "CMD"
+        assert _liveness_command(test[1:], settings.data_dir, role) >= least_age_s
+
+        container = vigil_container(role)
+        assert "VIGIL_DATA_DIR" not in k8s_env(container)
+        command = container["livenessProbe"]["exec"]["command"]
+        assert _liveness_command(command, settings.data_dir, role) >= least_age_s
+        mounts = [Path(mount["mountPath"]) for mount in container["volumeMounts"]]
+        assert any(
+            settings.data_dir.is_relative_to(mount) and not mount.is_relative_to("/etc/vigil")
+            for mount in mounts
+        ), (role, mounts)

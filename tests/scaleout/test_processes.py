@@ -26,6 +26,7 @@ import redis
 import yaml
 
 from agent.runtime.embedded_redis import EmbeddedRedis
+from agent.runtime.liveness import heartbeat_file
 from streams.framebuffer import last_capture_s
 from streams.keys import WORKERS_GROUP, Keys
 from tests.conftest import free_port
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.engine
 
 CAMERAS = [f"cam-{index}" for index in range(8)]
 LEASE_S = 3.0
+PROBE_MAX_AGE_S = 8.0
 RECONNECT_S = 5.0  # connect and first frame of a camera taken over, on a loaded machine
 WORKERS = ("worker-1", "worker-2", "worker-3")
 VIGIL = str(Path(sys.executable).with_name("vigil"))
@@ -85,15 +87,28 @@ class Deployment:
     rtsp: RtspServer
     engines: list[VllmServer]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
 
     def start(self, name: str, role: str, **env: str) -> subprocess.Popen[bytes]:
+        # Each process has a data directory of its own, as each container has.
+        env = {**os.environ, "VIGIL_DATA_DIR": str(self.data_dir(name)), **env}
         with (self.logs / f"{name}.log").open("wb") as log:
             process = subprocess.Popen(
                 [VIGIL, role, "--config", str(self.config)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env},
+                stdout=log, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
         self.processes[name] = process
+        self.roles[name] = role
         return process
+
+    def data_dir(self, name: str) -> Path:
+        return self.logs / f"{name}-data"
+
+    def alive(self, name: str, max_age_s: float) -> bool:
+        """The liveness probe of compose and Kubernetes, run on this process's heartbeat."""
+        heartbeat = heartbeat_file(self.data_dir(name), self.roles[name])
+        probe = [sys.executable, "-m", "agent.runtime.liveness", str(heartbeat), str(max_age_s)]
+        return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
 
     def start_shard(self, name: str) -> None:
         self.start(name, "ingest", VIGIL_INGEST__SHARD_ID=name)
@@ -258,6 +273,29 @@ def _ask(url: str, token: str, body: dict[str, object]) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def test_every_role_is_alive_and_a_wedged_one_is_reported(deployment: Deployment) -> None:
+    """The heartbeat probes of the roles without HTTP pass while they run, and fail for a
+    process that stops going round (SIGSTOP wedges all of it), then pass again."""
+    if "shard-b" not in deployment.processes:
+        deployment.start_shard("shard-b")
+    deployment.start("dispatcher", "dispatcher")
+    running = ["scheduler", *WORKERS[:2], "shard-b", "dispatcher"]
+    for name in running:
+        wait_for(lambda name=name: deployment.alive(name, PROBE_MAX_AGE_S), 60, f"{name} alive")
+    wedged = deployment.processes[WORKERS[1]]
+    wedged.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(
+            lambda: not deployment.alive(WORKERS[1], PROBE_MAX_AGE_S),
+            PROBE_MAX_AGE_S + 10, "the wedged worker's probe to fail",
+        )  # fmt: skip
+        others = [name for name in running if name != WORKERS[1]]
+        assert all(deployment.alive(name, PROBE_MAX_AGE_S) for name in others)
+    finally:
+        wedged.send_signal(signal.SIGCONT)
+    wait_for(lambda: deployment.alive(WORKERS[1], PROBE_MAX_AGE_S), 30, "the worker alive again")
 
 
 def test_windows_flow_to_the_other_engine_when_one_dies(deployment: Deployment) -> None:
