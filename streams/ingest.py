@@ -15,7 +15,6 @@ from streams.config import CameraSpec, IngestSettings
 from streams.framebuffer import last_capture_s
 from streams.health import CameraHealth, health_for
 from streams.keys import Keys
-from streams.sizing import load_resizer
 from streams.writer import FrameWriter
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,6 @@ class IngestService:
         self.writer: FrameWriter | None = None
 
     def start(self) -> IngestService:
-        load_resizer()
         self.writer = FrameWriter(
             self._client,
             self._keys,

@@ -537,7 +537,17 @@ def test_constraints_pin_every_runtime_dependency() -> None:
     names = {
         re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]
     }
-    assert names | {"torch", "torchvision"} <= pins, names - pins
+    assert names <= pins, names - pins
+
+
+def test_the_image_and_the_runtime_dependencies_hold_no_torch() -> None:
+    """Ingest, scheduler, dispatcher, API and HTTP workers never import torch; only the
+    in-process engine (the ``gpu`` extra, vLLM) brings it."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"])
+    assert not {"torch", "torchvision", "qwen-vl-utils"} & set(re.findall(r"[\w-]+", runtime))
+    installs = " ".join(dockerfile_instructions("RUN"))
+    assert "torch" not in installs.replace("find_spec('torch') is not None", "")
 
 
 def _liveness_command(argv: list[str], data_dir: Path, role: str) -> float:

@@ -110,6 +110,10 @@ class Deployment:
         probe = [sys.executable, "-m", "agent.runtime.liveness", str(heartbeat), str(max_age_s)]
         return subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
 
+    def mapped_files(self, name: str) -> str:
+        """The files mapped into the process's memory: its loaded libraries among them."""
+        return Path(f"/proc/{self.processes[name].pid}/maps").read_text()
+
     def start_shard(self, name: str) -> None:
         self.start(name, "ingest", VIGIL_INGEST__SHARD_ID=name)
 
@@ -236,6 +240,8 @@ def test_shards_split_the_cameras_and_a_killed_shard_s_move_within_the_lease(
         RECONNECT_S, "shard-a's cameras to resume on shard-b",
     )  # fmt: skip
     assert set(deployment.most_readers().values()) == {1}, deployment.most_readers()
+    # Sizing frames is Vigil's own arithmetic: an ingest process never loads torch.
+    assert "/torch/" not in deployment.mapped_files("shard-b")
 
 
 def test_the_api_run_apart_answers_ask_through_the_vllm_servers(deployment: Deployment) -> None:
