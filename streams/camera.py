@@ -44,8 +44,9 @@ class CameraReader:
         self._sink = sink
         self._stop = stop
         self._options = SourceOptions(
-            spec.connect_timeout_s, spec.read_timeout_s, realtime, health.source_dropped
-        )
+            spec.connect_timeout_s, spec.read_timeout_s, realtime, health.source_dropped,
+            decode=spec.decode,
+        )  # fmt: skip
         clock = CaptureClock(max_drift_s=2.0 if realtime else None, floor_s=floor_s)
         self._processor = FrameProcessor(
             spec.id, spec.fps, spec.max_pixels, spec.jpeg_quality, clock
@@ -71,7 +72,7 @@ class CameraReader:
         started = time.monotonic()
         frames_before = self._frames_seen
         try:
-            for item in open_frames(url, self._options, self._stop):
+            for item in open_frames(url, self._options, self._stop, keeps=self._processor):
                 if self._stop.is_set():
                     return "stopped"
                 self._handle(item)
@@ -93,7 +94,7 @@ class CameraReader:
 
     def _handle(self, item: SourceFrame) -> None:
         self._frames_seen += 1
-        self.health.frame_decoded(time.time())
+        self.health.frame_decoded(time.time(), item.source_frames)
         self._backoff.reset()
         record = self._processor.process(item)
         if record is not None:

@@ -29,6 +29,11 @@ class CaptureClock:
         """Forget the anchor (a new connection); keeps the monotonic floor."""
         self._offset_s = None
 
+    def predicted_time(self, pts_s: float) -> float | None:
+        """The capture time a frame at ``pts_s`` would get on the present anchor; None
+        before the first frame. Exact but for re-anchoring and the millisecond rounding."""
+        return None if self._offset_s is None else self._offset_s + pts_s
+
     def capture_time(self, pts_s: float | None) -> float:
         now = self._now()
         if pts_s is None:

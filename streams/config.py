@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -11,6 +11,11 @@ from streams.urls import parse_camera_url
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # Ingest settings of the whole process, not of a camera.
 PROCESS_SETTINGS = {"queue_frames", "health_interval_s", "lease_s", "shard_id"}
+CAMERA_OVERRIDES = {"fps", "max_pixels", "jpeg_quality", "retention_s", "decode"}
+
+# exact: the kept frames are those of a full decode. fast: the deblocking filter is
+# skipped too, for less CPU and slightly different pixels (streams/decode_plan.py).
+DecodeMode = Literal["exact", "fast"]
 
 
 class StrictModel(BaseModel):
@@ -30,6 +35,12 @@ class IngestSettings(StrictModel):
     ] = 448 * 252
     jpeg_quality: Annotated[int, Field(ge=30, le=100)] = 85
     retention_s: Annotated[float, Field(gt=0, description="Rolling buffer length.")] = 600.0
+    decode: DecodeMode = Field(
+        default="exact",
+        description="exact: frames never kept are skipped where the codec allows, kept "
+        "frames are a full decode's; fast: deblocking is skipped as well (less CPU, "
+        "slightly different pixels).",
+    )
     backoff_initial_s: Annotated[float, Field(gt=0)] = 0.5
     backoff_cap_s: Annotated[float, Field(gt=0, description="Longest reconnect delay.")] = 30.0
     connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
@@ -65,6 +76,7 @@ class CameraConfig(StrictModel):
     max_pixels: Annotated[int | None, Field(ge=28 * 28 * 4)] = None
     jpeg_quality: Annotated[int | None, Field(ge=30, le=100)] = None
     retention_s: Annotated[float | None, Field(gt=0)] = None
+    decode: DecodeMode | None = None
 
     @field_validator("url")
     @classmethod
@@ -82,6 +94,7 @@ class CameraSpec(StrictModel):
     max_pixels: int
     jpeg_quality: int
     retention_s: float
+    decode: DecodeMode
     backoff_initial_s: float
     backoff_cap_s: float
     connect_timeout_s: float
@@ -91,8 +104,6 @@ class CameraSpec(StrictModel):
 
 
 def resolve_camera(camera: CameraConfig, defaults: IngestSettings) -> CameraSpec:
-    overrides = camera.model_dump(
-        exclude_none=True, include={"fps", "max_pixels", "jpeg_quality", "retention_s"}
-    )
+    overrides = camera.model_dump(exclude_none=True, include=CAMERA_OVERRIDES)
     base = defaults.model_dump(exclude=PROCESS_SETTINGS)
     return CameraSpec(id=camera.id, url=camera.url, **{**base, **overrides})

@@ -37,7 +37,8 @@ def sample_file(path: Path, sampling: Sampling, max_frames: int) -> list[FrameRe
     stop = threading.Event()
     records: list[FrameRecord] = []
     first_pts_s: float | None = None
-    for item in open_frames(parse_camera_url(str(path)), SourceOptions(realtime=False), stop):
+    url, options = parse_camera_url(str(path)), SourceOptions(realtime=False)
+    for item in open_frames(url, options, stop, keeps=processor):
         if item.pts_s is not None:
             first_pts_s = item.pts_s if first_pts_s is None else first_pts_s
             if item.pts_s >= first_pts_s + duration_s:

@@ -24,7 +24,8 @@ class CameraState(StrEnum):
 @dataclass
 class _Counters:
     state: CameraState = CameraState.CONNECTING
-    frames_in: int = 0
+    frames_in: int = 0  # frames the source sent
+    frames_decoded: int = 0  # of which decoded: the others could never be sampled
     frames_out: int = 0
     dropped: int = 0  # sampled frames the Redis writer could not take
     source_dropped: int = 0  # decoded frames a live source dropped: the reader fell behind
@@ -57,9 +58,12 @@ class CameraHealth:
         with self._lock:
             self._c.state = CameraState.CONNECTING
 
-    def frame_decoded(self, now: float) -> None:
+    def frame_decoded(self, now: float, source_frames: int = 1) -> None:
+        """A decoded frame, standing for ``source_frames`` of the source's (itself and
+        those skipped undecoded before it)."""
         with self._lock:
-            self._c.frames_in += 1
+            self._c.frames_in += source_frames
+            self._c.frames_decoded += 1
             self._c.last_frame_at = now
             self._c.state = CameraState.ONLINE
 
@@ -103,6 +107,7 @@ class CameraHealth:
                 "fps_out": f"{self._stored_rate(now):.2f}",
                 "fps_out_period_s": f"{STORED_RATE_PERIOD_S:g}",
                 "frames_in": str(c.frames_in),
+                "frames_decoded": str(c.frames_decoded),
                 "frames_out": str(c.frames_out),
                 "dropped": str(c.dropped),
                 "source_dropped": str(c.source_dropped),

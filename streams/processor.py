@@ -38,6 +38,15 @@ class FrameProcessor:
     def new_connection(self) -> None:
         self._clock.reset()
 
+    def may_keep(self, previous_pts_s: float, pts_s: float) -> bool:
+        """False only when no frame at ``pts_s`` following one at ``previous_pts_s`` can be
+        sampled (a ``KeepTest`` of streams/decode_plan.py)."""
+        after_s = self._clock.predicted_time(previous_pts_s)
+        upto_s = self._clock.predicted_time(pts_s)
+        if after_s is None or upto_s is None:
+            return True
+        return self._sampler.tick_between(after_s, upto_s)
+
     def process(self, item: SourceFrame) -> FrameRecord | None:
         """The record for a sampled frame; None for frames between samples."""
         capture_s = self._clock.capture_time(item.pts_s)

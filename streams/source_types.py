@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import av.video.frame
 
+from streams.config import DecodeMode
+
 
 class SourceError(Exception):
     """A connection to a camera failed or ended; the message is safe to log."""
@@ -16,6 +18,9 @@ class SourceError(Exception):
 class SourceFrame:
     pts_s: float | None
     frame: av.video.frame.VideoFrame
+    # Frames of the source this one stands for: itself and those the decoder skipped
+    # since the frame before (streams/decode_plan.py).
+    source_frames: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +31,4 @@ class SourceOptions:
     # Live sources that push frames (WebRTC) report here the frames they dropped because
     # the reader fell behind.
     on_dropped: Callable[[int], None] | None = None
+    decode: DecodeMode = "exact"  # see streams/decode_plan.py

@@ -2,8 +2,12 @@
 loop as if live.
 
 Each generator is one connection; it ends (or raises SourceError) when the connection
-does, and the camera reader decides when to reconnect. Every frame is decoded, none is
-converted here: conversion costs as much as decoding, so only sampled frames pay it.
+does, and the camera reader decides when to reconnect. RTSP and files skip decoding the
+frames sampling will never keep where the codec allows it (streams/decode_plan.py); no
+frame is converted here: conversion costs as much as decoding, so only sampled frames pay
+it. Decoders keep FFmpeg's default threading (slice threads, no frame threads): a core
+decodes a 1080p camera many times faster than real time, and frame threads cost CPU of
+their own (several percent) to save latency that sampling at 4 FPS does not need.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import av.container
 
+from streams.decode_plan import DecodePlan, KeepTest, codec_options
 from streams.source_types import SourceError, SourceFrame, SourceOptions
 from streams.urls import WHEP_SCHEMES, CameraUrl
 from streams.whep import whep_frames
@@ -24,25 +30,30 @@ __all__ = ["SourceError", "SourceFrame", "SourceOptions", "open_frames"]
 
 
 def open_frames(
-    url: CameraUrl, options: SourceOptions, stop: threading.Event
+    url: CameraUrl, options: SourceOptions, stop: threading.Event, keeps: KeepTest | None = None
 ) -> Iterator[SourceFrame]:
+    """The connection's frames; ``keeps`` lets the decoder skip frames it rules out."""
     if url.is_file:
         assert url.path is not None
-        return _looped_file_frames(url.path, options.realtime, stop)
+        return _looped_file_frames(url.path, options, stop, keeps)
     if url.scheme in WHEP_SCHEMES:
         return whep_frames(url, options, stop)
-    return _network_frames(url.raw, options)
+    return _network_frames(url.raw, options, keeps)
 
 
-def _network_frames(raw_url: str, options: SourceOptions) -> Iterator[SourceFrame]:
+def _network_frames(
+    raw_url: str, options: SourceOptions, keeps: KeepTest | None
+) -> Iterator[SourceFrame]:
     av_options = {"rtsp_transport": "tcp", "analyzeduration": "0", "probesize": "32"}
     timeouts = (options.connect_timeout_s, options.read_timeout_s)
     with av.open(raw_url, options=av_options, timeout=timeouts) as container:
-        yield from _decoded(container, pts_offset_s=0.0)
+        yield from _decoded(container, 0.0, options, keeps)
     raise SourceError("stream ended")
 
 
-def _looped_file_frames(path: Path, realtime: bool, stop: threading.Event) -> Iterator[SourceFrame]:
+def _looped_file_frames(
+    path: Path, options: SourceOptions, stop: threading.Event, keeps: KeepTest | None
+) -> Iterator[SourceFrame]:
     if not path.is_file():
         raise SourceError(f"no such video file: {path}")
     offset_s = 0.0
@@ -50,9 +61,9 @@ def _looped_file_frames(path: Path, realtime: bool, stop: threading.Event) -> It
     while not stop.is_set():
         loop_end_s = offset_s
         with av.open(str(path)) as container:
-            for item in _decoded(container, pts_offset_s=offset_s):
+            for item in _decoded(container, offset_s, options, keeps):
                 if item.pts_s is not None:
-                    if realtime and pacer.wait_for(item.pts_s):
+                    if options.realtime and pacer.wait_for(item.pts_s):
                         return
                     loop_end_s = item.pts_s
                 yield item
@@ -89,11 +100,31 @@ def _frame_duration_s(container: av.container.InputContainer) -> float:
     return 1.0 / float(rate) if rate else 0.04
 
 
-def _decoded(container: av.container.InputContainer, pts_offset_s: float) -> Iterator[SourceFrame]:
+def _decoded(
+    container: av.container.InputContainer,
+    pts_offset_s: float,
+    options: SourceOptions,
+    keeps: KeepTest | None,
+) -> Iterator[SourceFrame]:
     if not container.streams.video:
         raise SourceError("the source has no video stream")
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    for frame in container.decode(stream):
-        pts_s = None if frame.time is None else frame.time + pts_offset_s
-        yield SourceFrame(pts_s=pts_s, frame=frame)
+    context = stream.codec_context
+    context.options = codec_options(options.decode)
+    plan = DecodePlan(keeps)
+    packets = 0  # since the last frame delivered
+    for packet in container.demux(stream):
+        packets += packet.size > 0  # the last one, empty, only flushes the decoder
+        wanted = plan.must_decode(_time_s(packet.pts, packet.time_base, pts_offset_s))
+        context.skip_frame = "DEFAULT" if wanted else "NONREF"
+        for frame in packet.decode():
+            frame_s = None if frame.time is None else frame.time + pts_offset_s
+            yield SourceFrame(pts_s=frame_s, frame=frame, source_frames=packets)
+            packets = 0
+            plan.delivered(frame_s)
+
+
+def _time_s(pts: int | None, time_base: Fraction | None, pts_offset_s: float) -> float | None:
+    if pts is None or time_base is None:
+        return None
+    return float(pts * time_base) + pts_offset_s

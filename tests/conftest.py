@@ -78,7 +78,9 @@ def keys() -> Keys:
 
 @pytest.fixture(scope="session")
 def rtsp_server() -> Iterator[RtspServer]:
-    server = RtspServer(free_port(), mounts=("/live", "/cam1", "/cam2", "/cam3")).start()
+    server = RtspServer(
+        free_port(), mounts=("/live", "/cam1", "/cam2", "/cam3", "/bframes")
+    ).start()
     yield server
     server.kill()
 

@@ -6,12 +6,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 HEALTH_COUNTERS = {
-    "frames_in": "Frames decoded from the camera.",
+    "frames_in": "Frames received from the camera.",
+    "frames_decoded": "Frames decoded: the others could never be sampled and were skipped.",
     "frames_out": "Sampled frames stored in the rolling buffer.",
     "dropped": "Sampled frames dropped because Redis fell behind.",
     "reconnects": "Reconnections to the camera.",
 }
-HEALTH_GAUGES = {"fps_in": "Decoded frames per second.", "fps_out": "Stored frames per second."}
+HEALTH_GAUGES = {"fps_in": "Received frames per second.", "fps_out": "Stored frames per second."}
 
 
 @dataclass(frozen=True, slots=True)

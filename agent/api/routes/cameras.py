@@ -13,7 +13,7 @@ from agent.api.deps import AdminKey, ReadKey, State
 from agent.api.errors import responses
 from agent.api.video import VideoError, encode_mp4
 from agent.pipeline.cameras_store import CameraStore, public_url
-from streams.config import CAMERA_ID_PATTERN, CameraConfig
+from streams.config import CAMERA_ID_PATTERN, CameraConfig, DecodeMode
 from streams.framebuffer import latest_frame_async, read_frames_async
 from streams.health_records import health_from_record
 
@@ -30,6 +30,7 @@ class CameraOut(BaseModel):
     max_pixels: int | None
     jpeg_quality: int | None
     retention_s: float | None
+    decode: DecodeMode | None
 
 
 class CameraPatch(BaseModel):
@@ -44,6 +45,7 @@ class CameraPatch(BaseModel):
     max_pixels: Annotated[int | None, Field(ge=28 * 28 * 4)] = None
     jpeg_quality: Annotated[int | None, Field(ge=30, le=100)] = None
     retention_s: Annotated[float | None, Field(gt=0)] = None
+    decode: DecodeMode | None = None
 
 
 def camera_out(camera: CameraConfig) -> CameraOut:
