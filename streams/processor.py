@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cv2
+from av.video.frame import VideoFrame
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from streams.clock import CaptureClock
@@ -52,15 +53,7 @@ class FrameProcessor:
         capture_s = self._clock.capture_time(item.pts_s)
         if not self._sampler.take(capture_s):
             return None
-        width, height = self._size_for(item.frame.width, item.frame.height)
-        picture: Image3 = self._reformatter.reformat(
-            item.frame,
-            width=width,
-            height=height,
-            format="bgr24",
-            interpolation=Interpolation.AREA,
-            threads=1,  # swscale's own threads cost more than they save at this size
-        ).to_ndarray(format="bgr24")  # type: ignore[assignment]
+        picture = self.picture(item.frame)
         thumb = thumbnail(picture)
         motion = motion_score(self._previous_thumb, thumb)
         self._previous_thumb = thumb
@@ -79,6 +72,19 @@ class FrameProcessor:
         )
         self._seq += 1
         return record
+
+    def picture(self, frame: VideoFrame) -> Image3:
+        """The frame at the stored size, strip excluded, in BGR."""
+        width, height = self._size_for(frame.width, frame.height)
+        picture: Image3 = self._reformatter.reformat(
+            frame,
+            width=width,
+            height=height,
+            format="bgr24",
+            interpolation=Interpolation.AREA,
+            threads=1,  # swscale's own threads cost more than they save at this size
+        ).to_ndarray(format="bgr24")  # type: ignore[assignment]
+        return picture
 
     def _size_for(self, source_width: int, source_height: int) -> tuple[int, int]:
         key = (source_width, source_height)

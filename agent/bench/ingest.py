@@ -1,12 +1,17 @@
 """``vigil bench ingest``: the CPU ingest costs beside a bare decode of the same streams.
 
-For each resolution, N H.264 30 fps test videos are generated into a temporary directory.
-The real ingest service (unpaced, a private ``redis-server``) reads them concurrently
-until every camera has decoded one pass of the video; then a bare PyAV decode of the same
-files decodes the same number of frames per stream in N threads, with the same decoder
-threading. CPU is this process's (all threads) plus, for ingest, the Redis server's. The
-two alternate ``repeats`` times and the medians are compared. Redis bytes per camera-hour
-come from ``MEMORY USAGE`` of each camera's frame stream over the content time it holds.
+For each resolution, N H.264 30 fps test videos are generated into a temporary directory,
+without B-frames and (file source) with x264's default B-frames. The real ingest service
+(unpaced, a private ``redis-server``, the configured decode mode) reads them concurrently
+until every camera has received one pass of the video; then a default bare PyAV decode of
+the same files (FFmpeg's default threading, every frame) decodes the same number of frames
+per stream in N threads. CPU is this process's (all threads) plus, for ingest, the Redis
+server's. The two alternate ``repeats`` times and the medians are compared. Redis bytes
+per camera-hour come from ``MEMORY USAGE`` of each camera's frame stream over the content
+time it holds. Then each decode mode's kept frames are compared with a full decode's
+(agent/bench/decode_fidelity.py) on the bench videos and on real street footage, and the
+memory of a ``vigil ingest`` process with 8 cameras is measured
+(agent/bench/ingest_memory.py).
 
 With ``source="whep"`` the same videos are served over WebRTC by a local WHEP endpoint
 process (agent/bench/whep.py), in real time; ingest reads them as ``whep://`` cameras
@@ -26,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import av
 import psutil
@@ -35,9 +41,12 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.bench import whep as whep_server
+from agent.bench.decode_fidelity import MODES, Fidelity, fidelity, worst
+from agent.bench.ingest_memory import MemoryBenchError, ingest_rss_mb
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.startup import connect
-from streams.config import CameraConfig, CameraSpec, IngestSettings, resolve_camera
+from streams.config import CameraConfig, CameraSpec, DecodeMode, IngestSettings, resolve_camera
+from streams.demo import demo_video_path
 from streams.ingest import IngestService
 from streams.keys import Keys
 
@@ -47,6 +56,8 @@ RESOLUTIONS = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 POLL_S = 0.05  # the cameras overshoot a little; the baseline decodes the same counts
 RETENTION_S = 7 * 24 * 3600.0  # nothing is trimmed during a run
 KEYS = Keys("bench:")
+BFRAMES_SUFFIX = "-bframes"
+MEMORY_CAMERAS = 8
 
 
 class BenchError(RuntimeError):
@@ -60,6 +71,7 @@ class BenchConfig:
     resolutions: tuple[str, ...] = ("720p", "1080p")
     repeats: int = 3
     source: str = "file"  # or "whep": the same videos over WebRTC
+    decode: str = "exact"  # a DecodeMode, checked by run_bench
 
     @property
     def frames_per_stream(self) -> int:
@@ -88,20 +100,26 @@ class Figures:
 @dataclass(frozen=True, slots=True)
 class BenchResult:
     warm_up_cpu_s: float  # once per process, not per stream: excluded from the figures
-    by_resolution: dict[str, Figures]
+    by_resolution: dict[str, Figures]  # "720p", "720p-bframes", …
+    fidelity: dict[DecodeMode, Fidelity]  # kept frames against a full decode
+    fidelity_by_video: dict[str, dict[DecodeMode, Fidelity]]  # video -> mode -> figures
+    ingest_rss_mb: float
 
 
 # --- test videos -------------------------------------------------------------------------
 
 
-def make_videos(directory: Path, resolution: str, config: BenchConfig) -> list[Path]:
-    """One video per stream, each with its own hue so no two streams are identical."""
+def make_videos(
+    directory: Path, resolution: str, config: BenchConfig, bframes: bool = False
+) -> list[Path]:
+    """One video per stream, each with its own hue so no two streams are identical;
+    ``bframes``: x264's default B-frames (3 between references), else none."""
     if shutil.which("ffmpeg") is None:
         raise BenchError("ffmpeg is not installed (apt-get install ffmpeg)")
     width, height = RESOLUTIONS[resolution]
     paths = []
     for index in range(config.streams):
-        path = directory / f"{resolution}-{index}.mp4"
+        path = directory / f"{resolution}{BFRAMES_SUFFIX if bframes else ''}-{index}.mp4"
         hue_deg = index * 360 // config.streams
         source = f"testsrc2=size={width}x{height}:rate={SOURCE_FPS}"
         subprocess.run(
@@ -123,8 +141,7 @@ def make_videos(directory: Path, resolution: str, config: BenchConfig) -> list[P
                 "libx264",
                 "-preset",
                 "veryfast",
-                "-bf",
-                "0",
+                *([] if bframes else ["-bf", "0"]),
                 "-g",
                 str(SOURCE_FPS),
                 "-pix_fmt",
@@ -143,7 +160,11 @@ def make_videos(directory: Path, resolution: str, config: BenchConfig) -> list[P
 def bench_settings(config: BenchConfig) -> IngestSettings:
     """Default ingest settings, except a queue that never drops and no trimming."""
     sampled = config.streams * (config.seconds + 2) * IngestSettings().fps
-    return IngestSettings(retention_s=RETENTION_S, queue_frames=int(sampled) + 64)
+    return IngestSettings(
+        retention_s=RETENTION_S,
+        queue_frames=int(sampled) + 64,
+        decode=cast(DecodeMode, config.decode),
+    )
 
 
 def camera_specs(urls: list[str], settings: IngestSettings) -> list[CameraSpec]:
@@ -256,12 +277,12 @@ def stored_bytes_per_hour(
 
 
 def decode_frames(path: Path, frames: int) -> None:
-    """Decode only, as ingest's file source does it (looping the file when needed)."""
+    """A default bare decode: every frame, FFmpeg's default threading (looping the file
+    when needed)."""
     decoded = 0
     while decoded < frames:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
             for _ in container.decode(stream):
                 decoded += 1
                 if decoded >= frames:
@@ -289,21 +310,24 @@ def per_stream_minute(cpu_s: float, frames: list[int]) -> float:
     return cpu_s / (sum(frames) / SOURCE_FPS / 60)
 
 
-def bench_resolution(resolution: str, config: BenchConfig, workdir: Path) -> Figures:
-    videos = make_videos(workdir, resolution, config)
+def bench_resolution(
+    resolution: str, config: BenchConfig, workdir: Path, bframes: bool = False
+) -> Figures:
+    videos = make_videos(workdir, resolution, config, bframes)
     ingest: list[float] = []
     decode: list[float] = []
     runs: list[IngestRun] = []
     with camera_urls(videos, config.source) as urls:
         for repeat in range(config.repeats):
-            run = run_ingest(urls, config, workdir / f"redis-{resolution}-{repeat}")
+            name = f"{resolution}{BFRAMES_SUFFIX if bframes else ''}"
+            run = run_ingest(urls, config, workdir / f"redis-{name}-{repeat}")
             runs.append(run)
             ingest.append(per_stream_minute(run.cpu_s + run.redis_cpu_s, run.frames))
             baseline_s = run_baseline(config.source, videos, urls, run.frames)
             decode.append(per_stream_minute(baseline_s, run.frames))
     dropped = sum(run.dropped for run in runs)
     if dropped:
-        raise BenchError(f"{resolution}: ingest dropped {dropped} frames; the figures are void")
+        raise BenchError(f"{videos[0].stem}: ingest dropped {dropped} frames; the figures are void")
     ingest_median, decode_median = statistics.median(ingest), statistics.median(decode)
     return Figures(
         ingest_cpu_s_per_stream_min=ingest_median,
@@ -325,57 +349,105 @@ def run_bench(config: BenchConfig, progress: Console | None = None) -> BenchResu
         )
     if config.source not in SOURCES:
         raise BenchError(f"unknown source {config.source!r}; known: {', '.join(SOURCES)}")
-    with tempfile.TemporaryDirectory(prefix="vigil-bench-ingest-") as workdir:
-        warm_up_cpu_s = warm_up(Path(workdir))
+    if config.decode not in MODES:
+        raise BenchError(f"unknown decode mode {config.decode!r}; known: {', '.join(MODES)}")
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-ingest-") as directory:
+        workdir = Path(directory)
+        warm_up_cpu_s = warm_up(workdir)
         results = {}
         for resolution in config.resolutions:
-            if progress is not None:
-                progress.print(
-                    f"measuring {resolution} over {config.source} ({config.streams} streams, "
-                    f"{config.seconds:g} s each, {config.repeats} repeats)"
-                )
-            results[resolution] = bench_resolution(resolution, config, Path(workdir))
-    return BenchResult(warm_up_cpu_s, results)
+            # WebRTC carries no B-frames: over WHEP only the streams without them.
+            for bframes in (False, True) if config.source == "file" else (False,):
+                name = f"{resolution}{BFRAMES_SUFFIX if bframes else ''}"
+                if progress is not None:
+                    progress.print(
+                        f"measuring {name} over {config.source} ({config.streams} streams, "
+                        f"{config.seconds:g} s each, {config.repeats} repeats, "
+                        f"decode {config.decode})"
+                    )
+                results[name] = bench_resolution(resolution, config, workdir, bframes)
+        if progress is not None:
+            progress.print("comparing the decode modes' kept frames with a full decode")
+        by_video = {
+            path.stem: {mode: fidelity(path, mode) for mode in MODES}
+            for path in fidelity_videos(workdir, config)
+        }
+        if progress is not None:
+            progress.print(f"memory of a vigil ingest process with {MEMORY_CAMERAS} cameras")
+        videos = sorted(workdir.glob("*.mp4"))
+        rss_mb = ingest_rss_mb(videos, MEMORY_CAMERAS, workdir / "memory")
+    overall = {mode: worst([figures[mode] for figures in by_video.values()]) for mode in MODES}
+    return BenchResult(warm_up_cpu_s, results, overall, by_video, rss_mb)
+
+
+def fidelity_videos(workdir: Path, config: BenchConfig) -> list[Path]:
+    """The first bench video of each kind, and the demo camera's real street footage
+    re-encoded at 1080p with x264's default B-frames."""
+    firsts = sorted(workdir.glob("*-0.mp4"))
+    street = workdir / "street-1080p-bframes.mp4"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-stream_loop", "-1", "-i",
+         str(demo_video_path()), "-t", f"{config.seconds}", "-vf", "scale=1920:1080", "-an",
+         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(street)],
+        check=True,
+    )  # fmt: skip
+    return [*firsts, street]
 
 
 # --- output ------------------------------------------------------------------------------
 
 
 def summary(config: BenchConfig, result: BenchResult) -> dict[str, object]:
-    """Overall figures are the worst resolution's: the highest ratio, the most bytes."""
+    """Overall figures are the worst stream kind's: the highest ratio among the streams
+    without B-frames (``ratio``) and among those with them (``ratio_bframes``), the most
+    Redis bytes, the lowest PSNR of each decode mode."""
     results = result.by_resolution
-    worst = max(results, key=lambda name: results[name].ratio)
-    overall = asdict(results[worst])
+    plain = {name: figures for name, figures in results.items() if BFRAMES_SUFFIX not in name}
+    bframes = {name: figures for name, figures in results.items() if BFRAMES_SUFFIX in name}
+    worst_plain = max(plain, key=lambda name: plain[name].ratio)
+    overall = asdict(plain[worst_plain])
     overall["redis_bytes_per_camera_hour"] = max(
         figures.redis_bytes_per_camera_hour for figures in results.values()
     )
     overall["dropped"] = sum(figures.dropped for figures in results.values())
     return {
         **overall,
-        "overall_from": f"CPU and ratio of {worst} (the worst ratio); Redis bytes: the maximum",
+        "ratio_bframes": max((f.ratio for f in bframes.values()), default=None),
+        "min_psnr_db": {mode: figures.min_psnr_db for mode, figures in result.fidelity.items()},
+        "identical_frames": {mode: f.identical for mode, f in result.fidelity.items()},
+        "ingest_rss_mb": result.ingest_rss_mb,
+        "ingest_rss_cameras": MEMORY_CAMERAS,
+        "overall_from": f"CPU and ratio of {worst_plain} (the worst ratio without B-frames); "
+        "ratio_bframes: the worst with them; Redis bytes: the maximum",
         "source": config.source,
+        "decode": config.decode,
         "streams": config.streams,
         "seconds_per_stream": config.seconds,
         "repeats": config.repeats,
         "cpus": psutil.cpu_count(),
         "warm_up_cpu_s": result.warm_up_cpu_s,
         "by_resolution": {name: asdict(figures) for name, figures in results.items()},
+        "fidelity_by_video": {
+            video: {mode: asdict(figures) for mode, figures in modes.items()}
+            for video, modes in result.fidelity_by_video.items()
+        },
     }
 
 
 def print_table(config: BenchConfig, result: BenchResult, console: Console) -> None:
     table = Table(
-        "resolution",
+        "streams",
         "ingest CPU s / stream-min",
         "decode CPU s / stream-min",
         "ratio",
         "ratio per repeat",
         "Redis MB / camera-hour",
         "dropped",
-        title="vigil bench ingest (target: ratio <= 1.15)",
+        title=f"vigil bench ingest (decode {config.decode})",
         caption=f"{config.source}: {config.streams} streams x {config.seconds:g} s, medians of "
         f"{config.repeats}; once-per-process warm-up "
-        f"{result.warm_up_cpu_s:.1f} CPU s, not counted",
+        f"{result.warm_up_cpu_s:.1f} CPU s, not counted; vigil ingest with "
+        f"{MEMORY_CAMERAS} cameras: {result.ingest_rss_mb:.0f} MB RSS",
     )
     for name, figures in result.by_resolution.items():
         table.add_row(
@@ -388,6 +460,16 @@ def print_table(config: BenchConfig, result: BenchResult, console: Console) -> N
             str(figures.dropped),
         )
     console.print(table)
+    quality = Table("video", *(f"{mode}: min / median PSNR dB" for mode in MODES))
+    for video, modes in result.fidelity_by_video.items():
+        quality.add_row(video, *(_psnr_cell(modes[mode]) for mode in MODES))
+    console.print(quality)
+
+
+def _psnr_cell(figures: Fidelity) -> str:
+    if figures.identical:
+        return f"identical ({figures.frames} frames)"
+    return f"{figures.min_psnr_db:.1f} / {figures.median_psnr_db:.1f}"
 
 
 def main(config: BenchConfig, as_json: bool) -> None:
@@ -395,7 +477,7 @@ def main(config: BenchConfig, as_json: bool) -> None:
     errors = Console(stderr=True)
     try:
         result = run_bench(config, progress=None if as_json else errors)
-    except (BenchError, subprocess.CalledProcessError) as error:
+    except (BenchError, MemoryBenchError, subprocess.CalledProcessError) as error:
         errors.print(f"vigil bench ingest: {error}", markup=False)
         raise SystemExit(1) from None
     if as_json:

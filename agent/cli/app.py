@@ -208,12 +208,15 @@ def bench_ingest(
     resolutions: Annotated[str, typer.Option(help="e.g. 720p,1080p")] = "720p,1080p",
     repeats: Annotated[int, typer.Option(min=1, help="Alternations; medians are kept.")] = 3,
     source: Annotated[str, typer.Option(help="file, or whep (WebRTC, in real time).")] = "file",
+    decode: Annotated[str, typer.Option(help="Ingest's decode mode: exact or fast.")] = "exact",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """CPU of ingest beside a bare decode of the same streams, and Redis bytes per camera-hour."""
+    """CPU of ingest beside a bare decode of the same streams, Redis bytes per camera-hour,
+    the decode modes' kept frames against a full decode, and an ingest process's memory."""
     from agent.bench.ingest import BenchConfig, main
 
-    main(BenchConfig(streams, seconds, tuple(resolutions.split(",")), repeats, source), as_json)
+    resolution_names = tuple(resolutions.split(","))
+    main(BenchConfig(streams, seconds, resolution_names, repeats, source, decode), as_json)
 
 
 @app.command()

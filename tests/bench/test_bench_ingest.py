@@ -42,7 +42,6 @@ def test_bench_ingest_json_report() -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report.keys() >= FIGURES
-    assert set(report["by_resolution"]) == {"720p"}
     figures = report["by_resolution"]["720p"]
     assert figures.keys() >= FIGURES
     assert figures["dropped"] == 0
@@ -50,6 +49,14 @@ def test_bench_ingest_json_report() -> None:
     assert figures["decode_cpu_s_per_stream_min"] > 0
     assert figures["redis_bytes_per_camera_hour"] > 0
     assert report["ratio"] == figures["ratio"]
+    assert set(report["by_resolution"]) == {"720p", "720p-bframes"}
+    assert report["ratio_bframes"] == report["by_resolution"]["720p-bframes"]["ratio"]
+    assert report["identical_frames"] == {"exact": True, "fast": False}
+    assert report["min_psnr_db"]["exact"] is None
+    assert 20 < report["min_psnr_db"]["fast"] < 99
+    assert "street-1080p-bframes" in report["fidelity_by_video"]
+    assert report["ingest_rss_cameras"] == 8
+    assert 30 < report["ingest_rss_mb"] < 2000
 
 
 def test_bench_ingest_rejects_unknown_resolution() -> None:
@@ -82,6 +89,7 @@ def test_bench_ingest_over_whep_json_report() -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["source"] == "whep"
+    assert set(report["by_resolution"]) == {"720p"}, "WebRTC carries no B-frames"
     figures = report["by_resolution"]["720p"]
     assert figures.keys() >= FIGURES
     assert figures["dropped"] == 0
@@ -94,3 +102,10 @@ def test_bench_ingest_rejects_unknown_source() -> None:
 
     assert result.exit_code == 1
     assert "unknown source 'srt'" in result.stderr
+
+
+def test_bench_ingest_rejects_unknown_decode_mode() -> None:
+    result = CliRunner().invoke(app, ["bench", "ingest", "--decode", "lossy", "--json"])
+
+    assert result.exit_code == 1
+    assert "unknown decode mode 'lossy'" in result.stderr
