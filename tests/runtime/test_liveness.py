@@ -9,7 +9,7 @@ import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -77,6 +77,21 @@ def test_the_written_file_keeps_up_with_the_rounds(tmp_path: Path) -> None:
     assert not list(path.parent.glob(".*")), "no partial file is left behind"
 
 
+@contextlib.asynccontextmanager
+async def scheduler_beating(
+    client: aioredis.Redis,
+    keys: Keys,
+    path: Path,
+    cameras: Callable[[], Awaitable[dict[str, float]]],
+) -> AsyncIterator[tuple[asyncio.Task[None], asyncio.Event]]:
+    """A scheduler reporting its rounds to a heartbeat written to ``path``; its task and
+    its stop event."""
+    stop = asyncio.Event()
+    with heartbeat_written(path, WRITE_PERIOD_S) as heartbeat:
+        scheduler = Scheduler(client, keys, SETTINGS, cameras)
+        yield asyncio.create_task(scheduler.run(stop, heartbeat.went_round)), stop
+
+
 async def test_a_scheduler_stuck_on_an_await_is_reported(
     aclient: aioredis.Redis, keys: Keys, tmp_path: Path
 ) -> None:
@@ -91,10 +106,7 @@ async def test_a_scheduler_stuck_on_an_await_is_reported(
         return {}
 
     path = heartbeat_file(tmp_path, "scheduler")
-    stop = asyncio.Event()
-    with heartbeat_written(path, WRITE_PERIOD_S) as heartbeat:
-        scheduler = Scheduler(aclient, keys, SETTINGS, cameras_then_silence)
-        task = asyncio.create_task(scheduler.run(stop, heartbeat.went_round))
+    async with scheduler_beating(aclient, keys, path, cameras_then_silence) as (task, _):
         await _until(lambda: probe(path, 0.5, time.time())[0], "the scheduler to be alive")
         await asyncio.sleep(1.0)
         alive, message = probe(path, 0.5, time.time())
@@ -111,10 +123,7 @@ async def test_a_blocked_event_loop_is_reported(
         return {}
 
     path = heartbeat_file(tmp_path, "scheduler")
-    stop = asyncio.Event()
-    with heartbeat_written(path, WRITE_PERIOD_S) as heartbeat:
-        scheduler = Scheduler(aclient, keys, SETTINGS, no_cameras)
-        task = asyncio.create_task(scheduler.run(stop, heartbeat.went_round))
+    async with scheduler_beating(aclient, keys, path, no_cameras) as (task, stop):
         await asyncio.sleep(0.5)
         alive_while_running = probe(path, 0.5, time.time())[0]
         time.sleep(1.0)  # noqa: ASYNC251 -- the wedge under test: nothing on the loop goes round
