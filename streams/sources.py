@@ -24,7 +24,6 @@ import av.container
 from streams.decode_plan import DecodePlan, KeepTest, codec_options
 from streams.source_types import SourceError, SourceFrame, SourceOptions
 from streams.urls import WHEP_SCHEMES, CameraUrl
-from streams.whep import whep_frames
 
 __all__ = ["SourceError", "SourceFrame", "SourceOptions", "open_frames"]
 
@@ -37,6 +36,9 @@ def open_frames(
         assert url.path is not None
         return _looped_file_frames(url.path, options, stop, keeps)
     if url.scheme in WHEP_SCHEMES:
+        # aiortc (tens of MB) is loaded only by processes that read a WebRTC camera.
+        from streams.whep import whep_frames
+
         return whep_frames(url, options, stop)
     return _network_frames(url.raw, options, keeps)
 

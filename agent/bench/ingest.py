@@ -103,7 +103,7 @@ class BenchResult:
     by_resolution: dict[str, Figures]  # "720p", "720p-bframes", …
     fidelity: dict[DecodeMode, Fidelity]  # kept frames against a full decode
     fidelity_by_video: dict[str, dict[DecodeMode, Fidelity]]  # video -> mode -> figures
-    ingest_rss_mb: float
+    ingest_rss_mb: dict[str, float]  # resolution -> peak RSS with MEMORY_CAMERAS cameras
 
 
 # --- test videos -------------------------------------------------------------------------
@@ -372,10 +372,16 @@ def run_bench(config: BenchConfig, progress: Console | None = None) -> BenchResu
             path.stem: {mode: fidelity(path, mode) for mode in MODES}
             for path in fidelity_videos(workdir, config)
         }
-        if progress is not None:
-            progress.print(f"memory of a vigil ingest process with {MEMORY_CAMERAS} cameras")
-        videos = sorted(workdir.glob("*.mp4"))
-        rss_mb = ingest_rss_mb(videos, MEMORY_CAMERAS, workdir / "memory")
+        rss_mb = {}
+        for resolution in config.resolutions:
+            if progress is not None:
+                progress.print(
+                    f"memory of a vigil ingest process with {MEMORY_CAMERAS} {resolution} cameras"
+                )
+            videos = sorted(workdir.glob(f"{resolution}-*.mp4"))
+            rss_mb[resolution] = ingest_rss_mb(
+                videos, MEMORY_CAMERAS, workdir / f"rss-{resolution}"
+            )
     overall = {mode: worst([figures[mode] for figures in by_video.values()]) for mode in MODES}
     return BenchResult(warm_up_cpu_s, results, overall, by_video, rss_mb)
 
@@ -415,8 +421,9 @@ def summary(config: BenchConfig, result: BenchResult) -> dict[str, object]:
         "ratio_bframes": max((f.ratio for f in bframes.values()), default=None),
         "min_psnr_db": {mode: figures.min_psnr_db for mode, figures in result.fidelity.items()},
         "identical_frames": {mode: f.identical for mode, f in result.fidelity.items()},
-        "ingest_rss_mb": result.ingest_rss_mb,
+        "ingest_rss_mb": max(result.ingest_rss_mb.values()),
         "ingest_rss_cameras": MEMORY_CAMERAS,
+        "ingest_rss_mb_by_resolution": result.ingest_rss_mb,
         "overall_from": f"CPU and ratio of {worst_plain} (the worst ratio without B-frames); "
         "ratio_bframes: the worst with them; Redis bytes: the maximum",
         "source": config.source,
@@ -447,7 +454,8 @@ def print_table(config: BenchConfig, result: BenchResult, console: Console) -> N
         caption=f"{config.source}: {config.streams} streams x {config.seconds:g} s, medians of "
         f"{config.repeats}; once-per-process warm-up "
         f"{result.warm_up_cpu_s:.1f} CPU s, not counted; vigil ingest with "
-        f"{MEMORY_CAMERAS} cameras: {result.ingest_rss_mb:.0f} MB RSS",
+        f"{MEMORY_CAMERAS} cameras: "
+        + ", ".join(f"{mb:.0f} MB RSS at {name}" for name, mb in result.ingest_rss_mb.items()),
     )
     for name, figures in result.by_resolution.items():
         table.add_row(

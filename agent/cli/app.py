@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agent.api.keys import Scope
 from agent.cli.cameras import print_camera_table
 from agent.cli.keys import first_start_banner
+from agent.pipeline.progress import Progress, no_progress
 from agent.runtime.config import ConfigError, VigilSettings, load_settings
 from agent.runtime.ingest import follow_store, follow_store_in_background, ingest_from_store
 from agent.runtime.liveness import Heartbeat, heartbeat_file, heartbeat_written
 from agent.runtime.logs import configure_logging, quiet_engine_logs
-from agent.runtime.service import Roles, run_agents
 from agent.runtime.startup import (
     camera_specs,
     connect,
@@ -26,6 +28,9 @@ from agent.runtime.startup import (
     stop_on_signals,
 )
 from streams.camera_registry import stored_specs
+
+if TYPE_CHECKING:
+    from agent.runtime.service import Roles
 
 app = typer.Typer(help="Vigil: real-time video analytics over your cameras.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks measured against a baseline in the same run.")
@@ -56,13 +61,34 @@ def _heartbeat(settings: VigilSettings, role: str) -> AbstractContextManager[Hea
     return heartbeat_written(heartbeat_file(settings.data_dir, role))
 
 
+def _roles(**parts: bool) -> Roles:
+    # The reasoning side (API, engines, webhooks) is imported only by the commands that
+    # run it: `vigil ingest` stays small (one ingest process per few cameras).
+    from agent.runtime.service import Roles
+
+    return Roles(**parts)
+
+
+def _run_agents(
+    settings: VigilSettings,
+    url: str,
+    stop: threading.Event,
+    roles: Roles,
+    emit: Callable[[str], None] = print,
+    progress: Progress = no_progress,
+) -> None:
+    from agent.runtime.service import run_agents
+
+    run_agents(settings, url, stop, roles, emit=emit, progress=progress)
+
+
 def _run_role(settings: VigilSettings, role: str, roles: Roles) -> None:
     """One part of the reasoning side, on the configured Redis, with its heartbeat."""
     with (
         _heartbeat(settings, role) as heartbeat,
         redis_url_for(settings, start_embedded=False) as url,
     ):
-        run_agents(settings, url, stop_on_signals(), roles, progress=heartbeat.went_round)
+        _run_agents(settings, url, stop_on_signals(), roles, progress=heartbeat.went_round)
 
 
 @app.command()
@@ -97,20 +123,20 @@ def up(
     ):
         typer.echo(first_start_banner(settings, url))
         follow_store_in_background(shard, stop, heartbeat.went_round)
-        roles = Roles(alert_feed=True, api=True, dispatcher=True)
-        run_agents(settings, url, stop, roles, emit=typer.echo, progress=heartbeat.went_round)
+        roles = _roles(alert_feed=True, api=True, dispatcher=True)
+        _run_agents(settings, url, stop, roles, emit=typer.echo, progress=heartbeat.went_round)
 
 
 @app.command()
 def scheduler(config: ConfigOption = None) -> None:
     """Cut the cameras' frames into clip windows and queue them for the workers."""
-    _run_role(_settings(config), "scheduler", Roles(scheduler=True, worker=False))
+    _run_role(_settings(config), "scheduler", _roles(scheduler=True, worker=False))
 
 
 @app.command()
 def worker(config: ConfigOption = None) -> None:
     """Take window jobs from the queue and run them through the engine."""
-    _run_role(_settings(config), "worker", Roles(scheduler=False, worker=True))
+    _run_role(_settings(config), "worker", _roles(scheduler=False, worker=True))
 
 
 @app.command()
@@ -119,13 +145,14 @@ def api(config: ConfigOption = None) -> None:
     (engine.kind: openai); an in-process engine answers only under `vigil up`."""
     settings = _settings(config)
     with redis_url_for(settings, start_embedded=False) as url:
-        run_agents(settings, url, stop_on_signals(), Roles(scheduler=False, worker=False, api=True))
+        roles = _roles(scheduler=False, worker=False, api=True)
+        _run_agents(settings, url, stop_on_signals(), roles)
 
 
 @app.command()
 def dispatcher(config: ConfigOption = None) -> None:
     """Deliver alert events to the webhook subscriptions, signed, with retries."""
-    roles = Roles(scheduler=False, worker=False, dispatcher=True)
+    roles = _roles(scheduler=False, worker=False, dispatcher=True)
     _run_role(_settings(config), "dispatcher", roles)
 
 

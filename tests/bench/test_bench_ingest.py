@@ -57,6 +57,7 @@ def test_bench_ingest_json_report() -> None:
     assert "street-1080p-bframes" in report["fidelity_by_video"]
     assert report["ingest_rss_cameras"] == 8
     assert 30 < report["ingest_rss_mb"] < 2000
+    assert report["ingest_rss_mb_by_resolution"].keys() == {"720p"}
 
 
 def test_bench_ingest_rejects_unknown_resolution() -> None:
