@@ -118,7 +118,7 @@ class Keys:
 
     @property
     def outbox(self) -> str:
-        """Stream of events to deliver to webhooks (group ``dispatch``)."""
+        """Stream of events to deliver to webhooks (group ``dispatch``) and MQTT (``mqtt``)."""
         return self._bus("outbox")
 
     @property
@@ -154,6 +154,12 @@ class Keys:
         """Which dispatcher delivers the subscription now (one at a time keeps its order)."""
         return self._bus(f"webhook-lease:{subscription_id}")
 
+    @property
+    def mqtt_health(self) -> str:
+        """Hash: the MQTT publisher's connection state, broker host and last error."""
+        return self._bus("mqtt-health")
+
 
 WORKERS_GROUP = "workers"
 DISPATCH_GROUP = "dispatch"
+MQTT_GROUP = "mqtt"

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = (
     "agent/cli", "agent/bench", "agent/eval", "agent/runtime", "agent/api", "agent/webhooks",
-    "agent/dashboard", "agent/pipeline", "agent/engines", "streams",
+    "agent/dashboard", "agent/mqtt", "agent/pipeline", "agent/engines", "streams",
 )  # fmt: skip
 
 
@@ -54,6 +54,9 @@ def skeleton(root: Path) -> None:
         ("agent/pipeline/worker.py", "agent.api"),
         ("agent/pipeline/worker.py", "agent.runtime"),
         ("agent/webhooks/fanout.py", "agent.dashboard"),
+        ("agent/mqtt/publisher.py", "agent.api"),
+        ("agent/mqtt/publisher.py", "agent.runtime"),
+        ("agent/mqtt/publisher.py", "agent.webhooks"),
         ("agent/runtime/service.py", "agent.bench"),
         ("agent/bench/ingest.py", "agent.cli"),
         ("agent/eval/run.py", "agent.bench"),

@@ -123,7 +123,7 @@ def up(
     ):
         typer.echo(first_start_banner(settings, url))
         follow_store_in_background(shard, stop, heartbeat.went_round)
-        roles = _roles(alert_feed=True, api=True, dispatcher=True)
+        roles = _roles(alert_feed=True, api=True, dispatcher=True, mqtt=settings.mqtt is not None)
         _run_agents(settings, url, stop, roles, emit=typer.echo, progress=heartbeat.went_round)
 
 
@@ -154,6 +154,16 @@ def dispatcher(config: ConfigOption = None) -> None:
     """Deliver alert events to the webhook subscriptions, signed, with retries."""
     roles = _roles(scheduler=False, worker=False, dispatcher=True)
     _run_role(_settings(config), "dispatcher", roles)
+
+
+@app.command()
+def mqtt(config: ConfigOption = None) -> None:
+    """Publish alerts, per-rule state and Home Assistant discovery to the MQTT broker."""
+    settings = _settings(config)
+    if settings.mqtt is None:
+        typer.echo("vigil: the configuration has no mqtt section (see README)", err=True)
+        raise typer.Exit(2)
+    _run_role(settings, "mqtt", _roles(scheduler=False, worker=False, mqtt=True))
 
 
 @keys_app.command("create")

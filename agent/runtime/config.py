@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from agent.api.settings import ApiSettings
 from agent.engines.settings import EngineSettings
+from agent.mqtt.settings import MqttSettings
 from agent.pipeline.rules import Rule
 from agent.pipeline.settings import PipelineSettings
 from agent.webhooks.settings import WebhookSettings
@@ -51,6 +52,7 @@ class VigilSettings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     api: ApiSettings = ApiSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    mqtt: MqttSettings | None = Field(default=None, description="MQTT publisher; off when unset.")
     cameras: list[CameraConfig] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
 

@@ -1,9 +1,9 @@
 """The reasoning side as one asyncio program: scheduler, worker, alert feed, API, dispatcher.
 
 ``vigil up`` runs it beside ingest in one process; ``vigil scheduler``, ``vigil worker``,
-``vigil api`` and ``vigil dispatcher`` run one part each, for scale-out. Every part stops
-on the same event: the scheduler at once, the worker after its in-flight jobs (within a
-grace period).
+``vigil api``, ``vigil dispatcher`` and ``vigil mqtt`` run one part each, for scale-out.
+Every part stops on the same event: the scheduler at once, the worker after its in-flight
+jobs (within a grace period).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from agent.api.state import ApiState
 from agent.engines import Engine
 from agent.engines.factory import start_engine
 from agent.engines.host import engine_for_host
+from agent.mqtt.publisher import MqttPublisher
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.progress import Progress, no_progress
 from agent.pipeline.rules_store import RuleStore
@@ -45,6 +46,7 @@ class Roles:
     alert_feed: bool = False
     api: bool = False
     dispatcher: bool = False
+    mqtt: bool = False  # runs only where the ``mqtt`` section is configured
 
 
 def run_agents(
@@ -99,6 +101,10 @@ async def _agents(
     if roles.dispatcher:
         base_url = settings.api.base_url()
         parts.append(Dispatcher(client, keys, settings.webhooks, base_url).run(done, progress))
+    if roles.mqtt and settings.mqtt is not None:
+        name = f"{socket.gethostname()}-{os.getpid()}"
+        publisher = MqttPublisher(client, keys, settings.mqtt, name, settings.api.base_url())
+        parts.append(publisher.run(done, progress))
     try:
         await asyncio.gather(*parts)
     finally:

@@ -35,7 +35,7 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 EXAMPLE_CONFIG = DEPLOY / "vigil.example.yaml"
 ADAPTER_VALUES = K8S / "monitoring" / "prometheus-adapter-values.yaml"
 VIGIL_IMAGE_K8S = "registry.example.com/vigil"
-ROLES = {"ingest", "scheduler", "worker", "dispatcher", "api"}
+ROLES = {"ingest", "scheduler", "worker", "dispatcher", "api", "mqtt"}
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 
 Doc = dict[str, Any]

@@ -1,0 +1,1 @@
+"""MQTT publisher: availability, retained per-rule state and alert events for Home Assistant."""

@@ -1,0 +1,106 @@
+"""From the ``outbox`` stream (group ``mqtt``) to ``<prefix>/alerts`` and the retained state.
+
+An entry is acked only after its publish completed (PUBACK at QoS 1), so an event the
+broker never got stays pending and is sent again; entries a crashed publisher left
+pending are claimed after ``CLAIM_IDLE_MS``. While the broker is down the events wait
+in the outbox, which the alert book bounds with its MAXLEN.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import aiomqtt
+import redis.asyncio as aioredis
+
+from agent.mqtt import topics
+from agent.mqtt.settings import MqttSettings
+from agent.pipeline.alert_records import AlertRecord, record_from_hash
+from streams.keys import MQTT_GROUP, Keys
+
+BATCH = 100
+READ_BLOCK_MS = 1000
+CLAIM_IDLE_MS = 60_000
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+async def ensure_group(client: aioredis.Redis, keys: Keys) -> None:
+    """Creates the group from the stream's start (nothing written before is skipped)."""
+    try:
+        await client.xgroup_create(keys.outbox, MQTT_GROUP, id="0", mkstream=True)
+    except aioredis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        settings: MqttSettings,
+        consumer: str,
+        base_url: str,
+    ) -> None:
+        self._base_url = base_url  # the API's public address, for the attributes' links
+        self._client = client
+        self._keys = keys
+        self._settings = settings
+        self._consumer = consumer
+        self._published: dict[str, AlertRecord] = {}  # the "before" of an alert's next event
+
+    async def step(self, mqtt: aiomqtt.Client, block_ms: int = READ_BLOCK_MS) -> int:
+        """Publishes one batch (reclaimed, own pending, or new); returns how many entries."""
+        entries = (
+            await self._claimed() or await self._read("0", None) or await self._read(">", block_ms)
+        )
+        for entry_id, fields in entries:
+            await self._publish(mqtt, fields)
+            await self._client.xack(self._keys.outbox, MQTT_GROUP, entry_id)
+        return len(entries)
+
+    async def _read(self, start: str, block_ms: int | None) -> list[Entry]:
+        reply = await self._client.xreadgroup(
+            MQTT_GROUP, self._consumer, {self._keys.outbox: start}, count=BATCH, block=block_ms
+        )
+        streams = cast(list[tuple[bytes, list[Entry]]], reply or [])
+        return [entry for entry in streams[0][1] if entry[1]] if streams else []
+
+    async def _claimed(self) -> list[Entry]:
+        reply = await self._client.xautoclaim(
+            self._keys.outbox, MQTT_GROUP, self._consumer, CLAIM_IDLE_MS, count=BATCH
+        )
+        return [entry for entry in cast(list[Entry], reply[1]) if entry and entry[1]]
+
+    async def _publish(self, mqtt: aiomqtt.Client, fields: dict[bytes, bytes]) -> None:
+        alert_id = fields.get(b"alert_id", b"").decode()
+        key = self._keys.alert(alert_id)
+        raw = cast(dict[bytes, bytes], await self._client.hgetall(key)) if alert_id else {}
+        if not raw or not raw.get(b"id"):
+            return  # the alert expired from Redis: nothing left to describe
+        alert = record_from_hash(raw)
+        prefix, qos = self._settings.prefix, self._settings.qos
+        await publish_alert_state(mqtt, self._settings, alert, self._base_url)
+        event_type = fields.get(b"type", b"").decode()
+        body = topics.event(event_type, self._published.get(alert.id), alert)
+        await mqtt.publish(topics.alerts(prefix), body, qos=qos)
+        self._remember(alert)
+
+    def _remember(self, alert: AlertRecord) -> None:
+        if alert.state == "closed":
+            self._published.pop(alert.id, None)
+        else:
+            self._published[alert.id] = alert
+
+
+async def publish_alert_state(
+    mqtt: aiomqtt.Client, settings: MqttSettings, alert: AlertRecord, base_url: str
+) -> None:
+    """The retained ON/OFF of the alert's camera and rule, and the alert as its attributes."""
+    prefix, qos = settings.prefix, settings.qos
+    state = topics.OFF if alert.state == "closed" else topics.ON
+    attributes_topic = topics.rule_attributes(prefix, alert.camera, alert.rule)
+    await mqtt.publish(attributes_topic, topics.attributes(alert, base_url), qos=qos, retain=True)
+    state_topic = topics.rule_state(prefix, alert.camera, alert.rule)
+    await mqtt.publish(state_topic, state, qos=qos, retain=True)

@@ -1,0 +1,59 @@
+"""The retained state from Redis: every camera's status and every (camera, rule)'s ON/OFF."""
+
+from __future__ import annotations
+
+import time
+from typing import cast
+
+import aiomqtt
+import redis.asyncio as aioredis
+
+from agent.mqtt import topics
+from agent.mqtt.relay import publish_alert_state
+from agent.mqtt.settings import MqttSettings
+from agent.pipeline.alert_records import AlertRecord, record_from_hash
+from agent.pipeline.cameras_store import CameraStore
+from agent.pipeline.rules_store import RuleStore
+from streams.health_records import health_from_record
+from streams.keys import Keys
+
+
+async def open_alerts(client: aioredis.Redis, keys: Keys, camera_id: str) -> list[AlertRecord]:
+    members = cast(set[bytes], await client.smembers(keys.open_alerts(camera_id)))
+    ids = sorted(member.decode() for member in members)
+    pipe = client.pipeline(transaction=False)
+    for alert_id in ids:
+        pipe.hgetall(keys.alert(alert_id))
+    return [record_from_hash(raw) for raw in await pipe.execute() if raw and raw.get(b"id")]
+
+
+async def publish_snapshot(
+    mqtt: aiomqtt.Client,
+    client: aioredis.Redis,
+    keys: Keys,
+    settings: MqttSettings,
+    base_url: str,
+) -> None:
+    """Publishes the whole retained state, correcting whatever the broker kept from before."""
+    rules = await RuleStore(client, keys).all()
+    for camera in await CameraStore(client, keys).all():
+        opened = {alert.rule: alert for alert in await open_alerts(client, keys, camera.id)}
+        for rule in (rule for rule in rules if rule.applies_to(camera.id)):
+            if rule.id in opened:
+                await publish_alert_state(mqtt, settings, opened[rule.id], base_url)
+            else:
+                topic = topics.rule_state(settings.prefix, camera.id, rule.id)
+                await mqtt.publish(topic, topics.OFF, qos=settings.qos, retain=True)
+    await publish_statuses(mqtt, client, keys, settings)
+
+
+async def publish_statuses(
+    mqtt: aiomqtt.Client, client: aioredis.Redis, keys: Keys, settings: MqttSettings
+) -> None:
+    now = time.time()
+    for camera in await CameraStore(client, keys).all():
+        raw = cast(dict[bytes, bytes], await client.hgetall(keys.health(camera.id)))
+        health = health_from_record(camera.id, raw, now)
+        status = topics.camera_online(health["state"])
+        topic = topics.camera_status(settings.prefix, camera.id)
+        await mqtt.publish(topic, status, qos=settings.qos, retain=True)

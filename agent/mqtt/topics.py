@@ -1,0 +1,75 @@
+"""Topic names and payloads, as pure functions of the prefix, the camera and the rule."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent.pipeline.alert_records import AlertRecord
+from agent.pipeline.alert_state import EventType
+
+ONLINE = "online"
+OFFLINE = "offline"
+ON = "ON"
+OFF = "OFF"
+
+# Frigate's review types, from the alert book's event types
+EVENT_TYPES = {
+    EventType.OPENED.value: "new",
+    EventType.UPDATED.value: "update",
+    EventType.SUMMARIZED.value: "summary",
+    EventType.CLOSED.value: "end",
+}
+
+
+def availability(prefix: str) -> str:
+    return f"{prefix}/available"
+
+
+def alerts(prefix: str) -> str:
+    return f"{prefix}/alerts"
+
+
+def camera_status(prefix: str, camera_id: str) -> str:
+    return f"{prefix}/{camera_id}/status"
+
+
+def rule_state(prefix: str, camera_id: str, rule_id: str) -> str:
+    return f"{prefix}/{camera_id}/{rule_id}/state"
+
+
+def rule_attributes(prefix: str, camera_id: str, rule_id: str) -> str:
+    return f"{prefix}/{camera_id}/{rule_id}/attributes"
+
+
+def attributes(alert: AlertRecord, base_url: str) -> str:
+    """What Home Assistant shows beside the binary sensor: the alert it is about."""
+    alert_url = f"{base_url}/v1/alerts/{alert.id}"
+    return json.dumps(
+        {
+            "alert_id": alert.id,
+            "state": alert.state,
+            "severity": alert.severity,
+            "confidence": alert.confidence,
+            "description": alert.last_description or alert.description,
+            "root_cause": alert.summary,
+            "opened_at": alert.opened_at,
+            "onset_at": alert.onset_at,
+            "closed_at": alert.closed_at,
+            "links": {"alert": alert_url, "evidence": f"{alert_url}/evidence.mp4"},
+        }
+    )
+
+
+def event(event_type: str, before: AlertRecord | None, after: AlertRecord) -> str:
+    """An alert event shaped like Frigate's reviews: the record before and after the change."""
+    body: dict[str, Any] = {
+        "type": EVENT_TYPES.get(event_type, event_type),
+        "before": before.model_dump() if before else None,
+        "after": after.model_dump(),
+    }
+    return json.dumps(body)
+
+
+def camera_online(health_state: str) -> str:
+    return ONLINE if health_state == "online" else OFFLINE

@@ -1,0 +1,95 @@
+"""Home Assistant discovery against a real Mosquitto: devices follow the stores, and a
+restarted Home Assistant gets discovery and state again."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiomqtt
+import redis.asyncio as aioredis
+
+from agent.pipeline.cameras_store import CameraStore
+from agent.pipeline.rules import Rule
+from agent.pipeline.rules_store import RuleStore
+from streams.keys import Keys
+from tests.mqtt.conftest import RULE, mqtt_settings, running_publisher, seed, subscribed, until
+from tests.servers.mosquitto import Mosquitto
+
+OTHER_RULE = Rule(id="smoke", question="Is there smoke?", cameras=["dock"])
+
+
+def names(keys: Keys) -> tuple[str, str]:
+    """The test's topic prefix and discovery prefix, apart from every other test's."""
+    prefix = keys.prefix.rstrip(":")
+    return prefix, f"ha-{prefix}"
+
+
+def document(payload: str | None) -> dict[str, Any]:
+    return json.loads(payload) if payload else {}
+
+
+async def test_each_camera_is_a_device_with_a_sensor_per_rule(
+    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+) -> None:
+    await seed(aclient, keys)
+    prefix, home = names(keys)
+    settings = mqtt_settings(mosquitto.port, prefix, discovery_prefix=home)
+    camera_topic = f"{home}/device/{prefix}_dock/config"
+    async with (
+        running_publisher(aclient, keys, settings),
+        subscribed(mosquitto.port, f"{home}/#") as seen,
+    ):
+        await until(lambda: seen.latest(camera_topic) is not None, "the camera's device")
+        service = document(seen.latest(f"{home}/device/{prefix}/config"))
+    camera = document(seen.latest(camera_topic))
+    assert camera["dev"]["via_device"] == service["dev"]["ids"][0] == prefix
+    assert camera["o"]["name"] == "Vigil"
+    assert camera["availability_mode"] == "all"
+    assert [a["topic"] for a in camera["availability"]] == [
+        f"{prefix}/available", f"{prefix}/dock/status",
+    ]  # fmt: skip
+    sensor = camera["cmps"]["lane"]
+    assert sensor["p"] == "binary_sensor"
+    assert sensor["state_topic"] == f"{prefix}/dock/lane/state"
+    assert sensor["json_attributes_topic"] == f"{prefix}/dock/lane/attributes"
+    assert (sensor["payload_on"], sensor["payload_off"]) == ("ON", "OFF")
+    assert sensor["unique_id"] == f"{prefix}_dock_lane"
+
+
+async def test_deleting_a_rule_or_a_camera_updates_discovery(
+    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+) -> None:
+    await seed(aclient, keys)
+    await RuleStore(aclient, keys).put(OTHER_RULE)
+    prefix, home = names(keys)
+    settings = mqtt_settings(mosquitto.port, prefix, discovery_prefix=home)
+    topic = f"{home}/device/{prefix}_dock/config"
+    async with (
+        running_publisher(aclient, keys, settings),
+        subscribed(mosquitto.port, topic) as seen,
+    ):
+
+        def sensors() -> set[str]:
+            return set(document(seen.latest(topic)).get("cmps", {}))
+
+        await until(lambda: sensors() == {"lane", "smoke"}, "both rules")
+        await RuleStore(aclient, keys).delete(RULE.id)
+        await until(lambda: sensors() == {"smoke"}, "the rule gone from the device")
+        await CameraStore(aclient, keys).delete("dock")
+        await until(lambda: seen.latest(topic) == "", "the device removed")
+
+
+async def test_home_assistant_coming_back_gets_discovery_and_state_again(
+    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+) -> None:
+    await seed(aclient, keys)
+    prefix, home = names(keys)
+    settings = mqtt_settings(mosquitto.port, prefix, discovery_prefix=home, status_poll_s=60.0)
+    config, state = f"{home}/device/{prefix}_dock/config", f"{prefix}/dock/lane/state"
+    async with running_publisher(aclient, keys, settings), subscribed(mosquitto.port, "#") as seen:
+        await until(lambda: len(seen.payloads(state)) == 1, "the first state")
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port) as home_assistant:
+            await home_assistant.publish(f"{home}/status", "online", qos=1)
+        await until(lambda: len(seen.payloads(state)) == 2, "the state again")
+        assert len(seen.payloads(config)) == 2
