@@ -159,6 +159,16 @@ class Keys:
         """Hash: the MQTT publisher's connection state, broker host and last error."""
         return self._bus("mqtt-health")
 
+    @property
+    def mqtt_discovery(self) -> str:
+        """Hash: discovery config topic -> the config the broker holds, as last published."""
+        return self._bus("mqtt-discovery")
+
+    @property
+    def mqtt_published(self) -> str:
+        """Hash: open alert id -> its record as last published (an event's "before")."""
+        return self._bus("mqtt-published")
+
 
 WORKERS_GROUP = "workers"
 DISPATCH_GROUP = "dispatch"

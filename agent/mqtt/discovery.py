@@ -23,6 +23,9 @@ def _version() -> str:
 
 
 ORIGIN = {"name": "Vigil", "sw": _version()}
+CAMERA_SWITCH = "camera__enabled"
+# Where an entity's retained state lives, in its component's config
+ENTITY_TOPICS = ("state_topic", "json_attributes_topic", "image_topic")
 
 
 def device_id(prefix: str, camera_id: str | None = None) -> str:
@@ -51,14 +54,15 @@ def service_config(prefix: str) -> str:
     return json.dumps({"dev": device, "o": ORIGIN, "cmps": {"connected": connectivity}})
 
 
-def camera_config(prefix: str, camera: CameraConfig, rules: list[Rule]) -> str:
-    """The camera's device with a binary sensor per rule that applies to it."""
+def camera_config(prefix: str, camera: CameraConfig, rules: list[Rule], commands: bool) -> str:
+    """The camera's device: per rule about it a binary sensor and its snapshot, and with
+    commands on, a switch per rule and one for the camera."""
     camera_device = device_id(prefix, camera.id)
-    components = {
-        NOT_IN_IDS.sub("_", rule.id): _rule_sensor(prefix, camera.id, rule)
-        for rule in rules
-        if rule.applies_to(camera.id)
-    }
+    components: dict[str, dict[str, Any]] = {}
+    for rule in (rule for rule in rules if rule.covers(camera.id)):
+        components |= _rule_components(prefix, camera.id, rule, commands)
+    if commands:
+        components[CAMERA_SWITCH] = _camera_switch(prefix, camera.id)
     document: dict[str, Any] = {
         "dev": {
             "ids": [camera_device],
@@ -78,14 +82,83 @@ def camera_config(prefix: str, camera: CameraConfig, rules: list[Rule]) -> str:
     return json.dumps(document)
 
 
-def _rule_sensor(prefix: str, camera_id: str, rule: Rule) -> dict[str, str]:
+def with_removals(published: str | None, wanted: str) -> str:
+    """``wanted`` plus, for each component the broker holds that ``wanted`` drops, the
+    component reduced to its platform: how device-based discovery removes one entity."""
+    before = json.loads(published).get("cmps", {}) if published else {}
+    document = json.loads(wanted)
+    removed = {
+        key: {"p": component["p"]}
+        for key, component in before.items()
+        if key not in document["cmps"] and len(component) > 1  # not removed already
+    }
+    if not removed:
+        return wanted
+    document["cmps"] |= removed
+    return json.dumps(document)
+
+
+def _rule_components(
+    prefix: str, camera_id: str, rule: Rule, commands: bool
+) -> dict[str, dict[str, Any]]:
+    key = NOT_IN_IDS.sub("_", rule.id)
+    unique = f"{device_id(prefix, camera_id)}_{key}"
+    components: dict[str, dict[str, Any]] = {
+        key: {
+            "p": "binary_sensor",
+            "name": rule.id,
+            "unique_id": unique,
+            "device_class": "problem",
+            "state_topic": topics.rule_state(prefix, camera_id, rule.id),
+            "payload_on": topics.ON,
+            "payload_off": topics.OFF,
+            "json_attributes_topic": topics.rule_attributes(prefix, camera_id, rule.id),
+        },
+        f"{key}__snapshot": {
+            "p": "image",
+            "name": f"{rule.id} snapshot",
+            "unique_id": f"{unique}_snapshot",
+            "image_topic": topics.rule_snapshot(prefix, camera_id, rule.id),
+            "content_type": "image/jpeg",
+        },
+    }
+    if commands:
+        components[f"{key}__enabled"] = _switch(
+            f"{rule.id} enabled", f"{unique}_enabled", prefix, camera_id, rule.id
+        )
+    return components
+
+
+def _camera_switch(prefix: str, camera_id: str) -> dict[str, Any]:
+    """Stays available while the camera is off (its status offline): it switches it back."""
+    switch = _switch("Analysis", f"{device_id(prefix, camera_id)}_enabled", prefix, camera_id)
+    switch["availability"] = [{"topic": topics.availability(prefix)}]
+    return switch
+
+
+def _switch(
+    name: str, unique_id: str, prefix: str, camera_id: str, rule_id: str | None = None
+) -> dict[str, Any]:
     return {
-        "p": "binary_sensor",
-        "name": rule.id,
-        "unique_id": f"{device_id(prefix, camera_id)}_{NOT_IN_IDS.sub('_', rule.id)}",
-        "device_class": "problem",
-        "state_topic": topics.rule_state(prefix, camera_id, rule.id),
+        "p": "switch",
+        "name": name,
+        "unique_id": unique_id,
+        "command_topic": topics.enabled_set(prefix, camera_id, rule_id),
+        "state_topic": topics.enabled_state(prefix, camera_id, rule_id),
         "payload_on": topics.ON,
         "payload_off": topics.OFF,
-        "json_attributes_topic": topics.rule_attributes(prefix, camera_id, rule.id),
     }
+
+
+def removed_topics(published: str | None, wanted: str | None) -> list[str]:
+    """The retained topics of the entities ``wanted`` drops from ``published`` (all of
+    them, and the camera's status, when the device itself is dropped)."""
+    if not published:
+        return []
+    before = json.loads(published)
+    after = json.loads(wanted)["cmps"] if wanted else {}
+    dropped = [c for key, c in before.get("cmps", {}).items() if key not in after]
+    owned = [c[name] for c in dropped for name in ENTITY_TOPICS if name in c]
+    if wanted is None:
+        owned += [entry["topic"] for entry in before.get("availability", [])[1:]]
+    return owned

@@ -18,10 +18,11 @@ import aiomqtt
 import redis.asyncio as aioredis
 
 from agent.mqtt import topics
+from agent.mqtt.commands import Commands
 from agent.mqtt.devices import DiscoveryConfigs
 from agent.mqtt.relay import OutboxRelay, ensure_group
 from agent.mqtt.settings import MqttSettings
-from agent.mqtt.snapshot import publish_snapshot, publish_statuses
+from agent.mqtt.snapshot import SwitchStates, publish_snapshot, publish_statuses
 from agent.pipeline.progress import Progress, no_progress
 from streams.keys import Keys
 
@@ -46,6 +47,8 @@ class MqttPublisher:
         self._settings = settings
         self._relay = OutboxRelay(client, keys, settings, consumer, base_url)
         self._configs = DiscoveryConfigs(client, keys, settings)
+        self._switches = SwitchStates(client, keys, settings)
+        self._commands = Commands(client, keys, settings)
         self._home_assistant_back = asyncio.Event()  # it restarted: it wants everything again
 
     async def run(self, stop: asyncio.Event, progress: Progress = no_progress) -> None:
@@ -66,6 +69,9 @@ class MqttPublisher:
             await self._record("connected", "")
             log.info("mqtt connected to %s:%d", self._settings.host, self._settings.port)
             await mqtt.subscribe(self._home_assistant_status, qos=1)
+            if self._settings.commands:
+                for topic_filter in topics.enabled_set_filters(self._settings.prefix):
+                    await mqtt.subscribe(topic_filter, qos=1)
             await self._publish_everything(mqtt)
             await self._announce(mqtt, topics.ONLINE)
             listener = asyncio.create_task(self._listen(mqtt))
@@ -89,6 +95,7 @@ class MqttPublisher:
                 await self._publish_everything(mqtt)
             if time.monotonic() >= next_poll:
                 await self._configs.sync(mqtt)
+                await self._switches.sync(mqtt)
                 await publish_statuses(mqtt, self._client, self._keys, self._settings)
                 next_poll = time.monotonic() + self._settings.status_poll_s
 
@@ -96,11 +103,23 @@ class MqttPublisher:
         """Discovery, then the retained state it points at, correcting what the broker kept."""
         await self._configs.sync(mqtt, everything=True)
         await publish_snapshot(mqtt, self._client, self._keys, self._settings, self._base_url)
+        await self._switches.sync(mqtt, everything=True)
 
     async def _listen(self, mqtt: aiomqtt.Client) -> None:
         async for message in mqtt.messages:
-            if message.topic.matches(self._home_assistant_status) and message.payload == b"online":
-                self._home_assistant_back.set()
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            if message.topic.matches(self._home_assistant_status):
+                if payload == b"online":
+                    self._home_assistant_back.set()
+            elif message.retain:
+                # A retained command would be applied again on every reconnect, undoing
+                # whatever was changed since.
+                log.warning(
+                    "mqtt command on %s ignored: commands must not be retained", message.topic
+                )
+            else:
+                await self._commands.handle(str(message.topic), payload)
+                await self._switches.sync(mqtt)
 
     @property
     def _home_assistant_status(self) -> str:

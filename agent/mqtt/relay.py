@@ -16,11 +16,13 @@ import redis.asyncio as aioredis
 from agent.mqtt import topics
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
+from agent.pipeline.alert_state import EventType
 from streams.keys import MQTT_GROUP, Keys
 
 BATCH = 100
 READ_BLOCK_MS = 1000
 CLAIM_IDLE_MS = 60_000
+SNAPSHOT_EVENTS = frozenset({EventType.OPENED.value, EventType.UPDATED.value})
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 
@@ -48,7 +50,6 @@ class OutboxRelay:
         self._keys = keys
         self._settings = settings
         self._consumer = consumer
-        self._published: dict[str, AlertRecord] = {}  # the "before" of an alert's next event
 
     async def step(self, mqtt: aiomqtt.Client, block_ms: int = READ_BLOCK_MS) -> int:
         """Publishes one batch (reclaimed, own pending, or new); returns how many entries."""
@@ -80,18 +81,31 @@ class OutboxRelay:
         if not raw or not raw.get(b"id"):
             return  # the alert expired from Redis: nothing left to describe
         alert = record_from_hash(raw)
-        prefix, qos = self._settings.prefix, self._settings.qos
-        await publish_alert_state(mqtt, self._settings, alert, self._base_url)
         event_type = fields.get(b"type", b"").decode()
-        body = topics.event(event_type, self._published.get(alert.id), alert)
-        await mqtt.publish(topics.alerts(prefix), body, qos=qos)
-        self._remember(alert)
+        await publish_alert_state(mqtt, self._settings, alert, self._base_url)
+        if event_type in SNAPSHOT_EVENTS:
+            await self._publish_snapshot(mqtt, alert)
+        body = topics.event(event_type, await self._before(alert.id), alert)
+        await mqtt.publish(topics.alerts(self._settings.prefix), body, qos=self._settings.qos)
+        await self._remember(alert)
 
-    def _remember(self, alert: AlertRecord) -> None:
+    async def _publish_snapshot(self, mqtt: aiomqtt.Client, alert: AlertRecord) -> None:
+        """The newest frame of the alert's evidence, retained until a later alert's."""
+        jpeg = cast(bytes | None, await self._client.lindex(self._keys.evidence(alert.id), -1))
+        if jpeg:
+            topic = topics.rule_snapshot(self._settings.prefix, alert.camera, alert.rule)
+            await mqtt.publish(topic, jpeg, qos=self._settings.qos, retain=True)
+
+    async def _before(self, alert_id: str) -> AlertRecord | None:
+        """The record the alert's previous event carried (kept in Redis across restarts)."""
+        document = await self._client.hget(self._keys.mqtt_published, alert_id)
+        return None if document is None else AlertRecord.model_validate_json(document)
+
+    async def _remember(self, alert: AlertRecord) -> None:
         if alert.state == "closed":
-            self._published.pop(alert.id, None)
+            await self._client.hdel(self._keys.mqtt_published, alert.id)
         else:
-            self._published[alert.id] = alert
+            await self._client.hset(self._keys.mqtt_published, alert.id, alert.model_dump_json())
 
 
 async def publish_alert_state(

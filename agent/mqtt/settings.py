@@ -23,6 +23,14 @@ class MqttSettings(BaseModel):
     qos: Literal[0, 1, 2] = 1
     tls_ca: Path | None = Field(default=None, description="CA bundle that signs the broker.")
     discovery_prefix: str = "homeassistant"
+    commands: bool = Field(
+        default=False,
+        description="Accept ON/OFF on …/enabled/set topics (who may publish is the broker's ACL).",
+    )
+    command_allow: list[str] = Field(
+        default=["*"],
+        description="What commands may switch: camera ids, camera/rule pairs, * for any part.",
+    )
     status_poll_s: Annotated[
         float, Field(gt=0, description="How often camera health is read for status topics.")
     ] = 5.0
@@ -49,6 +57,22 @@ class MqttSettings(BaseModel):
             raise ValueError("must be one non-empty topic level without + # /")
         return level
 
+    @field_validator("command_allow")
+    @classmethod
+    def _command_targets(cls, targets: list[str]) -> list[str]:
+        for target in targets:
+            parts = target.split("/")
+            if len(parts) > 2 or not all(parts):
+                raise ValueError(f"{target!r} must be a camera id or camera/rule (* allowed)")
+        return targets
+
+    def may_command(self, camera_id: str, rule_id: str | None = None) -> bool:
+        """Commands are on and the camera (or camera and rule) is allowed to be switched."""
+        wanted = [camera_id] if rule_id is None else [camera_id, rule_id]
+        return self.commands and any(
+            _matches(target.split("/"), wanted) for target in self.command_allow
+        )
+
     @property
     def host(self) -> str:
         return urlsplit(self.url).hostname or ""
@@ -60,3 +84,10 @@ class MqttSettings(BaseModel):
     @property
     def tls(self) -> bool:
         return urlsplit(self.url).scheme == "mqtts"
+
+
+def _matches(pattern: list[str], wanted: list[str]) -> bool:
+    """A camera pattern allows its rules too; camera/rule allows only that rule."""
+    if len(pattern) > len(wanted):
+        return False
+    return all(part in ("*", value) for part, value in zip(pattern, wanted, strict=False))

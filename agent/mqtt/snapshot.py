@@ -38,13 +38,43 @@ async def publish_snapshot(
     rules = await RuleStore(client, keys).all()
     for camera in await CameraStore(client, keys).all():
         opened = {alert.rule: alert for alert in await open_alerts(client, keys, camera.id)}
-        for rule in (rule for rule in rules if rule.applies_to(camera.id)):
+        for rule in (rule for rule in rules if rule.covers(camera.id)):
             if rule.id in opened:
                 await publish_alert_state(mqtt, settings, opened[rule.id], base_url)
             else:
                 topic = topics.rule_state(settings.prefix, camera.id, rule.id)
                 await mqtt.publish(topic, topics.OFF, qos=settings.qos, retain=True)
     await publish_statuses(mqtt, client, keys, settings)
+
+
+class SwitchStates:
+    """The retained ``…/enabled/state`` of every camera and (camera, rule), republished
+    when it changes, whether by an MQTT command, the API or the dashboard."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys, settings: MqttSettings) -> None:
+        self._client = client
+        self._keys = keys
+        self._settings = settings
+        self._published: dict[str, str] = {}
+
+    async def sync(self, mqtt: aiomqtt.Client, everything: bool = False) -> None:
+        if not self._settings.commands:
+            return
+        for topic, state in (await self._wanted()).items():
+            if everything or self._published.get(topic) != state:
+                await mqtt.publish(topic, state, qos=self._settings.qos, retain=True)
+                self._published[topic] = state
+
+    async def _wanted(self) -> dict[str, str]:
+        prefix = self._settings.prefix
+        rules = await RuleStore(self._client, self._keys).all()
+        wanted = {}
+        for camera in await CameraStore(self._client, self._keys).all():
+            wanted[topics.enabled_state(prefix, camera.id)] = topics.on_off(camera.enabled)
+            for rule in (rule for rule in rules if rule.covers(camera.id)):
+                topic = topics.enabled_state(prefix, camera.id, rule.id)
+                wanted[topic] = topics.on_off(rule.enabled_on(camera.id))
+        return wanted
 
 
 async def publish_statuses(

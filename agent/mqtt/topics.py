@@ -42,6 +42,40 @@ def rule_attributes(prefix: str, camera_id: str, rule_id: str) -> str:
     return f"{prefix}/{camera_id}/{rule_id}/attributes"
 
 
+def rule_snapshot(prefix: str, camera_id: str, rule_id: str) -> str:
+    return f"{prefix}/{camera_id}/{rule_id}/snapshot"
+
+
+def enabled_state(prefix: str, camera_id: str, rule_id: str | None = None) -> str:
+    """Whether the camera (or the rule on the camera) is switched on: ON or OFF."""
+    return f"{_switch_base(prefix, camera_id, rule_id)}/enabled/state"
+
+
+def enabled_set(prefix: str, camera_id: str, rule_id: str | None = None) -> str:
+    return f"{_switch_base(prefix, camera_id, rule_id)}/enabled/set"
+
+
+def enabled_set_filters(prefix: str) -> list[str]:
+    """What the publisher subscribes to for commands: cameras' and rules' switches."""
+    return [f"{prefix}/+/enabled/set", f"{prefix}/+/+/enabled/set"]
+
+
+def command_target(prefix: str, topic: str) -> tuple[str, str | None] | None:
+    """(camera, rule or None) of an …/enabled/set topic; None for any other topic."""
+    levels = topic.split("/")
+    if levels[0] != prefix or levels[-2:] != ["enabled", "set"] or len(levels) not in (4, 5):
+        return None
+    return (levels[1], levels[2]) if len(levels) == 5 else (levels[1], None)
+
+
+def _switch_base(prefix: str, camera_id: str, rule_id: str | None) -> str:
+    return f"{prefix}/{camera_id}" if rule_id is None else f"{prefix}/{camera_id}/{rule_id}"
+
+
+def on_off(on: bool) -> str:
+    return ON if on else OFF
+
+
 def attributes(alert: AlertRecord, base_url: str) -> str:
     """What Home Assistant shows beside the binary sensor: the alert it is about."""
     alert_url = f"{base_url}/v1/alerts/{alert.id}"

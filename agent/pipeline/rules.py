@@ -40,6 +40,9 @@ class Rule(BaseModel):
     ] = []
     motion_gated: bool = True
     enabled: bool = True
+    disabled_cameras: list[str] = Field(
+        default=[], description="Cameras the rule is switched off on, the rest keep it."
+    )
 
     @field_validator("active_hours")
     @classmethod
@@ -52,8 +55,20 @@ class Rule(BaseModel):
                 time.fromisoformat(part)  # raises on 25:00 and the like, saying why
         return ranges
 
+    def covers(self, camera_id: str) -> bool:
+        """The camera is one the rule is about, whether switched on there or not."""
+        return ALL_CAMERAS in self.cameras or camera_id in self.cameras
+
+    def enabled_on(self, camera_id: str) -> bool:
+        return self.enabled and camera_id not in self.disabled_cameras
+
     def applies_to(self, camera_id: str) -> bool:
-        return self.enabled and (ALL_CAMERAS in self.cameras or camera_id in self.cameras)
+        return self.covers(camera_id) and self.enabled_on(camera_id)
+
+    def switched(self, camera_id: str, on: bool) -> Rule:
+        """The rule switched on or off for one camera, the others unchanged."""
+        others = [camera for camera in self.disabled_cameras if camera != camera_id]
+        return self.model_copy(update={"disabled_cameras": others if on else [*others, camera_id]})
 
     def active_at(self, epoch_s: float) -> bool:
         if not self.active_hours:

@@ -150,6 +150,7 @@ class Scheduler:
         cursor = await self._cursor(camera_id)
         await self._read_motion(camera_id, cursor)
         await self._close_alerts_if_silent(camera_id, cursor, rules)
+        await self._close_alerts_switched_off(camera_id, rules)
         if not cursor.entries:
             return 0
         if cursor.next_start_ms is None:
@@ -274,6 +275,24 @@ class Scheduler:
         for rule in rules:
             if rule.applies_to(camera_id) and silent_s >= rule.close_after_s:
                 await self._alerts.apply(camera_id, rule, result)
+
+    async def _close_alerts_switched_off(self, camera_id: str, rules: list[Rule]) -> None:
+        """A rule switched off on a camera gets no more windows there, so nothing would
+        close its open alert: it is closed at once instead."""
+        switched_off = [
+            rule for rule in rules if rule.covers(camera_id) and not rule.applies_to(camera_id)
+        ]
+        if not switched_off or not await self._has_open_alert(camera_id):
+            return
+        now_ms = round(time.time() * 1000)
+        result = WindowResult(
+            start_ms=now_ms, end_ms=now_ms, detected=False, confidence=0.0,
+            description="the rule was switched off on this camera",
+        )  # fmt: skip
+        for rule in switched_off:
+            if (await self._alerts.track(camera_id, rule.id)).phase is Phase.OPEN:
+                closing_now = rule.model_copy(update={"close_after_s": 0.0})
+                await self._alerts.apply(camera_id, closing_now, result)
 
     async def _read_motion(self, camera_id: str, cursor: _Cursor) -> None:
         reply = await self._client.xrange(

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, Route, expect
 
 from agent.api.settings import ApiSettings
 from agent.runtime.config import VigilSettings
+from agent.runtime.startup import connect
 from tests.api.conftest import running_api
 from tests.conftest import free_port
 from tests.dashboard.conftest import LAPTOP, PHONE, LiveVigil
@@ -132,6 +133,40 @@ def test_an_offline_camera_says_so(vigil: LiveVigil, page: Page) -> None:
     expect(tile.locator(".overlay")).to_contain_text("Camera offline")
 
 
+def test_the_header_shows_the_mqtt_connection_without_reload(
+    vigil: LiveVigil, page: Page, artifacts_dir: Path
+) -> None:
+    indicator = page.locator("#mqtt-state")
+    with connect(vigil.redis_url) as client:
+        try:
+            with page.expect_response("**/v1/mqtt"):
+                sign_in(page, vigil.url, vigil.read)
+            expect(indicator).to_be_hidden()  # no publisher has reported: MQTT is off
+            page.evaluate("window.sameDocument = true")
+            client.hset(vigil.keys.mqtt_health, mapping={
+                "state": "connected", "broker": "127.0.0.1:1883", "at": str(time.time()),
+            })  # fmt: skip
+            expect(indicator).to_have_text("MQTT connected (127.0.0.1:1883)", timeout=8_000)
+            expect(indicator).to_have_attribute("role", "status")
+            shot(page, artifacts_dir, "mqtt-connected-laptop")
+            error = "connection refused <b>by</b> 127.0.0.1:1883 (errno 111)"
+            client.hset(vigil.keys.mqtt_health, mapping={
+                "state": "disconnected", "last_error": error, "at": str(time.time()),
+            })  # fmt: skip
+            expect(indicator).to_have_text(f"MQTT disconnected: {error}", timeout=8_000)
+            expect(indicator).to_have_attribute("data-state", "disconnected")
+            expect(indicator.locator("b")).to_have_count(0)  # the error lands as text
+            assert page.evaluate("window.sameDocument") is True
+            shot(page, artifacts_dir, "mqtt-disconnected-laptop")
+            page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+            expect(indicator).to_be_visible()
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, "the MQTT error makes the phone page scroll sideways"
+            shot(page, artifacts_dir, "mqtt-disconnected-phone")
+        finally:
+            client.delete(vigil.keys.mqtt_health)
+
+
 def test_a_pipeline_alert_appears_in_the_timeline_without_reload(
     vigil: LiveVigil, page: Page
 ) -> None:
@@ -225,8 +260,14 @@ def test_a_rule_created_in_the_page_is_used_by_the_next_window(
     assert "curb" not in vigil.engine.asked[-1][1]
     card.get_by_role("button", name="Edit").click()
     page.get_by_label("Question").fill("Is a van parked on the curb?")
+    page.get_by_label("Switched off on").fill("street")
     page.get_by_role("button", name="Save rule").click()
     expect(card).to_contain_text("Is a van parked on the curb?")
+    expect(card).to_contain_text("switched off on street")
+    card.get_by_role("button", name="Enable").click()  # keeps the camera switched off
+    expect(card).to_contain_text("enabled")
+    with vigil.http() as http:
+        assert http.get("/v1/rules/curb").json()["disabled_cameras"] == ["street"]
 
 
 def test_ask_returns_the_reasoning_and_the_answer(

@@ -17,10 +17,10 @@ from agent.mqtt.settings import MqttSettings
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
+from agent.runtime.embedded_mosquitto import EmbeddedMosquitto, PasswordListener
 from streams.config import CameraConfig
 from streams.keys import Keys
 from tests.conftest import free_port
-from tests.servers.mosquitto import Mosquitto
 
 USER, PASSWORD = "vigil", "s3cret-broker-pass"
 WAIT_S = 10.0
@@ -32,10 +32,9 @@ RULE = Rule(
 
 
 @pytest.fixture(scope="session")
-def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
-    broker = Mosquitto(
-        tmp_path_factory.mktemp("mosquitto"), free_port(), free_port(), USER, PASSWORD
-    )
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedMosquitto]:
+    login = PasswordListener(free_port(), USER, PASSWORD)
+    broker = EmbeddedMosquitto(tmp_path_factory.mktemp("mosquitto"), free_port(), login)
     yield broker.start()
     broker.stop()
 
@@ -74,6 +73,7 @@ class Subscriber:
 
     def __init__(self, port: int, topic_filter: str, identifier: str | None = None) -> None:
         self.messages: list[tuple[str, str, bool]] = []  # topic, payload, retained
+        self.raw: dict[str, bytes] = {}  # topic -> its latest payload as sent (images)
         self._port = port
         self._filter = topic_filter
         self._identifier = identifier  # set: a persistent session, queued for while away
@@ -94,7 +94,9 @@ class Subscriber:
             ready.set()
             async for message in mqtt.messages:
                 payload = message.payload
-                text = payload.decode() if isinstance(payload, bytes) else str(payload)
+                raw = payload if isinstance(payload, bytes) else str(payload).encode()
+                self.raw[str(message.topic)] = raw
+                text = raw.decode(errors="replace")
                 self.messages.append((str(message.topic), text, message.retain))
 
 

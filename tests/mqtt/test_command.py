@@ -11,11 +11,11 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import yaml
 
+from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.liveness import heartbeat_file
 from streams.keys import Keys
 from tests.mqtt.conftest import WAIT_S, seed, subscribed, topic_prefix, until
-from tests.servers.mosquitto import Mosquitto
 
 VIGIL = Path(sys.executable).with_name("vigil")
 
@@ -28,7 +28,7 @@ def write_config(path: Path, document: dict[str, object]) -> Path:
 async def test_vigil_mqtt_runs_the_publisher_until_stopped(
     aclient: aioredis.Redis,
     keys: Keys,
-    mosquitto: Mosquitto,
+    mosquitto: EmbeddedMosquitto,
     redis_server: EmbeddedRedis,
     tmp_path: Path,
 ) -> None:

@@ -12,9 +12,9 @@ import redis.asyncio as aioredis
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
+from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
 from streams.keys import Keys
 from tests.mqtt.conftest import RULE, mqtt_settings, running_publisher, seed, subscribed, until
-from tests.servers.mosquitto import Mosquitto
 
 OTHER_RULE = Rule(id="smoke", question="Is there smoke?", cameras=["dock"])
 
@@ -30,7 +30,7 @@ def document(payload: str | None) -> dict[str, Any]:
 
 
 async def test_each_camera_is_a_device_with_a_sensor_per_rule(
-    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
 ) -> None:
     await seed(aclient, keys)
     prefix, home = names(keys)
@@ -55,33 +55,47 @@ async def test_each_camera_is_a_device_with_a_sensor_per_rule(
     assert sensor["json_attributes_topic"] == f"{prefix}/dock/lane/attributes"
     assert (sensor["payload_on"], sensor["payload_off"]) == ("ON", "OFF")
     assert sensor["unique_id"] == f"{prefix}_dock_lane"
+    image = camera["cmps"]["lane__snapshot"]
+    assert (image["p"], image["content_type"]) == ("image", "image/jpeg")
+    assert image["image_topic"] == f"{prefix}/dock/lane/snapshot"
 
 
-async def test_deleting_a_rule_or_a_camera_updates_discovery(
-    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+async def test_deleting_a_rule_or_a_camera_removes_its_entities_and_their_state(
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
 ) -> None:
     await seed(aclient, keys)
     await RuleStore(aclient, keys).put(OTHER_RULE)
     prefix, home = names(keys)
     settings = mqtt_settings(mosquitto.port, prefix, discovery_prefix=home)
     topic = f"{home}/device/{prefix}_dock/config"
+    lane_state = f"{prefix}/dock/lane/state"
     async with (
         running_publisher(aclient, keys, settings),
-        subscribed(mosquitto.port, topic) as seen,
+        subscribed(mosquitto.port, "#") as seen,
     ):
 
         def sensors() -> set[str]:
-            return set(document(seen.latest(topic)).get("cmps", {}))
+            components = document(seen.latest(topic)).get("cmps", {})
+            return {key for key, c in components.items() if c["p"] == "binary_sensor"}
 
         await until(lambda: sensors() == {"lane", "smoke"}, "both rules")
+        await until(lambda: seen.latest(lane_state) == "OFF", "the rule's state")
         await RuleStore(aclient, keys).delete(RULE.id)
         await until(lambda: sensors() == {"smoke"}, "the rule gone from the device")
+        await until(lambda: seen.latest(lane_state) == "", "the rule's state cleared")
+        # Home Assistant removes a device's entity when its component comes with only
+        # its platform, once: then the component is left out.
+        removals = [document(p)["cmps"].get("lane") for p in seen.payloads(topic) if p]
+        assert {"p": "binary_sensor"} in removals
+        assert removals[-1] is None
         await CameraStore(aclient, keys).delete("dock")
         await until(lambda: seen.latest(topic) == "", "the device removed")
+        await until(lambda: seen.latest(f"{prefix}/dock/status") == "", "its status cleared")
+        assert seen.latest(f"{prefix}/dock/smoke/attributes") in (None, "")
 
 
 async def test_home_assistant_coming_back_gets_discovery_and_state_again(
-    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
 ) -> None:
     await seed(aclient, keys)
     prefix, home = names(keys)

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import EventType, WindowResult
+from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
 from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.keys import MQTT_GROUP, Keys
 from tests.mqtt.conftest import (
@@ -32,7 +33,6 @@ from tests.mqtt.conftest import (
     until,
 )
 from tests.pipeline.evidence import fixed_frames
-from tests.servers.mosquitto import Mosquitto
 
 START_MS = 1_800_000_000_000
 REPO = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ async def opened_alert(client: aioredis.Redis, keys: Keys) -> str:
 
 
 async def test_a_fresh_subscriber_sees_availability_and_state(
-    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
 ) -> None:
     await seed(aclient, keys)
     prefix = topic_prefix(keys)
@@ -81,7 +81,7 @@ async def test_a_fresh_subscriber_sees_availability_and_state(
 
 
 async def test_an_alert_is_published_in_order_with_its_retained_state(
-    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
 ) -> None:
     await seed(aclient, keys)
     prefix, book = topic_prefix(keys), AlertBook(aclient, keys)
@@ -93,6 +93,7 @@ async def test_an_alert_is_published_in_order_with_its_retained_state(
             await apply(book, index, True)  # opens on the second positive window
         alert_id = await opened_alert(aclient, keys)
         await until(lambda: len(seen.payloads(f"{prefix}/alerts")) == 1, "new")
+        assert seen.raw[f"{prefix}/dock/lane/snapshot"] == b"\xff\xd8jpeg"  # the evidence
         await apply(book, 2, True)  # published on its own: its "after" is the update's
         await until(lambda: len(seen.payloads(f"{prefix}/alerts")) == 2, "update")
         assert seen.latest(f"{prefix}/dock/lane/state") == "ON"
@@ -117,7 +118,7 @@ async def test_an_alert_is_published_in_order_with_its_retained_state(
 async def test_a_wrong_password_is_recorded_without_the_password(
     aclient: aioredis.Redis,
     keys: Keys,
-    mosquitto: Mosquitto,
+    mosquitto: EmbeddedMosquitto,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     wrong = "not-the-" + PASSWORD
@@ -136,7 +137,7 @@ async def test_a_wrong_password_is_recorded_without_the_password(
 
 
 async def test_the_right_password_connects(
-    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
 ) -> None:
     prefix = topic_prefix(keys)
     settings = mqtt_settings(mosquitto.auth_port, prefix, username=USER, password=PASSWORD)
@@ -148,7 +149,7 @@ async def test_the_right_password_connects(
 
 
 async def test_a_killed_publisher_leaves_its_last_will(
-    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto, redis_server: EmbeddedRedis
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto, redis_server: EmbeddedRedis
 ) -> None:
     await seed(aclient, keys)
     prefix = topic_prefix(keys)
@@ -169,7 +170,7 @@ async def test_a_killed_publisher_leaves_its_last_will(
 
 
 async def test_a_broker_restart_loses_no_event_and_corrects_the_state(
-    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
 ) -> None:
     await seed(aclient, keys)
     prefix, book = topic_prefix(keys), AlertBook(aclient, keys)
@@ -195,6 +196,29 @@ async def test_a_broker_restart_loses_no_event_and_corrects_the_state(
     }  # fmt: skip
 
 
+async def test_an_event_after_a_publisher_restart_still_carries_its_before(
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
+) -> None:
+    await seed(aclient, keys)
+    prefix, book = topic_prefix(keys), AlertBook(aclient, keys)
+    settings = mqtt_settings(mosquitto.port, prefix)
+    async with subscribed(mosquitto.port, f"{prefix}/alerts") as seen:
+        async with running_publisher(aclient, keys, settings):
+            for index in range(2):
+                await apply(book, index, True)
+            await until(lambda: len(seen.payloads(f"{prefix}/alerts")) == 1, "new")
+        await apply(book, 2, True)  # while no publisher runs
+        async with running_publisher(aclient, keys, settings):
+            await until(lambda: len(seen.payloads(f"{prefix}/alerts")) == 2, "update")
+            for index in range(3, 7):
+                await apply(book, index, False)
+            await until(lambda: len(seen.payloads(f"{prefix}/alerts")) == 3, "end")
+    new, update, end = (json.loads(payload) for payload in seen.payloads(f"{prefix}/alerts"))
+    assert update["before"] == new["after"]
+    assert end["before"] == update["after"]
+    assert not await aclient.hlen(keys.mqtt_published)  # nothing kept once closed
+
+
 async def until_health(client: aioredis.Redis, keys: Keys, state: str) -> None:
     deadline = time.monotonic() + WAIT_S
     while (await health(client, keys)).get("state") != state:
@@ -203,7 +227,7 @@ async def until_health(client: aioredis.Redis, keys: Keys, state: str) -> None:
 
 
 async def test_a_camera_status_follows_its_ingest_health(
-    aclient: aioredis.Redis, keys: Keys, mosquitto: Mosquitto
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
 ) -> None:
     await seed(aclient, keys)
     prefix = topic_prefix(keys)

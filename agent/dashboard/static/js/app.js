@@ -1,7 +1,9 @@
-// The dashboard's shell: sign-in gate, navigation, the live feed, and one page at a time.
+// The dashboard's shell: sign-in gate, navigation, the live feed, MQTT's state, and one page
+// at a time.
 
 import { Api } from "./api.js";
 import { h, replace } from "./dom.js";
+import { mqttIndicator } from "./mqtt.js";
 import * as alertPage from "./pages/alert.js";
 import * as alertsPage from "./pages/alerts.js";
 import * as askPage from "./pages/ask.js";
@@ -46,15 +48,17 @@ function header(active) {
     h("a", { href: `#/${name}`, text: title, "aria-current": name === active ? "page" : null }),
   );
   const feedState = h("span", { class: "feed", id: "feed-state" });
-  const unsubscribe = session.feed.onStatus((status) => {
+  const unsubscribeFeed = session.feed.onStatus((status) => {
     feedState.textContent = FEED_LABELS[status] || status;
     feedState.dataset.status = status;
   });
+  const mqtt = mqttIndicator(session.api);
   const bar = h(
     "div",
     { class: "bar" },
     h("a", { class: "brand", href: "#/cameras", "aria-label": "Vigil home" }, "Vigil"),
     h("nav", { "aria-label": "Pages" }, links),
+    mqtt.node,
     h(
       "div",
       { class: "who" },
@@ -63,7 +67,11 @@ function header(active) {
       h("button", { type: "button", class: "quiet", text: "Sign out", onclick: () => signOut() }),
     ),
   );
-  return { bar, unsubscribe };
+  const stop = () => {
+    unsubscribeFeed();
+    mqtt.stop();
+  };
+  return { bar, stop };
 }
 
 function render() {
@@ -85,12 +93,12 @@ function render() {
   const entry = name === "alert" ? { title: "Alert", page: alertPage } : PAGES[name];
   if (!entry) return go("#/cameras");
   document.title = `${entry.title} · Vigil`;
-  const { bar, unsubscribe } = header(route.name);
+  const { bar, stop: stopHeader } = header(route.name);
   replace(top, bar);
   top.hidden = false;
   const stopContent = entry.page.mount(main, { ...session, go }, route);
   stopPage = () => {
-    unsubscribe();
+    stopHeader();
     stopContent();
   };
   main.querySelector("h1")?.focus({ preventScroll: true });

@@ -17,6 +17,7 @@ class RuleForm {
       id: h("input", { name: "id", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.\\-]*", maxlength: "64" }),
       question: h("textarea", { name: "question", rows: "2", required: true, minlength: "3", maxlength: "500" }),
       cameras: h("input", { name: "cameras", value: "*" }),
+      disabled_cameras: h("input", { name: "disabled_cameras" }),
       severity: options(h("select", { name: "severity" }), ["info", "warning", "critical"], "warning"),
       active_hours: h("input", { name: "active_hours", placeholder: "22:00-06:00" }),
       motion_gated: h("input", { type: "checkbox", name: "motion_gated", defaultChecked: true }),
@@ -34,6 +35,7 @@ class RuleForm {
       this.title,
       field("Id", i.id), field("Question", i.question),
       field("Cameras", i.cameras, "Camera ids, comma-separated; * for every camera"),
+      field("Switched off on", i.disabled_cameras, "Cameras where the rule is off, the others keep it"),
       field("Severity", i.severity),
       NUMBERS.map(([name, label]) => field(label, i[name])),
       field("Active hours (UTC)", i.active_hours, "Comma-separated ranges; empty means always"),
@@ -51,6 +53,7 @@ class RuleForm {
     i.id.readOnly = true;
     i.question.value = rule.question;
     i.cameras.value = rule.cameras.join(", ");
+    i.disabled_cameras.value = rule.disabled_cameras.join(", ");
     i.severity.value = rule.severity;
     i.active_hours.value = rule.active_hours.join(", ");
     i.motion_gated.checked = rule.motion_gated;
@@ -74,6 +77,7 @@ class RuleForm {
     const i = this.inputs;
     const rule = {
       id: i.id.value.trim(), question: i.question.value.trim(), cameras: list(i.cameras.value),
+      disabled_cameras: list(i.disabled_cameras.value),
       severity: i.severity.value, active_hours: list(i.active_hours.value),
       motion_gated: i.motion_gated.checked, enabled: i.enabled.checked,
     };
@@ -91,7 +95,8 @@ function ruleCard(rule, onEdit, onToggle) {
     h("p", { class: "question", text: rule.question }),
     h("p", { class: "muted", text: `Cameras ${rule.cameras.join(", ")} · threshold ${rule.threshold} · `
       + `${rule.consecutive} window(s) to open · closes after ${rule.close_after_s} s`
-      + (rule.active_hours.length ? ` · active ${rule.active_hours.join(", ")} UTC` : "") }),
+      + (rule.active_hours.length ? ` · active ${rule.active_hours.join(", ")} UTC` : "")
+      + (rule.disabled_cameras.length ? ` · switched off on ${rule.disabled_cameras.join(", ")}` : "") }),
     h("div", { class: "actions" },
       h("button", { type: "button", class: "quiet", text: "Edit", onclick: () => onEdit(rule) }),
       h("button", { type: "button", class: "quiet", text: rule.enabled ? "Disable" : "Enable",

@@ -1,0 +1,75 @@
+"""A rule switched off on one camera, on real Redis: the camera gets no more windows for
+it while the others do, and an alert it had open is closed at once."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import redis
+import redis.asyncio as aioredis
+
+from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_state import Phase, WindowResult
+from agent.pipeline.jobs import Job
+from agent.pipeline.rules import Rule
+from agent.pipeline.rules_store import RuleStore
+from agent.pipeline.scheduler import Scheduler, fixed_cameras
+from streams.framebuffer import FrameRecord, append_frame
+from streams.keys import Keys
+from tests.pipeline.conftest import FAST
+
+FPS = 4.0
+RULE = Rule(id="lane", question="Is a person in the lane?", motion_gated=False, cooldown_s=0)
+
+
+def store_frames(client: redis.Redis, keys: Keys, camera_id: str, start_s: float) -> None:
+    jpeg = cv2.imencode(".jpg", np.full((280, 448, 3), 128, np.uint8))[1].tobytes()
+    pipe = client.pipeline()
+    for index in range(int(10 * FPS)):
+        record = FrameRecord(camera_id, start_s + index / FPS, index, 0.0, 448, 280, jpeg)
+        append_frame(pipe, keys, record, 600)
+    pipe.execute()
+
+
+async def test_a_rule_switched_off_on_a_camera_gets_no_windows_there(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    await RuleStore(aclient, keys).seed([RULE.switched("dock", on=False)])
+    start_s = time.time() - 12
+    for camera_id in ("dock", "gate"):
+        store_frames(redis_client, keys, camera_id, start_s)
+    scheduler = Scheduler(aclient, keys, FAST, fixed_cameras({"dock": FPS, "gate": FPS}))
+    await scheduler.tick()
+    jobs = [Job.from_fields(fields) for _, fields in await aclient.xrange(keys.jobs)]
+    assert jobs
+    assert {job.camera_id for job in jobs} == {"gate"}
+
+
+async def test_switching_a_rule_off_closes_its_open_alert_at_once(
+    aclient: aioredis.Redis, keys: Keys
+) -> None:
+    rules, book = RuleStore(aclient, keys), AlertBook(aclient, keys)
+    await rules.seed([RULE])
+    start_ms = round((time.time() - 30) * 1000)
+    opened = await book.apply("dock", RULE, WindowResult(start_ms, start_ms + 2000, True, 0.9, "x"))
+    assert opened is not None
+    await rules.put(RULE.switched("dock", on=False))
+    await Scheduler(aclient, keys, FAST, fixed_cameras({"dock": FPS})).tick()
+    assert (await book.track("dock", RULE.id)).phase is Phase.IDLE
+    record = await aclient.hgetall(keys.alert(opened.alert_id))
+    assert record[b"state"] == b"closed"
+    assert not await aclient.scard(keys.open_alerts("dock"))
+
+
+def test_switching_one_camera_leaves_the_others() -> None:
+    rule = Rule(id="lane", question="Is a person in the lane?", cameras=["dock", "gate"])
+    off = rule.switched("dock", on=False)
+    assert (off.applies_to("dock"), off.applies_to("gate")) == (False, True)
+    assert off.covers("dock")
+    assert off.switched("dock", on=False) == off  # switching twice changes nothing
+    assert off.switched("dock", on=True) == rule
+    assert (
+        not rule.model_copy(update={"enabled": False}).switched("dock", on=True).applies_to("dock")
+    )  # switched off everywhere stays off
