@@ -1,5 +1,6 @@
-"""`vigil mqtt` as its own process: it publishes until SIGTERM, then says it is offline and
-keeps its liveness heartbeat; without an ``mqtt`` section it refuses to start."""
+"""`vigil mqtt` as its own process: it publishes until SIGTERM (and applies a switch
+command to the stores the other roles read), then says it is offline, and keeps its
+liveness heartbeat; without an ``mqtt`` section it refuses to start."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import signal
 import sys
 from pathlib import Path
 
+import aiomqtt
 import redis.asyncio as aioredis
 import yaml
 
+from agent.pipeline.rules_store import RuleStore
 from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.liveness import heartbeat_file
@@ -39,7 +42,10 @@ async def test_vigil_mqtt_runs_the_publisher_until_stopped(
         {
             "redis_url": redis_server.url, "key_prefix": keys.prefix,
             "data_dir": str(tmp_path / "data"),
-            "mqtt": {"url": f"mqtt://127.0.0.1:{mosquitto.port}", "prefix": prefix},
+            "mqtt": {
+                "url": f"mqtt://127.0.0.1:{mosquitto.port}", "prefix": prefix, "commands": True,
+                "status_poll_s": 0.2,
+            },
         },
     )  # fmt: skip
     process = await asyncio.create_subprocess_exec(str(VIGIL), "mqtt", "-c", str(config))
@@ -47,6 +53,12 @@ async def test_vigil_mqtt_runs_the_publisher_until_stopped(
         async with subscribed(mosquitto.port, f"{prefix}/#") as seen:
             await until(lambda: seen.latest(f"{prefix}/available") == "online", "online", 60)
             assert seen.latest(f"{prefix}/dock/lane/state") == "OFF"
+            async with aiomqtt.Client("127.0.0.1", mosquitto.port) as operator:
+                await operator.publish(f"{prefix}/dock/lane/enabled/set", "OFF", qos=1)
+            await until(lambda: seen.latest(f"{prefix}/dock/lane/enabled/state") == "OFF", "off")
+            rule = await RuleStore(aclient, keys).get("lane")
+            assert rule is not None
+            assert rule.disabled_cameras == ["dock"]  # in the store every role reads
             heartbeat = heartbeat_file(tmp_path / "data", "mqtt")
             await until(heartbeat.exists, "the liveness heartbeat")  # written every 2 s
             process.send_signal(signal.SIGTERM)
