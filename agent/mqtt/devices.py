@@ -29,21 +29,26 @@ class DiscoveryConfigs:
         self._keys = keys
         self._settings = settings
 
-    async def sync(self, mqtt: aiomqtt.Client, everything: bool = False) -> None:
-        """Publishes the configs that changed (all of them when ``everything``)."""
+    async def sync(self, mqtt: aiomqtt.Client, everything: bool = False) -> bool:
+        """Publishes the configs that changed (all of them when ``everything``); True when
+        any changed, since new entities then need their state."""
         published = await self._published()
         wanted = await self._wanted()
+        changed = False
         for topic, config in wanted.items():
             held = published.get(topic)
             payload = discovery.with_removals(held, config)
+            changed = changed or held != payload
             if everything or held != payload:
                 await mqtt.publish(topic, payload, qos=1, retain=True)
                 await _clear(mqtt, discovery.removed_topics(held, config))
                 await self._client.hset(self._keys.mqtt_discovery, topic, payload)
         for topic in published.keys() - wanted.keys():
+            changed = True
             await mqtt.publish(topic, REMOVED, qos=1, retain=True)
             await _clear(mqtt, discovery.removed_topics(published[topic], None))
             await self._client.hdel(self._keys.mqtt_discovery, topic)
+        return changed
 
     async def _published(self) -> dict[str, str]:
         raw = await self._client.hgetall(self._keys.mqtt_discovery)

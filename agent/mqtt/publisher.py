@@ -94,7 +94,10 @@ class MqttPublisher:
                 self._home_assistant_back.clear()
                 await self._publish_everything(mqtt)
             if time.monotonic() >= next_poll:
-                await self._configs.sync(mqtt)
+                if await self._configs.sync(mqtt):
+                    await publish_snapshot(
+                        mqtt, self._client, self._keys, self._settings, self._base_url
+                    )
                 await self._switches.sync(mqtt)
                 await publish_statuses(mqtt, self._client, self._keys, self._settings)
                 next_poll = time.monotonic() + self._settings.status_poll_s

@@ -88,6 +88,10 @@ async def test_deleting_a_rule_or_a_camera_removes_its_entities_and_their_state(
         removals = [document(p)["cmps"].get("lane") for p in seen.payloads(topic) if p]
         assert {"p": "binary_sensor"} in removals
         assert removals[-1] is None
+        await RuleStore(aclient, keys).put(Rule(id="spill", question="Is there a spill?"))
+        await until(
+            lambda: seen.latest(f"{prefix}/dock/spill/state") == "OFF", "a new rule's state"
+        )
         await CameraStore(aclient, keys).delete("dock")
         await until(lambda: seen.latest(topic) == "", "the device removed")
         await until(lambda: seen.latest(f"{prefix}/dock/status") == "", "its status cleared")
