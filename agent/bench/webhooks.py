@@ -21,6 +21,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 import typer
 
+from agent.bench.delivery import answer_counts, drain, free_port, paced
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.settings import WebhookSettings
@@ -44,12 +45,7 @@ class BenchConfig:
 
 
 def main(config: BenchConfig, as_json: bool) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        redis_server = EmbeddedRedis(Path(tmp), append_only=False).start()
-        try:
-            result = asyncio.run(_bench(config, redis_server.url))
-        finally:
-            redis_server.stop()
+    result = measure(config)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -57,8 +53,18 @@ def main(config: BenchConfig, as_json: bool) -> None:
         typer.echo(f"{name:>22}: {value}")
 
 
+def measure(config: BenchConfig) -> dict[str, float | int]:
+    """One run on a private Redis: the figures ``main`` prints."""
+    with tempfile.TemporaryDirectory() as tmp:
+        redis_server = EmbeddedRedis(Path(tmp), append_only=False).start()
+        try:
+            return asyncio.run(_bench(config, redis_server.url))
+        finally:
+            redis_server.stop()
+
+
 async def _bench(config: BenchConfig, redis_url: str) -> dict[str, float | int]:
-    ports = [_free_port() for _ in range(config.receivers)]
+    ports = [free_port() for _ in range(config.receivers)]
     parent, child = multiprocessing.get_context("spawn").Pipe()
     process = multiprocessing.get_context("spawn").Process(
         target=_receivers_main, args=(ports, config.slow_delay_s, child), daemon=True
@@ -72,7 +78,7 @@ async def _bench(config: BenchConfig, redis_url: str) -> dict[str, float | int]:
     await asyncio.sleep(1.5)  # the dispatcher has found the subscriptions
     sent, started = await _publish(client, config)
     healthy_total = len(sent) * (config.receivers - 1)
-    await _drain(parent, healthy_total, config.drain_s)
+    await drain(parent, healthy_total, config.drain_s)
     stop.set()
     await dispatcher
     parent.send("report")
@@ -98,27 +104,16 @@ async def _subscribe(client: aioredis.Redis, ports: list[int]) -> list[str]:
 async def _publish(client: aioredis.Redis, config: BenchConfig) -> tuple[dict[str, float], float]:
     """Events at the configured rate; returns each one's id with its XADD time."""
     sent: dict[str, float] = {}
-    started = time.time()
-    count = int(config.rate * config.seconds)
-    for number in range(count):
-        delay = started + number / config.rate - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+
+    async def send(number: int) -> None:
         payload = {"type": "alert.updated", "alert_id": f"al_{number:020x}", "camera": "bench"}
         fields = {**payload, "payload": json.dumps(payload)}
         added = await client.xadd(KEYS.outbox, fields)  # type: ignore[arg-type]
         entry_id = added.decode() if isinstance(added, bytes) else str(added)
         sent[f"msg_{entry_id}"] = int(entry_id.split("-")[0]) / 1000
+
+    started = await paced(config.rate, int(config.rate * config.seconds), send)
     return sent, started
-
-
-async def _drain(parent: Connection, healthy_total: int, drain_s: float) -> None:
-    deadline = time.time() + drain_s
-    while time.time() < deadline:
-        parent.send("count")
-        if await asyncio.to_thread(parent.recv) >= healthy_total:
-            return
-        await asyncio.sleep(0.2)
 
 
 def _report(
@@ -142,14 +137,6 @@ def _report(
     }
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _receivers_main(ports: list[int], slow_delay_s: float, conn: Connection) -> None:
     asyncio.run(_receivers(ports, slow_delay_s, conn))
 
@@ -163,12 +150,7 @@ async def _receivers(ports: list[int], slow_delay_s: float, conn: Connection) ->
         for i, port in enumerate(ports)
     ]
     conn.send("ready")
-    while True:
-        command = await asyncio.to_thread(conn.recv)
-        if command == "count":
-            conn.send(sum(len(group) for group in arrivals[1:]))
-        else:
-            break
+    await answer_counts(conn, lambda: sum(len(group) for group in arrivals[1:]))
     for server in servers:
         server.close()
     conn.send(arrivals)

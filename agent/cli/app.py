@@ -238,6 +238,26 @@ def bench_webhooks(
     main(BenchConfig(receivers, rate, seconds, slow_delay_s), as_json)
 
 
+@bench_app.command("mqtt")
+def bench_mqtt(
+    rate: Annotated[float, typer.Option(min=1, help="Alert events per second.")] = 200.0,
+    seconds: Annotated[float, typer.Option(min=1, help="How long events are sent.")] = 20.0,
+    cameras: Annotated[int, typer.Option(min=1, help="Cameras the events are spread over.")] = 50,
+    webhook_receivers: Annotated[
+        int, typer.Option(min=0, help="Receivers of the webhooks run (first slow); 0: none.")
+    ] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """MQTT events/s and p50/p95/p99 latency to a QoS 1 subscriber, beside webhooks'."""
+    from agent.bench.mqtt import BenchConfig, main
+
+    if webhook_receivers == 1:
+        raise typer.BadParameter(
+            "0 (no webhooks run) or 2 and more", param_hint="--webhook-receivers"
+        )
+    main(BenchConfig(rate, seconds, cameras, webhook_receivers), as_json)
+
+
 @bench_app.command("ingest")
 def bench_ingest(
     streams: Annotated[int, typer.Option(min=1, help="Concurrent streams.")] = 4,
