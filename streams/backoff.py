@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 
 
@@ -20,3 +22,9 @@ class Backoff:
 
     def reset(self) -> None:
         self._attempt = 0
+
+
+async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    """Waits ``seconds``, or less when ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -122,6 +122,16 @@ class Keys:
         return self._bus("outbox")
 
     @property
+    def archive(self) -> str:
+        """Stream of analysed and skipped windows for the archiver (group ``archive``)."""
+        return self._bus("archive")
+
+    @property
+    def archive_leader(self) -> str:
+        """Which archiver runs retention and compaction now; expires unless renewed."""
+        return self._bus("archive-leader")
+
+    @property
     def metrics(self) -> str:
         """Hash of counters, ``name`` or ``name:camera``."""
         return self._bus("metrics")
@@ -173,3 +183,4 @@ class Keys:
 WORKERS_GROUP = "workers"
 DISPATCH_GROUP = "dispatch"
 MQTT_GROUP = "mqtt"
+ARCHIVE_GROUP = "archive"

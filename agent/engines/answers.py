@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
-from agent.engines.prompts import DESCRIPTION_MAX_CHARS, ClipFacts, Question
+from agent.engines.prompts import (
+    CAPTION_KEY,
+    CAPTION_MAX_CHARS,
+    DESCRIPTION_MAX_CHARS,
+    ClipFacts,
+    Question,
+)
 
 _THINK = re.compile(r"<think>(?P<body>.*?)</think>", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(?P<body>.*?)</answer>", re.DOTALL)
@@ -59,6 +65,7 @@ class VerdictAnswer:
     verdicts: tuple[Verdict, ...]
     failure: str | None
     completion: Completion
+    caption: str = ""  # the scene in one sentence; "" when the answer has none
 
     @property
     def ok(self) -> bool:
@@ -91,10 +98,12 @@ def parse_verdicts(
     completion: Completion, facts: ClipFacts, questions: list[Question]
 ) -> VerdictAnswer:
     try:
-        verdicts = _verdicts(completion.text, facts, questions)
+        document = _json_object(completion.text)
+        caption = _caption(document.pop(CAPTION_KEY, ""))
+        verdicts = _verdicts(document, facts, questions)
     except _ParseError as error:
         return VerdictAnswer(verdicts=(), failure=str(error), completion=completion)
-    return VerdictAnswer(verdicts=verdicts, failure=None, completion=completion)
+    return VerdictAnswer(verdicts, None, completion, caption)
 
 
 def parse_reasoning(completion: Completion) -> ReasoningAnswer:
@@ -111,8 +120,18 @@ class _ParseError(ValueError):
     pass
 
 
-def _verdicts(text: str, facts: ClipFacts, questions: list[Question]) -> tuple[Verdict, ...]:
-    document = _json_object(text)
+def _caption(raw: object) -> str:
+    """Optional: answers from producers that predate the caption have none."""
+    if not isinstance(raw, str):
+        raise _ParseError(f"{CAPTION_KEY}: not a string")
+    if len(raw) > CAPTION_MAX_CHARS:
+        raise _ParseError(f"{CAPTION_KEY}: longer than {CAPTION_MAX_CHARS} characters")
+    return _printable(raw)
+
+
+def _verdicts(
+    document: dict[str, object], facts: ClipFacts, questions: list[Question]
+) -> tuple[Verdict, ...]:
     expected = {question.id for question in questions}
     missing, extra = expected - document.keys(), document.keys() - expected
     if missing or extra:

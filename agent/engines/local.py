@@ -139,7 +139,7 @@ class LocalEngine:
         assert prompt.schema is not None
         return SamplingParams(
             temperature=self._settings.verdict_temperature,
-            max_tokens=verdict_token_budget(len(prompt.schema["required"])),
+            max_tokens=verdict_token_budget(prompt.schema),
             structured_outputs=StructuredOutputsParams(json=prompt.schema),
         )
 

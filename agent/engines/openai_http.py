@@ -149,7 +149,7 @@ class OpenAIHttpEngine:
         schema = {"name": "verdicts", "schema": prompt.schema, "strict": True}
         return {
             "temperature": settings.verdict_temperature,
-            "max_tokens": verdict_token_budget(len(prompt.schema["required"])),
+            "max_tokens": verdict_token_budget(prompt.schema),
             "response_format": {"type": "json_schema", "json_schema": schema},
         }
 

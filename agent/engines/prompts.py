@@ -19,6 +19,10 @@ REASONING_SUFFIX = (
     "<think>\nyour reasoning\n</think>\n\n<answer>\nyour answer\n</answer>."
 )
 DESCRIPTION_MAX_CHARS = 120
+# The scene caption the archive keeps for every analysed window, asked in the same call.
+# Its key cannot be a question id (those start with a letter or digit).
+CAPTION_KEY = "_scene"
+CAPTION_MAX_CHARS = 200
 # Worst case per verdict under the schema: keys, id and numbers (xgrammar bounds their
 # digits) take ~200 bytes, the description up to 4 UTF-8 bytes a character, and a
 # constrained token is at least one byte; the budget never cuts a verdict off.
@@ -78,7 +82,9 @@ def verdict_prompt(facts: ClipFacts, questions: list[Question]) -> Prompt:
     _check_questions(questions)
     listed = "\n".join(f"- {question.id}: {question.text}" for question in questions)
     text = (
-        f"{clip_preamble(facts)}\n\nAnswer each question about the video:\n{listed}\n\n"
+        f"{clip_preamble(facts)}\n\nFirst, under {CAPTION_KEY}, describe the scene in one "
+        "sentence: what is where, and who or what does what.\n\n"
+        f"Then answer each question about the video:\n{listed}\n\n"
         "For each question id give: detected (true or false), confidence (0 to 1), "
         "evidence_start_s and evidence_end_s (clip seconds where the evidence is seen), "
         "and a one-line description. Reply with JSON only."
@@ -93,19 +99,26 @@ def reasoning_prompt(facts: ClipFacts, question: str) -> Prompt:
 
 
 def verdict_schema(questions: list[Question], duration_s: float) -> dict[str, Any]:
-    """JSON schema of a verdict answer: an object with one verdict per question id."""
+    """JSON schema of a verdict answer: the scene caption, then one verdict per question id.
+
+    The caption comes first so the model describes the clip before it judges it.
+    """
+    caption = {"type": "string", "maxLength": CAPTION_MAX_CHARS}
+    verdicts = {question.id: _one_verdict_schema(duration_s) for question in questions}
     return {
         "type": "object",
-        "properties": {question.id: _one_verdict_schema(duration_s) for question in questions},
-        "required": [question.id for question in questions],
+        "properties": {CAPTION_KEY: caption, **verdicts},
+        "required": [CAPTION_KEY, *verdicts],
         "additionalProperties": False,
     }
 
 
-def verdict_token_budget(question_count: int) -> int:
-    """max_tokens for a verdict answer: enough that the JSON always completes."""
+def verdict_token_budget(schema: dict[str, Any]) -> int:
+    """max_tokens for an answer to ``schema``: enough that the JSON always completes."""
+    question_count = sum(1 for key in schema["required"] if key != CAPTION_KEY)
     per_verdict = VERDICT_STRUCTURE_BYTES + 4 * DESCRIPTION_MAX_CHARS
-    return 16 + question_count * per_verdict
+    caption = 16 + 4 * CAPTION_MAX_CHARS
+    return 16 + caption + question_count * per_verdict
 
 
 def _one_verdict_schema(duration_s: float) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from agent.engines.answers import (
     parse_verdicts,
 )
 from agent.engines.clips import Clip, ClipError, Frames, PixelClip, pixel_clip
-from agent.engines.prompts import Question
+from agent.engines.prompts import CAPTION_KEY, Question
 from streams.framebuffer import FrameRecord
 from streams.overlay import STRIP_HEIGHT
 
@@ -86,11 +86,19 @@ def seen_span(frames: Frames, colour: str) -> tuple[int, int] | None:
 
 
 def verdict_text(frames: Frames, fps: float, questions: Sequence[Question]) -> str:
-    """The verdict answer as the model is asked to write it: JSON keyed by question id."""
-    return json.dumps(
-        {question.id: _verdict(frames, fps, question.text) for question in questions},
-        separators=(",", ":"),
-    )
+    """The verdict answer as the model is asked to write it: the scene caption (the
+    colours seen), then JSON keyed by question id."""
+    verdicts = {question.id: _verdict(frames, fps, question.text) for question in questions}
+    return json.dumps({CAPTION_KEY: scene_caption(frames), **verdicts}, separators=(",", ":"))
+
+
+def scene_caption(frames: Frames) -> str:
+    """What is seen, in the words this engine has: the colours some frame shows."""
+    shares = colour_shares(frames, HUE_BANDS)
+    seen = [colour for colour, share in shares.items() if (share >= MIN_SHARE).any()]
+    if not seen:
+        return "A scene with no coloured object."
+    return f"A scene with a {' and a '.join(seen)} object."
 
 
 def reasoning_text(frames: Frames, fps: float, question: str) -> str:

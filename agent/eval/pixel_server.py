@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from agent.engines.clips import Frames
-from agent.engines.prompts import Question
+from agent.engines.prompts import CAPTION_KEY, Question
 from agent.eval.loopback import LoopbackServer, Reply, Request
 from agent.eval.pixel_engine import reasoning_text, usage_for, verdict_text
 
@@ -110,6 +110,8 @@ def _questions(document: dict[str, Any], text: str) -> list[Question] | None:
         raise RequestError("response_format has no json_schema with required ids") from None
     questions = []
     for question_id in ids:
+        if question_id == CAPTION_KEY:
+            continue
         line = re.search(rf"^- {re.escape(question_id)}: (.+)$", text, re.MULTILINE)
         if line is None:
             raise RequestError(f"question {question_id} is not listed in the text")

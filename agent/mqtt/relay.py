@@ -17,6 +17,8 @@ from agent.mqtt import topics
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from agent.pipeline.alert_state import EventType
+from streams.consumer_group import GroupReader
+from streams.consumer_group import ensure_group as ensure_stream_group
 from streams.keys import MQTT_GROUP, Keys
 
 BATCH = 100
@@ -24,16 +26,9 @@ READ_BLOCK_MS = 1000
 CLAIM_IDLE_MS = 60_000
 SNAPSHOT_EVENTS = frozenset({EventType.OPENED.value, EventType.UPDATED.value})
 
-Entry = tuple[bytes, dict[bytes, bytes]]
-
 
 async def ensure_group(client: aioredis.Redis, keys: Keys) -> None:
-    """Creates the group from the stream's start (nothing written before is skipped)."""
-    try:
-        await client.xgroup_create(keys.outbox, MQTT_GROUP, id="0", mkstream=True)
-    except aioredis.ResponseError as error:
-        if "BUSYGROUP" not in str(error):
-            raise
+    await ensure_stream_group(client, keys.outbox, MQTT_GROUP)
 
 
 class OutboxRelay:
@@ -49,30 +44,15 @@ class OutboxRelay:
         self._client = client
         self._keys = keys
         self._settings = settings
-        self._consumer = consumer
+        self._reader = GroupReader(client, keys.outbox, MQTT_GROUP, consumer, BATCH, CLAIM_IDLE_MS)
 
     async def step(self, mqtt: aiomqtt.Client, block_ms: int = READ_BLOCK_MS) -> int:
         """Publishes one batch (reclaimed, own pending, or new); returns how many entries."""
-        entries = (
-            await self._claimed() or await self._read("0", None) or await self._read(">", block_ms)
-        )
+        entries = await self._reader.next_batch(block_ms)
         for entry_id, fields in entries:
             await self._publish(mqtt, fields)
             await self._client.xack(self._keys.outbox, MQTT_GROUP, entry_id)
         return len(entries)
-
-    async def _read(self, start: str, block_ms: int | None) -> list[Entry]:
-        reply = await self._client.xreadgroup(
-            MQTT_GROUP, self._consumer, {self._keys.outbox: start}, count=BATCH, block=block_ms
-        )
-        streams = cast(list[tuple[bytes, list[Entry]]], reply or [])
-        return [entry for entry in streams[0][1] if entry[1]] if streams else []
-
-    async def _claimed(self) -> list[Entry]:
-        reply = await self._client.xautoclaim(
-            self._keys.outbox, MQTT_GROUP, self._consumer, CLAIM_IDLE_MS, count=BATCH
-        )
-        return [entry for entry in cast(list[Entry], reply[1]) if entry and entry[1]]
 
     async def _publish(self, mqtt: aiomqtt.Client, fields: dict[bytes, bytes]) -> None:
         alert_id = fields.get(b"alert_id", b"").decode()

@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import Phase, Track, WindowResult
+from agent.pipeline.archive_records import WindowRecord, add_window
 from agent.pipeline.jobs import Job, JobKind, JobQueue
 from agent.pipeline.metrics import Counters
 from agent.pipeline.progress import Progress, no_progress
@@ -62,6 +63,7 @@ class _Awaited:
 class _Cursor:
     next_start_ms: int | None = None
     last_run_ms: int = 0
+    last_clip_ms: int = 0  # where the last analysed window's clip started: its job's id
     last_read_id: str = "0-0"
     last_frame_ms: int = 0
     entries: list[tuple[int, float]] = field(default_factory=list)  # (capture ms, motion)
@@ -211,12 +213,29 @@ class Scheduler:
         plan = plan_window(activity, active, attention, self._settings)
         if plan.gate is Gate.STILL:
             await self._counters.add("windows_skipped_still", camera_id)
+            await self._archive_still(window, entries, cursor)
             return 0
         start_ms = self._clip_start(window, plan, cursor)
         cursor.last_run_ms = window.start_ms
+        cursor.last_clip_ms = start_ms
         cursor.reference = picture if picture is not None else cursor.reference
         cursor.awaited = _Awaited(start_ms, window.start_ms, plan.rule_ids, time.monotonic())
         return await self._enqueue(window, start_ms, plan)
+
+    async def _archive_still(
+        self, window: Window, entries: list[tuple[int, float]], cursor: _Cursor
+    ) -> None:
+        """A still window is archived as unchanged since the last analysed one: no call."""
+        record = WindowRecord(
+            camera_id=window.camera_id,
+            start_ms=window.start_ms,
+            end_ms=window.end_ms,
+            caption="",
+            verdicts=(),
+            unchanged_since=f"{window.camera_id}:{cursor.last_clip_ms or cursor.last_run_ms}",
+            thumbnail_ms=entries[len(entries) // 2][0],
+        )
+        await add_window(self._client, self._keys, record)
 
     def _clip_start(self, window: Window, plan: Plan, cursor: _Cursor) -> int:
         """Where the window's clip starts. A change that built up unseen may have begun in
@@ -320,6 +339,7 @@ class Scheduler:
         if b"next_start_ms" in stored:
             cursor.next_start_ms = int(stored[b"next_start_ms"])
             cursor.last_run_ms = int(stored.get(b"last_run_ms", b"0"))
+            cursor.last_clip_ms = int(stored.get(b"last_clip_ms", b"0"))
             cursor.last_read_id = f"{cursor.next_start_ms - 1}-0"
         self._cursors[camera_id] = cursor
         return cursor
@@ -330,5 +350,6 @@ class Scheduler:
             mapping={
                 "next_start_ms": str(cursor.next_start_ms),
                 "last_run_ms": str(cursor.last_run_ms),
+                "last_clip_ms": str(cursor.last_clip_ms),
             },
         )

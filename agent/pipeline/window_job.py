@@ -13,6 +13,7 @@ from agent.engines.answers import Verdict, VerdictAnswer
 from agent.engines.prompts import Question
 from agent.pipeline.alert_book import AlertBook, EvidenceFrames
 from agent.pipeline.alert_state import WindowResult
+from agent.pipeline.archive_records import RuleVerdict, WindowRecord, add_window
 from agent.pipeline.jobs import Job
 from agent.pipeline.metrics import Counters, engine_usage
 from agent.pipeline.rules_store import RuleStore
@@ -78,6 +79,9 @@ class WindowRunner:
                 job.camera_id, by_id[verdict.question_id], _result(job, verdict),
                 self._stored_frames(job.camera_id),
             )  # fmt: skip
+        # After the alerts: a worker that dies before this line re-runs the job, and the
+        # archiver keeps one row per window id however often it is added.
+        await add_window(self._client, self._keys, _archive_record(job, answer, records))
 
     def _stored_frames(self, camera_id: str) -> EvidenceFrames:
         async def frames(start_s: float, end_s: float) -> list[FrameRecord]:
@@ -110,6 +114,22 @@ class WindowRunner:
             maxlen=FAILURES_MAX_LEN,
             approximate=True,
         )
+
+
+def _archive_record(job: Job, answer: VerdictAnswer, records: list[FrameRecord]) -> WindowRecord:
+    verdicts = tuple(
+        RuleVerdict(verdict.question_id, verdict.detected, verdict.confidence, verdict.description)
+        for verdict in answer.verdicts
+    )
+    return WindowRecord(
+        camera_id=job.camera_id,
+        start_ms=job.start_ms,
+        end_ms=job.end_ms,
+        caption=answer.caption,
+        verdicts=verdicts,
+        unchanged_since=None,
+        thumbnail_ms=records[len(records) // 2].ts_ms,
+    )
 
 
 def _result(job: Job, verdict: Verdict) -> WindowResult:

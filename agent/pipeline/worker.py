@@ -9,7 +9,6 @@ new jobs, gives in-flight ones a grace period, and leaves the rest pending for o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import cast
@@ -25,6 +24,7 @@ from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
 from agent.pipeline.summaries import Summarizer
 from agent.pipeline.window_job import WindowRunner
+from streams.backoff import sleep_unless
 from streams.keys import WORKERS_GROUP, Keys
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Worker:
                 await self._fill()
             except (aioredis.ConnectionError, aioredis.TimeoutError) as error:
                 log.warning("worker %s: redis unavailable: %s", self.name, error)
-                await _sleep_unless(stop, REDIS_RETRY_S)
+                await sleep_unless(stop, REDIS_RETRY_S)
             except aioredis.ResponseError as error:
                 if "NOGROUP" not in str(error):
                     raise
@@ -193,8 +193,3 @@ class Worker:
         for task in pending:
             task.cancel()  # left pending in the group: another worker takes it over
         await asyncio.gather(*pending, return_exceptions=True)
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

@@ -21,12 +21,13 @@ import redis.asyncio as aioredis
 from agent.pipeline.progress import Progress, no_progress
 from agent.webhooks.delivery import Attempt, deliver, http_client
 from agent.webhooks.fanout import Fanout, ensure_group
-from agent.webhooks.lease import Lease
 from agent.webhooks.messages import Message
 from agent.webhooks.queue import WebhookQueue
 from agent.webhooks.settings import WebhookSettings
 from agent.webhooks.subscriptions import Subscription, SubscriptionStore
+from streams.backoff import sleep_unless
 from streams.keys import Keys
+from streams.lease import Lease
 
 log = logging.getLogger(__name__)
 HEAD_BATCH = 64
@@ -76,7 +77,7 @@ class Dispatcher:
                 await self._fanout.step()
             except (aioredis.ConnectionError, aioredis.TimeoutError) as error:
                 log.warning("outbox read failed (%s); retrying", error)
-                await _sleep_unless(stop, 1.0)
+                await sleep_unless(stop, 1.0)
 
     async def _supervise(
         self, http: aiohttp.ClientSession, stop: asyncio.Event, progress: Progress
@@ -87,7 +88,7 @@ class Dispatcher:
                 await self._refresh(http, stop)
             except (aioredis.ConnectionError, aioredis.TimeoutError) as error:
                 log.warning("reading webhook subscriptions failed (%s)", error)
-            await _sleep_unless(stop, REFRESH_S)
+            await sleep_unless(stop, REFRESH_S)
 
     async def _refresh(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         current = {sub.id: sub for sub in await SubscriptionStore(self._client, self._keys).all()}
@@ -199,8 +200,3 @@ async def _finish(task: asyncio.Task[None], grace_s: float) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -20,6 +20,8 @@ from agent.pipeline.alert_records import record_from_hash
 from agent.webhooks.messages import Message, webhook_body
 from agent.webhooks.queue import WebhookQueue
 from agent.webhooks.subscriptions import Subscription, SubscriptionStore, matches
+from streams.consumer_group import Entry, GroupReader
+from streams.consumer_group import ensure_group as ensure_stream_group
 from streams.keys import DISPATCH_GROUP, Keys
 
 log = logging.getLogger(__name__)
@@ -27,16 +29,9 @@ BATCH = 200
 READ_BLOCK_MS = 1000
 CLAIM_IDLE_MS = 60_000
 
-Entry = tuple[bytes, dict[bytes, bytes]]
-
 
 async def ensure_group(client: aioredis.Redis, keys: Keys) -> None:
-    """Creates the group from the stream's start (nothing written before is skipped)."""
-    try:
-        await client.xgroup_create(keys.outbox, DISPATCH_GROUP, id="0", mkstream=True)
-    except aioredis.ResponseError as error:
-        if "BUSYGROUP" not in str(error):
-            raise
+    await ensure_stream_group(client, keys.outbox, DISPATCH_GROUP)
 
 
 class Fanout:
@@ -52,31 +47,18 @@ class Fanout:
         self._client = client
         self._keys = keys
         self._queue = queue
-        self._consumer = consumer
+        self._reader = GroupReader(
+            client, keys.outbox, DISPATCH_GROUP, consumer, BATCH, CLAIM_IDLE_MS
+        )
         self._base_url = base_url
         self._queued = queued  # told which subscriptions got messages
 
     async def step(self, block_ms: int = READ_BLOCK_MS) -> int:
         """Moves one batch (reclaimed, own pending, or new); returns how many events."""
-        entries = (
-            await self._claimed() or await self._read("0", None) or await self._read(">", block_ms)
-        )
+        entries = await self._reader.next_batch(block_ms)
         if entries:
             await self._route(entries)
         return len(entries)
-
-    async def _read(self, start: str, block_ms: int | None) -> list[Entry]:
-        reply = await self._client.xreadgroup(
-            DISPATCH_GROUP, self._consumer, {self._keys.outbox: start}, count=BATCH, block=block_ms
-        )
-        streams = cast(list[tuple[bytes, list[Entry]]], reply or [])
-        return [entry for entry in streams[0][1] if entry[1]] if streams else []
-
-    async def _claimed(self) -> list[Entry]:
-        reply = await self._client.xautoclaim(
-            self._keys.outbox, DISPATCH_GROUP, self._consumer, CLAIM_IDLE_MS, count=BATCH
-        )
-        return [entry for entry in cast(list[Entry], reply[1]) if entry and entry[1]]
 
     async def _route(self, entries: list[Entry]) -> None:
         subscriptions = await SubscriptionStore(self._client, self._keys).all()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from agent.engines.answers import Completion, Usage, parse_reasoning, parse_verdicts
-from agent.engines.prompts import ClipFacts, Question
+from agent.engines.prompts import CAPTION_KEY, CAPTION_MAX_CHARS, ClipFacts, Question
 
 FACTS = ClipFacts(camera_id="dock-1", start_s=1_750_000_000.0, fps=4.0, frame_count=32)
 QUESTIONS = [Question("person", "Is a person on the dock?"), Question("fire", "Is there fire?")]
@@ -37,6 +37,18 @@ def test_verdicts_parse_and_map_evidence_to_wall_clock() -> None:
     assert fire.detected is False
     assert answer.completion.usage.video_tokens == 2304
     assert answer.completion.latency_ms == 812.5
+
+
+def test_the_scene_caption_is_kept_and_optional_for_older_producers() -> None:
+    verdicts = {"person": verdict(), "fire": verdict(detected=False, start=0, end=0)}
+    scene = {CAPTION_KEY: " A forklift\x02 crosses the dock. ", **verdicts}
+    answer = parse_verdicts(completion(json.dumps(scene)), FACTS, QUESTIONS)
+    assert answer.ok, answer.failure
+    assert answer.caption == "A forklift crosses the dock."
+    assert [one.question_id for one in answer.verdicts] == ["person", "fire"]
+    older = parse_verdicts(completion(json.dumps(verdicts)), FACTS, QUESTIONS)
+    assert older.ok
+    assert older.caption == ""
 
 
 def test_raw_control_characters_in_descriptions_are_accepted_and_dropped() -> None:
@@ -69,6 +81,13 @@ def test_reversed_evidence_interval_is_dropped_not_swapped() -> None:
         (json.dumps({"person": {**verdict(), "detected": "yes"}, "fire": verdict()}), "detected"),
         (json.dumps({"person": verdict(end=9.0), "fire": verdict()}), "after the clip"),
         (json.dumps({"person": {**verdict(), "why": 1}, "fire": verdict()}), "why"),
+        (json.dumps({CAPTION_KEY: 3, "person": verdict(), "fire": verdict()}), CAPTION_KEY),
+        (
+            json.dumps(
+                {CAPTION_KEY: "x" * (CAPTION_MAX_CHARS + 1), "person": verdict(), "fire": verdict()}
+            ),
+            "longer than",
+        ),
     ],
 )
 def test_unparseable_verdicts_are_recorded_failures_with_raw_text(text: str, reason: str) -> None:

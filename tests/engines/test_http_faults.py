@@ -18,7 +18,7 @@ from agent.engines.errors import (
     EngineUnavailableError,
 )
 from agent.engines.openai_http import OpenAIHttpEngine
-from agent.engines.prompts import Question
+from agent.engines.prompts import CAPTION_KEY, Question
 from agent.engines.settings import EngineSettings
 from tests.engines.fake_openai import FakeOpenAI, Reply, chat_completion
 from tests.engines.frames import MakeRecords, free_port
@@ -83,7 +83,7 @@ async def test_request_carries_video_first_true_fps_schema_and_key(
     assert body["media_io_kwargs"] == {"video": {"fps": 4.0, "num_frames": 4}}
     assert body["mm_processor_kwargs"] == {"fps": 4.0}
     assert body["response_format"]["type"] == "json_schema"
-    assert body["response_format"]["json_schema"]["schema"]["required"] == ["person"]
+    assert body["response_format"]["json_schema"]["schema"]["required"] == [CAPTION_KEY, "person"]
     assert headers["authorization"] == f"Bearer {API_KEY}"
     assert body["model"] == "fake"
 

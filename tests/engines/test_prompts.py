@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agent.engines.prompts import (
+    CAPTION_KEY,
+    CAPTION_MAX_CHARS,
     REASONING_SUFFIX,
     ClipFacts,
     Mode,
@@ -12,6 +14,7 @@ from agent.engines.prompts import (
     reasoning_prompt,
     verdict_prompt,
     verdict_schema,
+    verdict_token_budget,
 )
 
 FACTS = ClipFacts(camera_id="dock-1", start_s=1_750_000_000.0, fps=4.0, frame_count=32)
@@ -45,9 +48,12 @@ def test_text_states_absolute_start_fps_and_clip_relative_strip() -> None:
     assert "seconds since the start of the clip" in text
 
 
-def test_schema_requires_every_question_and_bounds_numbers() -> None:
+def test_schema_asks_the_scene_caption_first_then_every_question_and_bounds_numbers() -> None:
     schema = verdict_schema(QUESTIONS, duration_s=8.0)
-    assert schema["required"] == ["person", "fire"]
+    assert schema["required"] == [CAPTION_KEY, "person", "fire"]
+    assert next(iter(schema["properties"])) == CAPTION_KEY
+    caption = schema["properties"][CAPTION_KEY]
+    assert caption == {"type": "string", "maxLength": CAPTION_MAX_CHARS}
     assert schema["additionalProperties"] is False
     one = schema["properties"]["person"]
     assert one["properties"]["confidence"] == {"type": "number", "minimum": 0, "maximum": 1}
@@ -64,3 +70,15 @@ def test_schema_requires_every_question_and_bounds_numbers() -> None:
 def test_bad_question_sets_are_refused(questions: list[Question]) -> None:
     with pytest.raises(ValueError, match="question"):
         verdict_prompt(FACTS, questions)
+
+
+def test_the_caption_key_can_never_be_a_question_id() -> None:
+    with pytest.raises(ValueError, match="question id"):
+        verdict_prompt(FACTS, [Question(CAPTION_KEY, "Is there a scene?")])
+
+
+def test_the_token_budget_covers_the_caption_and_grows_per_question() -> None:
+    one = verdict_token_budget(verdict_schema(QUESTIONS[:1], duration_s=8.0))
+    two = verdict_token_budget(verdict_schema(QUESTIONS, duration_s=8.0))
+    per_question = two - one
+    assert one - per_question >= 4 * CAPTION_MAX_CHARS  # a caption of 4-byte characters fits

@@ -47,7 +47,8 @@ class ScriptedEngine:
         verdicts = tuple(
             self._verdict(question, start, clip.facts.duration_s) for question in questions
         )
-        return VerdictAnswer(verdicts, None, completion)
+        caption = f"A scripted scene from {start:.3f}."
+        return VerdictAnswer(verdicts, None, completion, caption)
 
     async def reason(self, clip: Clip, question: str) -> ReasoningAnswer:
         await asyncio.sleep(self.delay_s)

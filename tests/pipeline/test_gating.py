@@ -12,6 +12,7 @@ import numpy as np
 import redis
 import redis.asyncio as aioredis
 
+from agent.pipeline.archive_records import WindowRecord
 from agent.pipeline.jobs import Job
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
@@ -82,3 +83,14 @@ async def test_a_slow_change_accumulates_until_a_window_is_analysed(
     # A window analysed for change reaches back over the still window before it, where
     # the change may have begun.
     assert all(end - start == 16 for start, end in spans[1:]), spans
+    # Each still window is archived, without a call, as unchanged since the job before it.
+    archived = [
+        WindowRecord.from_fields(fields) for _, fields in await aclient.xrange(keys.archive)
+    ]
+    assert len(archived) == int(skipped)
+    for record in archived:
+        before = [job for job in jobs if job.end_ms <= record.start_ms][-1]
+        assert record.unchanged_since == before.id
+        assert (record.caption, record.verdicts) == ("", ())
+        assert record.thumbnail_ms is not None
+        assert record.start_ms <= record.thumbnail_ms < record.end_ms

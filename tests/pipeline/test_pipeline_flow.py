@@ -13,6 +13,7 @@ import redis
 import redis.asyncio as aioredis
 
 from agent.pipeline.alert_state import alert_id_for
+from agent.pipeline.archive_records import WindowRecord
 from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
@@ -113,6 +114,21 @@ async def test_scripted_detections_become_exactly_the_expected_alerts(
         "consumers": [],
     }
     assert await aclient.xinfo_consumers(keys.jobs, "workers") == []  # a stopped worker left
+    # Every analysed window went to the archive with its caption and verdicts, once.
+    archived = [
+        WindowRecord.from_fields(fields) for _, fields in await aclient.xrange(keys.archive)
+    ]
+    assert len(archived) == counters["windows_processed:dock"]
+    assert [record.caption for record in archived] == [
+        f"A scripted scene from {start:.3f}." for mode, start in engine.calls if mode == "verdicts"
+    ]
+    by_start = {record.start_ms / 1000: record for record in archived}
+    assert [by_start[start].verdicts[0].detected for start in positive] == [True, True, True]
+    for record in archived:
+        assert record.unchanged_since is None
+        assert [verdict.rule_id for verdict in record.verdicts] == ["lane"]
+        assert record.thumbnail_ms is not None
+        assert record.start_ms <= record.thumbnail_ms < record.end_ms
 
 
 async def test_unparseable_answers_are_recorded_not_guessed(

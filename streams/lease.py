@@ -1,4 +1,5 @@
-"""A dispatcher's hold on one subscription, so only one delivers it (and keeps its order)."""
+"""A hold on one key, so one holder at a time does the work: delivering a webhook
+subscription (and keeping its order), or the archive's upkeep."""
 
 from __future__ import annotations
 
