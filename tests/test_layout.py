@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = (
     "agent/cli", "agent/bench", "agent/eval", "agent/runtime", "agent/api", "agent/webhooks",
-    "agent/dashboard", "agent/mqtt", "agent/pipeline", "agent/engines", "streams",
+    "agent/dashboard", "agent/mqtt", "agent/archive", "agent/pipeline", "agent/engines",
+    "streams",
 )  # fmt: skip
 
 

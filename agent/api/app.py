@@ -12,7 +12,17 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from agent.api.errors import install_error_handlers
-from agent.api.routes import alerts, ask, cameras, events, metrics, mqtt, probes, rules
+from agent.api.routes import (
+    alerts,
+    ask,
+    cameras,
+    events,
+    metrics,
+    mqtt,
+    probes,
+    rules,
+    search,
+)
 from agent.api.routes import webhooks as webhook_routes
 from agent.api.state import ApiState
 from agent.dashboard.routes import dashboard_router
@@ -27,6 +37,7 @@ ROUTERS = (
     webhook_routes.router,
     metrics.router,
     mqtt.router,
+    search.router,
 )
 
 

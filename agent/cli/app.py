@@ -123,7 +123,10 @@ def up(
     ):
         typer.echo(first_start_banner(settings, url))
         follow_store_in_background(shard, stop, heartbeat.went_round)
-        roles = _roles(alert_feed=True, api=True, dispatcher=True, mqtt=settings.mqtt is not None)
+        roles = _roles(
+            alert_feed=True, api=True, dispatcher=True, mqtt=settings.mqtt is not None,
+            archiver=True,
+        )  # fmt: skip
         _run_agents(settings, url, stop, roles, emit=typer.echo, progress=heartbeat.went_round)
 
 
@@ -164,6 +167,13 @@ def mqtt(config: ConfigOption = None) -> None:
         typer.echo("vigil: the configuration has no mqtt section (see README)", err=True)
         raise typer.Exit(2)
     _run_role(settings, "mqtt", _roles(scheduler=False, worker=False, mqtt=True))
+
+
+@app.command()
+def archiver(config: ConfigOption = None) -> None:
+    """Keep what every camera saw: commit window captions, verdicts and thumbnails to the
+    archive, and apply its retention."""
+    _run_role(_settings(config), "archiver", _roles(scheduler=False, worker=False, archiver=True))
 
 
 @keys_app.command("create")

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.api.settings import ApiSettings
+from agent.archive.settings import ArchiveSettings
 from agent.engines.settings import EngineSettings
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.rules import Rule
@@ -53,6 +54,7 @@ class VigilSettings(BaseSettings):
     api: ApiSettings = ApiSettings()
     webhooks: WebhookSettings = WebhookSettings()
     mqtt: MqttSettings | None = Field(default=None, description="MQTT publisher; off when unset.")
+    archive: ArchiveSettings = ArchiveSettings()
     cameras: list[CameraConfig] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
 

@@ -1,7 +1,8 @@
 """The reasoning side as one asyncio program: scheduler, worker, alert feed, API, dispatcher.
 
 ``vigil up`` runs it beside ingest in one process; ``vigil scheduler``, ``vigil worker``,
-``vigil api``, ``vigil dispatcher`` and ``vigil mqtt`` run one part each, for scale-out.
+``vigil api``, ``vigil dispatcher``, ``vigil mqtt`` and ``vigil archiver`` run one part
+each, for scale-out.
 Every part stops on the same event: the scheduler at once, the worker after its in-flight
 jobs (within a grace period).
 """
@@ -19,8 +20,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from agent.api.archive_access import ArchiveAccess
 from agent.api.server import serve_api
 from agent.api.state import ApiState
+from agent.archive.archiver import Archiver, open_parts
 from agent.engines import Engine
 from agent.engines.factory import start_engine
 from agent.engines.host import engine_for_host
@@ -47,6 +50,7 @@ class Roles:
     api: bool = False
     dispatcher: bool = False
     mqtt: bool = False  # runs only where the ``mqtt`` section is configured
+    archiver: bool = False
 
 
 def run_agents(
@@ -105,6 +109,9 @@ async def _agents(
         name = f"{socket.gethostname()}-{os.getpid()}"
         publisher = MqttPublisher(client, keys, settings.mqtt, name, settings.api.base_url())
         parts.append(publisher.run(done, progress))
+    if roles.archiver:
+        name = f"{socket.gethostname()}-{os.getpid()}"
+        parts.append(_archive(settings, client, keys, name, done, progress))
     try:
         await asyncio.gather(*parts)
     finally:
@@ -113,11 +120,24 @@ async def _agents(
         await client.aclose()
 
 
+async def _archive(
+    settings: VigilSettings,
+    client: aioredis.Redis,
+    keys: Keys,
+    name: str,
+    done: asyncio.Event,
+    progress: Progress,
+) -> None:
+    archive_parts = await open_parts(settings.archive, settings.data_dir)
+    await Archiver(client, keys, settings.archive, archive_parts, name).run(done, progress)
+
+
 def api_state(
     settings: VigilSettings, client: aioredis.Redis, keys: Keys, engine: Engine | None = None
 ) -> ApiState:
     """The API's state from the whole configuration: the parts of it the API reads."""
-    return ApiState(client, keys, settings.api, settings.webhooks, settings.ingest, engine)
+    archive = ArchiveAccess(settings.archive, settings.data_dir)
+    return ApiState(client, keys, settings.api, settings.webhooks, settings.ingest, engine, archive)
 
 
 def _engine_for(roles: Roles, settings: VigilSettings, given: Engine | None) -> Engine | None:

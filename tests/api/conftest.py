@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -108,7 +110,9 @@ def _wait_until_up(port: int) -> None:
 
 
 def api_settings(port: int, **webhooks: object) -> VigilSettings:
+    """Settings of an API on ``port``, its data (the archive) in a directory of its own."""
     return VigilSettings(
+        data_dir=Path(tempfile.mkdtemp(prefix="vigil-api-")),
         api=ApiSettings(port=port, sse_keepalive_s=1.0, clip_max_s=30.0),
         webhooks=WebhookSettings.model_validate(
             {"allow_hosts": ["127.0.0.1"], "backoff_initial_s": 0.1, **webhooks}

@@ -15,6 +15,7 @@ EXAMPLE = {
     "rule_id": "lane",
     "alert_id": "al_0123456789abcdef0123",
     "webhook_id": "wh_0123456789abcdef",
+    "window_id": "cam1:1767225600000",
 }
 
 

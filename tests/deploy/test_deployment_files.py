@@ -35,7 +35,7 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 EXAMPLE_CONFIG = DEPLOY / "vigil.example.yaml"
 ADAPTER_VALUES = K8S / "monitoring" / "prometheus-adapter-values.yaml"
 VIGIL_IMAGE_K8S = "registry.example.com/vigil"
-ROLES = {"ingest", "scheduler", "worker", "dispatcher", "api", "mqtt"}
+ROLES = {"ingest", "scheduler", "worker", "dispatcher", "api", "mqtt", "archiver"}
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
 
 Doc = dict[str, Any]
@@ -306,7 +306,7 @@ def test_compose_roles_load_their_settings(role_settings: LoadSettings) -> None:
     vllm_port = int(flag(vllm_argv_compose(), "--port"))
     for name, service in compose_vigil_services().items():
         env = compose_env(service)
-        (mount,) = service["volumes"]
+        (mount,) = [volume for volume in service["volumes"] if isinstance(volume, dict)]
         assert mount["target"] == env[CONFIG_ENV]
         assert mount["read_only"] is True
         assert mount["source"] == "./vigil.yaml"
@@ -460,6 +460,10 @@ def test_compose_wiring() -> None:
     for name, service in compose_vigil_services().items():
         assert service["depends_on"]["redis"] == {"condition": "service_healthy"}, name
     assert services["worker"]["depends_on"]["vllm"] == {"condition": "service_healthy"}
+    # The API searches the archive the archiver writes: one volume, at the data dir's archive.
+    archive_mount = f"archive-data:{dockerfile_env()['VIGIL_DATA_DIR']}/archive"
+    assert archive_mount in services["archiver"]["volumes"]
+    assert archive_mount in services["api"]["volumes"]
 
 
 def test_k8s_workloads() -> None:

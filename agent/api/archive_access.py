@@ -1,0 +1,30 @@
+"""The archive as the API reads it: opened at the first request that needs it (the
+embedding model takes seconds to load), then shared by every request."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from agent.archive.embedder import Embedder
+from agent.archive.settings import ArchiveSettings
+from agent.archive.store import ArchiveStore
+
+
+class ArchiveAccess:
+    def __init__(self, settings: ArchiveSettings, data_dir: Path) -> None:
+        self._settings = settings
+        self._data_dir = data_dir
+        self._opening = asyncio.Lock()
+        self._opened: tuple[ArchiveStore, Embedder] | None = None
+
+    async def open(self) -> tuple[ArchiveStore, Embedder]:
+        async with self._opening:
+            if self._opened is None:
+                settings = self._settings
+                embedder = await asyncio.to_thread(Embedder.load, settings.embedding_model)
+                store = await ArchiveStore.open(
+                    settings, self._data_dir, embedder.dim, writer=False
+                )
+                self._opened = (store, embedder)
+            return self._opened

@@ -1,0 +1,113 @@
+"""The archiver role (``vigil archiver``; ``vigil up`` runs one): commits the window records
+and keeps the archive in shape.
+
+One archiver at a time holds the archive's lease and does the work: LanceDB keeps one row
+per window id only under a single writer, and compaction loses to concurrent writes.
+Others wait on standby and take over within a lease period when the holder dies (its
+unacked entries are claimed then). The holder also runs the upkeep: deleting windows
+older than ``retention_days`` (with their thumbnails), and compacting files and folding
+new rows into the indexes every ``optimize_every_s``; a table never compacted slows down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from agent.archive.committer import ArchiveParts, Committer
+from agent.archive.embedder import Embedder
+from agent.archive.settings import ArchiveSettings
+from agent.archive.store import ArchiveStore
+from agent.pipeline.progress import Progress, no_progress
+from streams.backoff import Backoff, sleep_unless
+from streams.keys import Keys
+from streams.lease import Lease
+
+log = logging.getLogger(__name__)
+
+LEASE_S = 30.0
+STANDBY_S = 5.0
+RETENTION_EVERY_S = 600.0
+RETRY_INITIAL_S = 1.0
+RETRY_CAP_S = 30.0
+DAY_MS = 86_400_000
+
+
+async def open_parts(settings: ArchiveSettings, data_dir: Path) -> ArchiveParts:
+    """The embedding model and the store; the model loads in a thread (seconds)."""
+    embedder = await asyncio.to_thread(Embedder.load, settings.embedding_model)
+    store = await ArchiveStore.open(settings, data_dir, embedder.dim)
+    return ArchiveParts(store, embedder, settings.thumbnail_width)
+
+
+class Archiver:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        settings: ArchiveSettings,
+        parts: ArchiveParts,
+        consumer: str,
+    ) -> None:
+        self._committer = Committer(client, keys, settings, parts, consumer)
+        self._lease = Lease(client, keys.archive_leader, consumer, LEASE_S)
+        self._upkeep = Upkeep(parts.store, settings)
+
+    async def run(self, stop: asyncio.Event, progress: Progress = no_progress) -> None:
+        backoff = Backoff(RETRY_INITIAL_S, RETRY_CAP_S)
+        try:
+            await self._committer.ensure_group()
+            while not stop.is_set():
+                progress("archive")
+                try:
+                    if not await self._lease.hold():
+                        await sleep_unless(stop, STANDBY_S)
+                        continue
+                    await self._round(stop)
+                except Exception as error:  # Redis or the store is unreachable: retry
+                    delay = backoff.next_delay_s()
+                    log.warning("archiver: %s; retrying in %.1f s", error, delay)
+                    await sleep_unless(stop, delay)
+                else:
+                    backoff.reset()
+        finally:
+            await self._release()
+
+    async def _round(self, stop: asyncio.Event) -> None:
+        entries = await self._committer.collect(stop)
+        if entries:
+            await self._committer.commit(entries)
+        await self._upkeep.run_due()
+
+    async def _release(self) -> None:
+        try:
+            await self._lease.release()
+        except Exception as error:  # the lease expires by itself
+            log.warning("archiver: could not release the lease: %s", error)
+
+
+class Upkeep:
+    """Retention and compaction, each when due (both at the first round)."""
+
+    def __init__(self, store: ArchiveStore, settings: ArchiveSettings) -> None:
+        self._store = store
+        self._settings = settings
+        self._retention_due = 0.0  # monotonic seconds
+        self._optimize_due = 0.0
+
+    async def run_due(self) -> None:
+        now = time.monotonic()
+        if now >= self._retention_due:
+            cutoff_ms = round(time.time() * 1000 - self._settings.retention_days * DAY_MS)
+            deleted = await self._store.delete_windows_before(cutoff_ms)
+            if deleted:
+                log.info("archive: deleted %d windows past retention", deleted)
+            self._retention_due = now + RETENTION_EVERY_S
+        if now >= self._optimize_due:
+            await self._store.optimize()
+            await self._store.ensure_indexes()
+            self._optimize_due = now + self._settings.optimize_every_s

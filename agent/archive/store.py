@@ -1,0 +1,324 @@
+"""The archive's ``windows`` table (LanceDB): one row per analysed window, written by
+upsert on the window id, read back by id, by filter, by words and by meaning, and
+trimmed by age together with its thumbnails.
+
+LanceDB merges concurrent commits, with two exceptions that matter here: two writers
+upserting the same new window id at the same time both insert it, and a compaction
+loses to any update or delete of the rows it rewrites. So one store (one committer)
+writes, and its writes take turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS, Bitmap, BTree, HnswSq, LabelList
+from lancedb.query import AsyncStandardQuery
+from lancedb.table import AsyncTable
+
+from agent.archive.blobs import BlobStore
+from agent.archive.settings import ArchiveSettings
+from agent.pipeline.archive_records import RuleVerdict, WindowRecord
+
+log = logging.getLogger(__name__)
+
+TABLE = "windows"
+# Versions a reader in another process may still be reading; older ones are removed.
+KEEP_VERSIONS_FOR = timedelta(minutes=10)
+OPTIMIZE_ATTEMPTS = 3
+OPTIMIZE_RETRY_S = 1.0
+# Below this an exact (flat) scan of the filtered rows is fast enough and never misses:
+# 100,000 rows of 384 floats take ~250 ms on two cores; past it an approximate index pays.
+VECTOR_INDEX_MIN_ROWS = 100_000
+IndexKind = FTS | Bitmap | BTree | HnswSq | LabelList
+SCALAR_INDEXES: dict[str, IndexKind] = {
+    "window_id": BTree(),  # the upsert's join and lookups by id
+    "camera": Bitmap(),
+    "start_ms": BTree(),
+    "detected_rules": LabelList(),
+}
+WINDOW_COLUMNS = [
+    "window_id",
+    "camera",
+    "start_ms",
+    "end_ms",
+    "caption",
+    "unchanged_since",
+    "verdicts",
+    "rules",
+    "detected_rules",
+    "thumbnail",
+]
+
+
+class ArchiveSchemaError(RuntimeError):
+    """The table exists with other columns (another embedding size, another version)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRow:
+    record: WindowRecord
+    thumbnail_uri: str | None
+    vector: np.ndarray  # (dim,) float32
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWindow:
+    window_id: str
+    camera_id: str
+    start_ms: int
+    end_ms: int
+    caption: str
+    unchanged_since: str | None
+    verdicts: tuple[RuleVerdict, ...]
+    rules: tuple[str, ...]  # asked
+    detected_rules: tuple[str, ...]
+    thumbnail_uri: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> StoredWindow:
+        return cls(
+            window_id=row["window_id"],
+            camera_id=row["camera"],
+            start_ms=row["start_ms"],
+            end_ms=row["end_ms"],
+            caption=row["caption"],
+            unchanged_since=row["unchanged_since"],
+            verdicts=tuple(RuleVerdict.from_json(raw) for raw in json.loads(row["verdicts"])),
+            rules=tuple(row["rules"]),
+            detected_rules=tuple(row["detected_rules"]),
+            thumbnail_uri=row["thumbnail"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFilter:
+    camera: str | None = None
+    rule: str | None = None  # windows where this rule was detected
+    since_ms: int | None = None  # start_ms >= since_ms
+    until_ms: int | None = None  # start_ms < until_ms
+
+
+def where_sql(where: WindowFilter | None, *, captioned: bool = False) -> str | None:
+    """The filter as LanceDB SQL; ``captioned`` leaves out windows skipped as still."""
+    where = where or WindowFilter()
+    clauses = []
+    if where.camera is not None:
+        clauses.append(f"camera = {sql_string(where.camera)}")
+    if where.rule is not None:
+        clauses.append(f"array_has(detected_rules, {sql_string(where.rule)})")
+    if where.since_ms is not None:
+        clauses.append(f"start_ms >= {int(where.since_ms)}")
+    if where.until_ms is not None:
+        clauses.append(f"start_ms < {int(where.until_ms)}")
+    if captioned:
+        clauses.append("caption != ''")
+    return " AND ".join(clauses) or None
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def windows_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("window_id", pa.string(), nullable=False),
+            pa.field("camera", pa.string(), nullable=False),
+            pa.field("start_ms", pa.int64(), nullable=False),
+            pa.field("end_ms", pa.int64(), nullable=False),
+            pa.field("caption", pa.string(), nullable=False),
+            pa.field("unchanged_since", pa.string()),
+            pa.field("verdicts", pa.string(), nullable=False),
+            pa.field("rules", pa.list_(pa.string()), nullable=False),
+            pa.field("detected_rules", pa.list_(pa.string()), nullable=False),
+            pa.field("thumbnail", pa.string()),
+            pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
+        ]
+    )
+
+
+def rows_table(rows: Sequence[WindowRow], dim: int) -> pa.Table:
+    """One row per window id (the last given wins: a merge needs unique keys)."""
+    unique = list({row.record.window_id: row for row in rows}.values())
+    vectors = np.stack([row.vector for row in unique]).astype(np.float32, copy=False)
+    if vectors.shape != (len(unique), dim) or not np.isfinite(vectors).all():
+        raise ValueError(f"every vector must be {dim} finite floats")
+    records = [row.record for row in unique]
+    columns: dict[str, Any] = {
+        "window_id": [record.window_id for record in records],
+        "camera": [record.camera_id for record in records],
+        "start_ms": [record.start_ms for record in records],
+        "end_ms": [record.end_ms for record in records],
+        "caption": [record.caption for record in records],
+        "unchanged_since": [record.unchanged_since for record in records],
+        "verdicts": [json.dumps([v.to_json() for v in record.verdicts]) for record in records],
+        "rules": [[v.rule_id for v in record.verdicts] for record in records],
+        "detected_rules": [
+            [v.rule_id for v in record.verdicts if v.detected] for record in records
+        ],
+        "thumbnail": [row.thumbnail_uri for row in unique],
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), dim),
+    }
+    return pa.table(columns, schema=windows_schema(dim))
+
+
+@dataclass(frozen=True, slots=True)
+class TableStats:
+    rows: int
+    fragments: int  # files compaction merges: many small ones slow every read
+    versions: int
+    indexed_columns: tuple[str, ...]
+
+
+class ArchiveStore:
+    def __init__(self, table: AsyncTable, blobs: BlobStore, dim: int) -> None:
+        self._table = table
+        self.blobs = blobs
+        self.dim = dim
+        self._writing = asyncio.Lock()  # a compaction is never pre-empted by our own writes
+
+    @classmethod
+    async def open(
+        cls, settings: ArchiveSettings, data_dir: Path, dim: int, *, writer: bool = True
+    ) -> ArchiveStore:
+        """Creates the table when missing; its thumbnails go to ``blobs``. Only a
+        ``writer`` (the archiver) indexes a new table: readers opening it at the same
+        time would race it for the same index."""
+        uri = settings.resolved_uri(data_dir)
+        blobs = await asyncio.to_thread(BlobStore.open, settings, data_dir)
+        db = await lancedb.connect_async(
+            uri,
+            storage_options=settings.storage_options() or None,
+            read_consistency_interval=timedelta(seconds=settings.read_consistency_s),
+        )
+        try:
+            table = await db.create_table(TABLE, schema=windows_schema(dim), exist_ok=True)
+        except ValueError as error:
+            raise ArchiveSchemaError(
+                f"the archive at {uri} holds another table than this Vigil writes "
+                f"(vectors of {dim}): move it aside or set archive.uri"
+            ) from error
+        store = cls(table, blobs, dim)
+        if writer and await table.count_rows() == 0:
+            # A new table starts indexed: text search needs the caption index's analyser.
+            await store.ensure_indexes()
+        return store
+
+    async def upsert_windows(self, rows: Sequence[WindowRow]) -> None:
+        """Inserts new windows and replaces the rows of windows already there."""
+        if not rows:
+            return
+        table = rows_table(rows, self.dim)
+        merge = self._table.merge_insert("window_id")
+        async with self._writing:
+            await merge.when_matched_update_all().when_not_matched_insert_all().execute(table)
+
+    async def window(self, window_id: str) -> StoredWindow | None:
+        query = self._table.query().where(f"window_id = {sql_string(window_id)}")
+        rows = await query.select(WINDOW_COLUMNS).limit(1).to_list()
+        return StoredWindow.from_row(rows[0]) if rows else None
+
+    async def count_windows(self, where: WindowFilter | None = None) -> int:
+        return await self._table.count_rows(where_sql(where))
+
+    async def delete_windows_before(self, cutoff_ms: int) -> int:
+        """Deletes the windows that ended before ``cutoff_ms`` and their thumbnails; the
+        thumbnails first, so a failure leaves rows to retry, never files nobody lists."""
+        predicate = f"end_ms < {int(cutoff_ms)}"
+        async with self._writing:
+            count = await self._table.count_rows(predicate)
+            if count == 0:
+                return 0
+            query = self._table.query().where(f"{predicate} AND thumbnail IS NOT NULL")
+            thumbnails = (await query.select(["thumbnail"]).to_arrow()).column("thumbnail")
+            await asyncio.to_thread(self.blobs.delete, thumbnails.to_pylist())
+            await self._table.delete(predicate)
+        return count
+
+    async def optimize(self, keep_versions_for: timedelta = KEEP_VERSIONS_FOR) -> None:
+        """Compacts small files, folds new rows into the indexes and removes versions
+        older than ``keep_versions_for``. This store's writes wait meanwhile; a write
+        from elsewhere that commits first wins, and the compaction is tried again (a
+        RuntimeError after OPTIMIZE_ATTEMPTS: try at the next period)."""
+        for attempt in range(1, OPTIMIZE_ATTEMPTS + 1):
+            try:
+                async with self._writing:
+                    await self._table.optimize(cleanup_older_than=keep_versions_for)
+                return
+            except RuntimeError as error:
+                if "Retryable commit conflict" not in str(error) or attempt == OPTIMIZE_ATTEMPTS:
+                    raise
+                log.info("archive optimize pre-empted by another writer (try %d)", attempt)
+                await asyncio.sleep(OPTIMIZE_RETRY_S * attempt)
+
+    async def ensure_indexes(self) -> None:
+        """Creates the indexes that are missing (new rows reach them at ``optimize``)."""
+        indexed = {config.columns[0] for config in await self._table.list_indices()}
+        wanted: dict[str, IndexKind] = {**SCALAR_INDEXES, "caption": FTS()}
+        if await self._table.count_rows() >= VECTOR_INDEX_MIN_ROWS:
+            wanted["vector"] = HnswSq(distance_type="cosine")
+        for column, config in wanted.items():
+            if column not in indexed:
+                log.info("archive: creating the %s index", column)
+                async with self._writing:
+                    await self._table.create_index(column, config=config)
+
+    async def stats(self) -> TableStats:
+        raw: Any = await self._table.stats()  # a dict at run time, whatever its annotation
+        versions = await self._table.list_versions()  # type: ignore[no-untyped-call]
+        indexes = await self._table.list_indices()
+        return TableStats(
+            rows=raw["num_rows"],
+            fragments=raw["fragment_stats"]["num_fragments"],
+            versions=len(versions),
+            indexed_columns=tuple(sorted(config.columns[0] for config in indexes)),
+        )
+
+    async def text_search(
+        self, text: str, where: WindowFilter | None, limit: int
+    ) -> list[StoredWindow]:
+        """Best BM25 matches of ``text`` in captions among the filtered windows."""
+        query = self._table.query().nearest_to_text(text, columns="caption")
+        return await _windows(query, where_sql(where, captioned=True), limit, "_score")
+
+    async def vector_search(
+        self, vector: np.ndarray, where: WindowFilter | None, limit: int
+    ) -> list[StoredWindow]:
+        """Nearest captions to ``vector`` by cosine among the filtered windows."""
+        query = self._table.query().nearest_to(vector).column("vector").distance_type("cosine")
+        return await _windows(query, where_sql(where, captioned=True), limit, "_distance")
+
+    async def captioned_windows(
+        self, where: WindowFilter | None
+    ) -> tuple[list[StoredWindow], np.ndarray]:
+        """Every filtered window with a caption, and its vectors (n, dim): a full scan."""
+        query = self._table.query()
+        predicate = where_sql(where, captioned=True)
+        if predicate:
+            query = query.where(predicate)
+        table = await query.select([*WINDOW_COLUMNS, "vector"]).to_arrow()
+        flat = table.column("vector").combine_chunks().flatten().to_numpy()
+        vectors = np.asarray(flat, np.float32).reshape(table.num_rows, self.dim)
+        windows = [StoredWindow.from_row(row) for row in table.drop(["vector"]).to_pylist()]
+        return windows, vectors
+
+
+async def _windows(
+    query: AsyncStandardQuery, predicate: str | None, limit: int, rank_column: str
+) -> list[StoredWindow]:
+    """Runs a ranked query with its filter applied before ranking (LanceDB's default)."""
+    if predicate:
+        query = query.where(predicate)
+    rows = await query.select([*WINDOW_COLUMNS, rank_column]).limit(limit).to_list()
+    return [StoredWindow.from_row(row) for row in rows]

@@ -1,0 +1,143 @@
+"""/v1/search and /v1/archive/windows over a real archive (LanceDB and the embedding
+model) behind a real API: filters before ranking, links, thumbnails, bad input, keys."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from agent.archive.embedder import Embedder
+from agent.archive.settings import ArchiveSettings
+from agent.archive.store import ArchiveStore, WindowRow
+from agent.pipeline.archive_records import RuleVerdict, WindowRecord
+from agent.runtime.embedded_redis import EmbeddedRedis
+from streams.keys import Keys
+from tests.api.conftest import LiveApi, api_settings, create_api_keys, running_api
+from tests.conftest import free_port
+
+NOW_MS = int(time.time() * 1000) // 1000 * 1000
+HOUR_MS = 3_600_000
+WINDOWS = [
+    # (camera, hours ago, caption, detected rule or None)
+    ("dock", 30, "A red forklift carries pallets across the loading dock.", "forklift"),
+    ("dock", 2, "A person in a yellow vest walks along the forklift lane.", "person"),
+    ("dock", 1, "The loading dock is empty under bright lights.", None),
+    ("gate", 1, "A white delivery truck waits in front of the closed gate.", "vehicle"),
+    ("gate", 0.5, "A man on a bicycle rides through the open gate.", "person"),
+]
+THUMBNAIL = b"\xff\xd8 a thumbnail \xff\xd9"
+
+
+def records() -> list[WindowRecord]:
+    made = []
+    for camera, hours_ago, caption, detected in WINDOWS:
+        start_ms = NOW_MS - round(hours_ago * HOUR_MS)
+        verdicts = tuple(
+            RuleVerdict(rule, rule == detected, 0.8, caption)
+            for rule in ("forklift", "person", "vehicle")
+        )
+        made.append(WindowRecord(camera, start_ms, start_ms + 8000, caption, verdicts, None, None))
+    return made
+
+
+async def fill_archive(data_dir: Path) -> None:
+    embedder = Embedder.load(ArchiveSettings().embedding_model)
+    store = await ArchiveStore.open(ArchiveSettings(), data_dir, embedder.dim)
+    made = records()
+    vectors = embedder.embed([record.caption for record in made])
+    rows = []
+    for record, vector in zip(made, vectors, strict=True):
+        uri = store.blobs.put(f"thumbnails/{record.camera_id}/{record.start_ms}.jpg", THUMBNAIL)
+        rows.append(WindowRow(record, uri, vector))
+    await store.upsert_windows(rows)
+
+
+@pytest.fixture(scope="module")
+def search_api(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveApi]:
+    data_dir = tmp_path_factory.mktemp("search-data")
+    asyncio.run(fill_archive(data_dir))
+    keys = Keys(prefix=f"search-{uuid.uuid4().hex[:8]}:")
+    port = free_port()
+    admin, read = create_api_keys(redis_server.url, keys)
+    settings = api_settings(port).model_copy(update={"data_dir": data_dir})
+    with (
+        running_api(redis_server.url, settings, keys),
+        redis.Redis.from_url(redis_server.url) as client,
+    ):
+        yield LiveApi(f"http://127.0.0.1:{port}", keys, admin, read, client, redis_server.url)
+
+
+def test_search_finds_by_meaning_and_words_and_links_each_window(search_api: LiveApi) -> None:
+    reader = search_api.client(search_api.read)
+    response = reader.get("/v1/search", params={"q": "lorry blocking the entrance"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    top = body["windows"][0]
+    assert top["caption"] == WINDOWS[3][2]  # by meaning: no word in common
+    assert top["camera"] == "gate"
+    assert top["end"] - top["start"] == 8.0
+    assert {v["rule"]: v["detected"] for v in top["verdicts"]}["vehicle"] is True
+    assert top["clip_url"] is None  # no frames buffered any more
+    thumbnail = reader.get(top["thumbnail_url"])
+    assert thumbnail.status_code == 200
+    assert thumbnail.headers["content-type"] == "image/jpeg"
+    assert thumbnail.content == THUMBNAIL
+    one = reader.get(f"/v1/archive/windows/{top['id']}").json()
+    assert {**one, "score": top["score"]} == top
+    words = reader.get("/v1/search", params={"q": "bicycle"}).json()["windows"]
+    assert words[0]["caption"] == WINDOWS[4][2]
+
+
+def test_filters_apply_before_ranking(search_api: LiveApi) -> None:
+    reader = search_api.client(search_api.read)
+
+    def captions(**params: object) -> list[str]:
+        response = reader.get("/v1/search", params={"q": "a person walking", **params})
+        assert response.status_code == 200, response.text
+        return [window["caption"] for window in response.json()["windows"]]
+
+    assert set(captions(camera="dock")) <= {
+        caption for cam, _, caption, _ in WINDOWS if cam == "dock"
+    }
+    assert captions(camera="dock", rule="forklift") == [WINDOWS[0][2]]
+    since = (NOW_MS - 1.5 * HOUR_MS) / 1000
+    assert set(captions(since=since)) == {WINDOWS[2][2], WINDOWS[3][2], WINDOWS[4][2]}
+    until = (NOW_MS - 10 * HOUR_MS) / 1000
+    assert captions(until=until) == [WINDOWS[0][2]]
+    assert captions(camera="nowhere") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/v1/search", {}, 422),
+        ("/v1/search", {"q": ""}, 422),
+        ("/v1/search", {"q": "x" * 501}, 422),
+        ("/v1/search", {"q": "truck", "camera": "a b"}, 422),
+        ("/v1/search", {"q": "truck", "camera": "x' OR '1'='1"}, 422),
+        ("/v1/search", {"q": "truck", "limit": 0}, 422),
+        ("/v1/search", {"q": "truck", "since": -1}, 422),
+        ("/v1/search", {"q": "   "}, 422),
+        ("/v1/archive/windows/dock:12", {}, 404),
+        ("/v1/archive/windows/dock:12/thumbnail.jpg", {}, 404),
+        ("/v1/archive/windows/not-a-window", {}, 422),
+    ],
+)
+def test_bad_requests_are_clear_errors(
+    search_api: LiveApi, path: str, params: dict[str, object], status: int
+) -> None:
+    response = search_api.client(search_api.read).get(path, params=params)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"]
+
+
+def test_search_needs_a_key(search_api: LiveApi) -> None:
+    assert search_api.client(None).get("/v1/search", params={"q": "truck"}).status_code == 401
