@@ -268,6 +268,27 @@ def bench_mqtt(
     main(BenchConfig(rate, seconds, cameras, webhook_receivers), as_json)
 
 
+@bench_app.command("archive")
+def bench_archive(
+    rows: Annotated[
+        int, typer.Option(min=100, help="Windows in the searched archive.")
+    ] = 1_000_000,
+    cameras: Annotated[int, typer.Option(min=1, help="Cameras the windows belong to.")] = 100,
+    days: Annotated[float, typer.Option(min=1, help="Days the windows are spread over.")] = 28.0,
+    still_share: Annotated[
+        float, typer.Option(min=0, max=0.95, help="Share of windows skipped as still.")
+    ] = 0.5,
+    queries: Annotated[int, typer.Option(min=1, help="Searches timed, one camera-day each.")] = 50,
+    commit_rows: Annotated[int, typer.Option(min=100, help="Windows per committer run.")] = 3_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Windows committed/s through the archiver, search p50/p95 over the archive beside an
+    exact scan, and archive bytes per camera-day."""
+    from agent.bench.archive import BenchConfig, main
+
+    main(BenchConfig(rows, cameras, days, still_share, queries, commit_rows), as_json)
+
+
 @bench_app.command("ingest")
 def bench_ingest(
     streams: Annotated[int, typer.Option(min=1, help="Concurrent streams.")] = 4,
