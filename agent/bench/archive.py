@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import math
 import random
 import tempfile
@@ -35,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import redis.asyncio as aioredis
-import typer
 
 from agent.archive.blobs import thumbnail_path
 from agent.archive.committer import ArchiveParts, Committer
@@ -54,6 +52,7 @@ from agent.bench.archive_load import (
 )
 from agent.bench.archive_load import window_records as layout_records
 from agent.bench.delivery import percentile
+from agent.bench.output import echo_figures
 from agent.pipeline.archive_records import WindowRecord, add_window
 from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.framebuffer import FrameRecord, append_frame
@@ -95,12 +94,7 @@ class BenchConfig:
 
 
 def main(config: BenchConfig, as_json: bool) -> None:
-    result = measure(config)
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    for name, value in result.items():
-        typer.echo(f"{name:>40}: {value}")
+    echo_figures(measure(config), as_json, width=40)
 
 
 def measure(config: BenchConfig) -> Figures:

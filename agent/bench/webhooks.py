@@ -19,9 +19,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import redis.asyncio as aioredis
-import typer
 
 from agent.bench.delivery import answer_counts, drain, free_port, paced
+from agent.bench.output import echo_figures
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.settings import WebhookSettings
@@ -45,12 +45,7 @@ class BenchConfig:
 
 
 def main(config: BenchConfig, as_json: bool) -> None:
-    result = measure(config)
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    for name, value in result.items():
-        typer.echo(f"{name:>22}: {value}")
+    echo_figures(measure(config), as_json, width=22)
 
 
 def measure(config: BenchConfig) -> dict[str, float | int]:

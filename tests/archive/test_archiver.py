@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -58,14 +59,10 @@ async def analysed_windows(
         start_ms = first_ms + index * WINDOW_MS
         caption = f"A forklift number {index} crosses the loading dock."
         record = window_record(camera, start_ms, caption, detected=["vehicle"])
-        record = WindowRecord(**{**_fields(record), "thumbnail_ms": start_ms + 4000})
+        record = replace(record, thumbnail_ms=start_ms + 4000)
         await buffer_frame(client, keys, camera, start_ms + 4000)
         records.append(record)
     return records
-
-
-def _fields(record: WindowRecord) -> dict[str, object]:
-    return {name: getattr(record, name) for name in WindowRecord.__slots__}
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
@@ -170,10 +167,12 @@ async def test_retention_deletes_windows_past_it_with_their_thumbnails(
     recent = await analysed_windows(aclient, keys, "dock", 2)
     old_start_ms = int(time.time() * 1000) - 3 * 86_400_000
     old = [
-        WindowRecord(**{**_fields(window_record("dock", old_start_ms + i * WINDOW_MS, "old")),
-                        "thumbnail_ms": recent[i].thumbnail_ms})
+        replace(
+            window_record("dock", old_start_ms + i * WINDOW_MS, "old"),
+            thumbnail_ms=recent[i].thumbnail_ms,
+        )
         for i in range(2)
-    ]  # fmt: skip
+    ]
     committer = Committer(aclient, keys, SETTINGS, parts, "a")
     await committer.ensure_group()
     for record in [*old, *recent]:
