@@ -101,6 +101,27 @@ class StoredWindow:
         )
 
 
+DETECTION_COLUMNS = ["window_id", "camera", "start_ms", "end_ms", "detected_rules"]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A window where at least one rule was detected, without its caption and verdicts."""
+
+    window_id: str
+    camera_id: str
+    start_ms: int
+    end_ms: int
+    detected_rules: tuple[str, ...]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Detection:
+        return cls(
+            row["window_id"], row["camera"], row["start_ms"], row["end_ms"],
+            tuple(row["detected_rules"]),
+        )  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class WindowFilter:
     camera: str | None = None
@@ -229,8 +250,31 @@ class ArchiveStore:
         rows = await query.select(WINDOW_COLUMNS).limit(1).to_list()
         return StoredWindow.from_row(rows[0]) if rows else None
 
-    async def count_windows(self, where: WindowFilter | None = None) -> int:
-        return await self._table.count_rows(where_sql(where))
+    async def count_windows(
+        self, where: WindowFilter | None = None, *, captioned: bool = False
+    ) -> int:
+        return await self._table.count_rows(where_sql(where, captioned=captioned))
+
+    async def vectors(self, window_ids: Sequence[str]) -> np.ndarray:
+        """The caption vectors of these windows, in their order (n, dim); zeros for a
+        window that is not there."""
+        vectors = np.zeros((len(window_ids), self.dim), np.float32)
+        if not window_ids:
+            return vectors
+        listed = ", ".join(sql_string(window_id) for window_id in window_ids)
+        query = self._table.query().where(f"window_id IN ({listed})")
+        table = await query.select(["window_id", "vector"]).to_arrow()
+        found = dict(
+            zip(
+                table.column("window_id").to_pylist(),
+                table.column("vector").to_pylist(),
+                strict=True,
+            )
+        )
+        for index, window_id in enumerate(window_ids):
+            if window_id in found:
+                vectors[index] = found[window_id]
+        return vectors
 
     async def delete_windows_before(self, cutoff_ms: int) -> int:
         """Deletes the windows that ended before ``cutoff_ms`` and their thumbnails; the
@@ -312,6 +356,30 @@ class ArchiveStore:
         vectors = np.asarray(flat, np.float32).reshape(table.num_rows, self.dim)
         windows = [StoredWindow.from_row(row) for row in table.drop(["vector"]).to_pylist()]
         return windows, vectors
+
+    async def still_until(self, window_ids: Sequence[str]) -> dict[str, int]:
+        """Per window, the end of the last window skipped as still since it (windows
+        with none left out): how long what it saw stayed."""
+        if not window_ids:
+            return {}
+        listed = ", ".join(sql_string(window_id) for window_id in window_ids)
+        query = self._table.query().where(f"unchanged_since IN ({listed})")
+        table = await query.select(["unchanged_since", "end_ms"]).to_arrow()
+        ends: dict[str, int] = {}
+        for row in table.to_pylist():
+            since = row["unchanged_since"]
+            ends[since] = max(ends.get(since, 0), row["end_ms"])
+        return ends
+
+    async def detections(self, where: WindowFilter | None, limit: int) -> list[Detection]:
+        """The filtered windows where some rule was detected, at most ``limit`` of them,
+        the newest first."""
+        clauses = [clause for clause in (where_sql(where),) if clause]
+        predicate = " AND ".join([*clauses, "array_length(detected_rules) > 0"])
+        query = self._table.query().where(predicate).select(DETECTION_COLUMNS)
+        table = await query.to_arrow()
+        rows = sorted(table.to_pylist(), key=lambda row: row["start_ms"], reverse=True)
+        return [Detection.from_row(row) for row in rows[:limit]]
 
 
 async def _windows(

@@ -91,10 +91,10 @@ class InstantEngine:
         return VerdictAnswer(verdicts, None, Completion("{}", "stop", Usage(0, 0, None), 0.0))
 
     async def reason(self, clip: Clip, question: str) -> ReasoningAnswer:
-        text = "<think>\n-\n</think>\n\n<answer>\nscripted\n</answer>"
-        return ReasoningAnswer(
-            "-", "scripted", None, Completion(text, "stop", Usage(0, 0, None), 0.0)
-        )
+        return _scripted_reasoning()
+
+    async def reason_over_records(self, records: str, question: str) -> ReasoningAnswer:
+        return _scripted_reasoning()
 
     async def close(self) -> None:
         return None
@@ -278,3 +278,8 @@ def main(config: BenchConfig, as_json: bool) -> None:
     for name, value in asdict(result).items():
         table.add_row(name, str(value))
     Console().print(table)
+
+
+def _scripted_reasoning() -> ReasoningAnswer:
+    text = "<think>\n-\n</think>\n\n<answer>\nscripted\n</answer>"
+    return ReasoningAnswer("-", "scripted", None, Completion(text, "stop", Usage(0, 0, None), 0.0))

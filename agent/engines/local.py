@@ -29,6 +29,7 @@ from agent.engines.errors import EngineError
 from agent.engines.prompts import (
     Prompt,
     Question,
+    history_prompt,
     reasoning_prompt,
     verdict_prompt,
     verdict_token_budget,
@@ -80,18 +81,28 @@ class LocalEngine:
         prompt = reasoning_prompt(pixels.facts, question)
         return parse_reasoning(await self._complete(pixels, prompt, self._reasoning_sampling()))
 
+    async def reason_over_records(self, records: str, question: str) -> ReasoningAnswer:
+        prompt = history_prompt(records, question)
+        return parse_reasoning(await self._complete(None, prompt, self._reasoning_sampling()))
+
     async def close(self) -> None:
         self._llm.shutdown()
 
-    def engine_input(self, clip: PixelClip, prompt: Prompt) -> dict[str, Any]:
-        """The prompt as vLLM takes it: chat-templated text, video frames and metadata."""
+    def engine_input(self, clip: PixelClip | None, prompt: Prompt) -> dict[str, Any]:
+        """The prompt as vLLM takes it: chat-templated text, then video frames and
+        metadata when there is a clip."""
+        content: list[dict[str, str]] = [{"type": "text", "text": prompt.text}]
+        if clip is not None:
+            content.insert(0, {"type": "video"})
         messages = [
             {"role": "system", "content": prompt.system},
-            {"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt.text}]},
+            {"role": "user", "content": content},
         ]
         text = self._tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True
         )
+        if clip is None:
+            return {"prompt": text}
         facts = clip.facts
         metadata = {
             "fps": facts.fps,
@@ -107,7 +118,7 @@ class LocalEngine:
             "mm_processor_kwargs": {"fps": facts.fps},
         }
 
-    async def _complete(self, clip: PixelClip, prompt: Prompt, sampling: Any) -> Completion:
+    async def _complete(self, clip: PixelClip | None, prompt: Prompt, sampling: Any) -> Completion:
         engine_input = self.engine_input(clip, prompt)
         async with self._slots:
             started = time.perf_counter()

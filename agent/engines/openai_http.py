@@ -43,6 +43,7 @@ from agent.engines.errors import (
 from agent.engines.prompts import (
     Prompt,
     Question,
+    history_prompt,
     reasoning_prompt,
     verdict_prompt,
     verdict_token_budget,
@@ -100,6 +101,11 @@ class OpenAIHttpEngine:
         prompt = reasoning_prompt(jpegs.facts, question)
         return parse_reasoning(await self.complete(self.request_body(jpegs, prompt)))
 
+    async def reason_over_records(self, records: str, question: str) -> ReasoningAnswer:
+        prompt = history_prompt(records, question)
+        body = self.request_body(None, prompt)
+        return parse_reasoning(await self.complete(body))
+
     async def close(self) -> None:
         if self._health_task is not None:
             self._health_task.cancel()
@@ -108,21 +114,26 @@ class OpenAIHttpEngine:
             self._health_task = None
         await self._client.aclose()
 
-    def request_body(self, clip: JpegClip, prompt: Prompt) -> bytes:
-        """The chat-completion request, serialised: video first, then the text.
+    def request_body(self, clip: JpegClip | None, prompt: Prompt) -> bytes:
+        """The chat-completion request, serialised: the video (when there is a clip)
+        first, then the text.
 
         The ~1 MB data URL is spliced in as bytes (base64 needs no JSON escaping) rather
         than run through the JSON encoder: it is the largest thing a worker builds.
         """
-        video = {"type": "video_url", "video_url": {"url": _DATA_URL_SLOT}}
+        content: list[dict[str, Any]] = [{"type": "text", "text": prompt.text}]
+        if clip is not None:
+            content.insert(0, {"type": "video_url", "video_url": {"url": _DATA_URL_SLOT}})
         body: dict[str, Any] = {
             "model": self._settings.request_model,
             "messages": [
                 {"role": "system", "content": prompt.system},
-                {"role": "user", "content": [video, {"type": "text", "text": prompt.text}]},
+                {"role": "user", "content": content},
             ],
             **self._sampling(prompt),
         }
+        if clip is None:
+            return json.dumps(body, separators=(",", ":")).encode()
         if self._settings.send_media_io_kwargs:
             fps, count = clip.facts.fps, clip.facts.frame_count
             body["media_io_kwargs"] = {"video": {"fps": fps, "num_frames": count}}

@@ -98,6 +98,22 @@ def reasoning_prompt(facts: ClipFacts, question: str) -> Prompt:
     return Prompt(Mode.REASONING, system_prompt(Mode.REASONING), text, None)
 
 
+def history_prompt(records: str, question: str) -> Prompt:
+    """A question over the archive's records (no video): ``records`` lists the facts
+    counted from them and the timestamped captions of the windows retrieved, each tagged
+    ``[w<n>]`` so the answer can cite them."""
+    text = (
+        "Below are records of what security cameras saw: facts counted from every "
+        "analysed window of the period (exact: use them for counts and for when something "
+        "last or first happened), then the captions of the most relevant windows, each "
+        "with its camera and UTC time and tagged [w<n>].\n\n"
+        f"{records.strip()}\n\nAnswer from these records only, and cite the windows you "
+        "rely on by their tags, like [w2]. If the records do not show it, say so.\n\n"
+        f"Question: {question.strip()}"
+    )
+    return Prompt(Mode.REASONING, system_prompt(Mode.REASONING), text, None)
+
+
 def verdict_schema(questions: list[Question], duration_s: float) -> dict[str, Any]:
     """JSON schema of a verdict answer: the scene caption, then one verdict per question id.
 

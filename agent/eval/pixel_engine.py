@@ -32,7 +32,7 @@ from agent.engines.answers import (
     parse_verdicts,
 )
 from agent.engines.clips import Clip, ClipError, Frames, PixelClip, pixel_clip
-from agent.engines.prompts import CAPTION_KEY, Question
+from agent.engines.prompts import CAPTION_KEY, Question, history_prompt
 from streams.framebuffer import FrameRecord
 from streams.overlay import STRIP_HEIGHT
 
@@ -113,6 +113,46 @@ def reasoning_text(frames: Frames, fps: float, question: str) -> str:
     return f"<think>\n{think}\n</think>\n\n<answer>\n{' '.join(sentences)}\n</answer>"
 
 
+_TAGGED_WINDOW = re.compile(
+    r"^\[(w\d+)\] camera \S+, .+? UTC to .+? UTC: (.*) \(rules detected", re.M
+)
+_RULE_FACT = re.compile(
+    r'^- rule \S+ \("([^"\n]*)"\) on camera (\S+): detected (\d+) separate times'
+    r".*, last until ([^\[\n]+? UTC)( \[w\d+\])?\.$",
+    re.M,
+)
+
+
+def records_reasoning_text(prompt_text: str) -> str:
+    """A reasoning answer over the archive's records (``history_prompt``'s text): per
+    colour asked about (or every one), the count and last time from the facts of a rule
+    asking about that colour, else the tagged windows whose caption names it."""
+    records, _, question = prompt_text.rpartition("\n\nQuestion: ")
+    asked = [word for word in _WORD.findall(question.lower()) if word in HUE_BANDS]
+    colours = list(dict.fromkeys(asked)) or list(HUE_BANDS)
+    sentences = [_records_sentence(records, colour) for colour in colours]
+    think = f"I read the facts and the captions for {', '.join(colours)}."
+    return f"<think>\n{think}\n</think>\n\n<answer>\n{' '.join(sentences)}\n</answer>"
+
+
+def _records_sentence(records: str, colour: str) -> str:
+    for fact in _RULE_FACT.finditer(records):
+        if question_colour(fact.group(1)) == colour:
+            camera, times, last, tag = fact.group(2, 3, 4, 5)
+            return (
+                f"A {colour} object was detected {times} separate times on camera {camera}, "
+                f"the last until {last}{tag or ''}."
+            )
+    tags = [
+        f"[{match.group(1)}]"
+        for match in _TAGGED_WINDOW.finditer(records)
+        if colour in _WORD.findall(match.group(2).lower())
+    ]
+    if not tags:
+        return f"No {colour} object appears in the records."
+    return f"A {colour} object is seen in {', '.join(tags)}."
+
+
 def usage_for(frame_count: int, height: int, width: int, text: str) -> Usage:
     """What a Qwen2.5-VL call of this clip would roughly cost, for the counters."""
     video = (frame_count // 2) * (height // PATCH) * (width // PATCH)
@@ -176,13 +216,24 @@ class PixelEngine:
         text = await asyncio.to_thread(reasoning_text, pixels.frames, pixels.facts.fps, question)
         return parse_reasoning(_completion(text, pixels, started))
 
+    async def reason_over_records(self, records: str, question: str) -> ReasoningAnswer:
+        self.reason_calls += 1
+        started = time.perf_counter()
+        text = records_reasoning_text(history_prompt(records, question).text)
+        usage = Usage(max(1, len(records) // 4), max(1, len(text) // 4), None)
+        return parse_reasoning(Completion(text, "stop", usage, _ms_since(started)))
+
     async def close(self) -> None:
         return None
 
 
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
 def _completion(text: str, clip: PixelClip, started: float) -> Completion:
     usage = usage_for(clip.facts.frame_count, clip.height, clip.width, text)
-    return Completion(text, "stop", usage, (time.perf_counter() - started) * 1000)
+    return Completion(text, "stop", usage, _ms_since(started))
 
 
 def _pixels(clip: Clip) -> PixelClip:

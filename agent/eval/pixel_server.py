@@ -27,7 +27,12 @@ import numpy as np
 from agent.engines.clips import Frames
 from agent.engines.prompts import CAPTION_KEY, Question
 from agent.eval.loopback import LoopbackServer, Reply, Request
-from agent.eval.pixel_engine import reasoning_text, usage_for, verdict_text
+from agent.eval.pixel_engine import (
+    reasoning_text,
+    records_reasoning_text,
+    usage_for,
+    verdict_text,
+)
 
 MODEL = "vigil-pixel-engine"
 DATA_URL_PREFIX = "data:video/jpeg;base64,"
@@ -40,7 +45,7 @@ class RequestError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    frames: Frames  # RGB, strip included
+    frames: Frames | None  # RGB, strip included; None: a question over records
     fps: float
     text: str  # the prompt text after the video
     questions: list[Question] | None  # None: a reasoning request
@@ -55,14 +60,18 @@ def read_request(body: bytes) -> ChatRequest:
     try:
         document = json.loads(body)
         content = document["messages"][-1]["content"]
-        url = next(part["video_url"]["url"] for part in content if part["type"] == "video_url")
+        urls = [part["video_url"]["url"] for part in content if part["type"] == "video_url"]
         text = next(part["text"] for part in content if part["type"] == "text")
     except (ValueError, KeyError, TypeError, IndexError, StopIteration) as error:
-        raise RequestError(f"not a chat completion with a video and a text ({error})") from None
-    return ChatRequest(_frames(url), _fps(document, text), text, _questions(document, text))
+        raise RequestError(f"not a chat completion with a text ({error})") from None
+    if not urls:
+        return ChatRequest(None, 0.0, text, None)
+    return ChatRequest(_frames(urls[0]), _fps(document, text), text, _questions(document, text))
 
 
 def answer_text(request: ChatRequest) -> str:
+    if request.frames is None:
+        return records_reasoning_text(request.text)
     if request.questions is None:
         return reasoning_text(request.frames, request.fps, request.question)
     return verdict_text(request.frames, request.fps, request.questions)
@@ -153,7 +162,7 @@ class PixelServer(LoopbackServer):
                 self.verdict_calls += 1
 
     def _completion(self, chat: ChatRequest, text: str) -> dict[str, Any]:
-        count, height, width = chat.frames.shape[:3]
+        count, height, width = chat.frames.shape[:3] if chat.frames is not None else (0, 0, 0)
         usage = usage_for(count, height, width, text)
         return {
             "id": f"chatcmpl-{next(self._ids)}",

@@ -21,6 +21,13 @@ QUESTIONS = [
     Question("person", "Is a person on the loading dock?"),
     Question("blocked", "Is the fire lane blocked?"),
 ]
+RECORDS = """Facts:
+- rule truck on camera gate: detected 1 separate times (2 windows, 1 alerts), first at \
+2026-01-01 00:05:00 UTC, last until 2026-01-01 00:05:16 UTC [w1].
+
+Windows:
+[w1] camera gate, 2026-01-01 00:05:00 UTC to 2026-01-01 00:05:08 UTC: A red truck \
+stands in front of the gate. (rules detected: truck)"""
 
 
 def http_settings(*base_urls: str) -> EngineSettings:
@@ -47,6 +54,20 @@ async def test_same_clip_costs_the_same_prompt_tokens_as_in_process(
     assert in_process.completion.usage.video_tokens == 2304
     assert over_http.completion.usage.prompt_tokens == in_process.completion.usage.prompt_tokens
     assert over_http.ok, (over_http.failure, over_http.completion.text)
+
+
+async def test_a_question_over_records_costs_the_same_prompt_tokens_as_in_process(
+    http_engine: OpenAIHttpEngine, local_engine: LocalEngine
+) -> None:
+    """Text only: no video placeholder, the same chat template on both paths."""
+    over_http = await http_engine.reason_over_records(RECORDS, "When was a truck last there?")
+    in_process = await local_engine.reason_over_records(RECORDS, "When was a truck last there?")
+    assert in_process.completion.usage.video_tokens == 0
+    assert over_http.completion.usage.prompt_tokens == in_process.completion.usage.prompt_tokens
+    assert in_process.completion.usage.prompt_tokens > len(RECORDS.split())
+    for answer in (over_http, in_process):
+        assert answer.completion.text
+        assert answer.ok == (answer.failure is None)
 
 
 async def test_concurrent_verdicts_over_http_all_parse(

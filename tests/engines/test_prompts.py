@@ -11,6 +11,7 @@ from agent.engines.prompts import (
     ClipFacts,
     Mode,
     Question,
+    history_prompt,
     reasoning_prompt,
     verdict_prompt,
     verdict_schema,
@@ -30,6 +31,18 @@ def test_reasoning_system_prompt_carries_the_cosmos_suffix_verbatim() -> None:
     )
     assert prompt.schema is None
     assert prompt.text.endswith("What happened?")
+
+
+def test_a_question_over_records_is_reasoned_after_the_records_and_asks_for_citations() -> None:
+    records = "Facts:\n- none\n\nWindows:\n[w1] camera gate, …: a truck waits."
+    prompt = history_prompt(f"  {records}\n", "  When was the truck there? ")
+    assert prompt.mode is Mode.REASONING
+    assert prompt.system.endswith(REASONING_SUFFIX)
+    assert prompt.schema is None
+    assert records in prompt.text
+    assert "cite the windows you rely on by their tags, like [w2]" in prompt.text
+    assert prompt.text.index(records) < prompt.text.index("Question:")
+    assert prompt.text.endswith("\n\nQuestion: When was the truck there?")
 
 
 def test_verdict_prompt_has_no_reasoning_suffix_and_all_questions() -> None:

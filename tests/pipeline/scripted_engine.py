@@ -33,6 +33,7 @@ class ScriptedEngine:
     unparseable: bool = False
     summary: str = SUMMARY  # what reason() answers, after this reasoning
     reasoning: str = "looking"
+    records_read: list[str] = field(default_factory=list)
 
     def clip(self, records: list[FrameRecord], fps: float) -> Clip:
         return jpeg_clip(records, fps)
@@ -53,6 +54,14 @@ class ScriptedEngine:
     async def reason(self, clip: Clip, question: str) -> ReasoningAnswer:
         await asyncio.sleep(self.delay_s)
         self.calls.append(("reason", clip.facts.start_s))
+        text = f"<think>\n{self.reasoning}\n</think>\n\n<answer>\n{self.summary}\n</answer>"
+        completion = Completion(text, "stop", Usage(10, 10, None), 1.0)
+        return ReasoningAnswer(self.reasoning, self.summary, None, completion)
+
+    async def reason_over_records(self, records: str, question: str) -> ReasoningAnswer:
+        """Answers ``summary``; the records asked about are kept in ``records_read``."""
+        await asyncio.sleep(self.delay_s)
+        self.records_read.append(records)
         text = f"<think>\n{self.reasoning}\n</think>\n\n<answer>\n{self.summary}\n</answer>"
         completion = Completion(text, "stop", Usage(10, 10, None), 1.0)
         return ReasoningAnswer(self.reasoning, self.summary, None, completion)

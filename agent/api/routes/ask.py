@@ -1,22 +1,28 @@
-"""/v1/ask: a free question about a camera's last seconds, answered in reasoning mode."""
+"""/v1/ask: a free question, answered in reasoning mode: over a camera's buffered frames
+when the period asked about is still buffered (a clip of at most ``ask_max_seconds``),
+otherwise over the archive's records of the period (any camera when none is named)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.api.deps import ReadKey, State
 from agent.api.errors import responses
+from agent.api.history_answers import HistoryAnswer, answer_from_history
+from agent.api.state import ApiState
 from agent.engines import EngineError
 from agent.engines.answers import ReasoningAnswer
 from agent.engines.clip_times import PlacedText, PlacedTime, place_times
 from agent.engines.prompts import ClipFacts
 from streams.config import CAMERA_ID_PATTERN
-from streams.framebuffer import read_frames_async
+from streams.framebuffer import FrameRecord, read_frames_async
+
+EpochS = Annotated[float | None, Field(ge=0, le=1e11, description="Epoch seconds.")]
 
 router = APIRouter(tags=["ask"], responses=responses(401, 403, 404, 422, 503, 504))
 
@@ -24,12 +30,25 @@ router = APIRouter(tags=["ask"], responses=responses(401, 403, 404, 422, 503, 50
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    camera: Annotated[str, Field(pattern=CAMERA_ID_PATTERN)]
     question: Annotated[str, Field(min_length=3, max_length=2000)]
-    seconds: Annotated[float, Field(gt=0, le=600, description="Recent seconds to look at.")] = 8.0
+    camera: Annotated[
+        str | None, Field(pattern=CAMERA_ID_PATTERN, description="Unset: every camera.")
+    ] = None
+    seconds: Annotated[
+        float, Field(gt=0, le=600, description="Recent seconds to look at, without since.")
+    ] = 8.0
+    since: EpochS = None
+    until: EpochS = None
+
+    @model_validator(mode="after")
+    def _period(self) -> AskRequest:
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise ValueError("since must be before until")
+        return self
 
 
 class AskAnswer(BaseModel):
+    mode: Literal["live"] = "live"
     answer: str | None = Field(description="The model's answer; its times are clip seconds.")
     reasoning: str | None
     failure: str | None = Field(description="Set when the answer was not in the expected form.")
@@ -49,34 +68,54 @@ class AskAnswer(BaseModel):
 
 
 @router.post("/v1/ask")
-async def ask(state: State, _: ReadKey, request: AskRequest) -> AskAnswer:
-    if state.engine is None:
+async def ask(state: State, _: ReadKey, request: AskRequest) -> AskAnswer | HistoryAnswer:
+    engine = state.engine
+    if engine is None:
         raise HTTPException(
             503,
             "no reasoning engine serves this API: the in-process engine (engine.kind: vllm) "
             "runs only under `vigil up`; an API run apart asks vLLM servers "
             "(engine.kind: openai with engine.base_urls)",
         )
-    api = state.api
-    seconds = min(request.seconds, api.ask_max_seconds)
-    end_s = time.time() + 1.0
-    records = await read_frames_async(
-        state.client, state.keys, request.camera, end_s - seconds - 1.0, end_s
-    )
-    records = records[-api.ask_max_frames :]
-    if len(records) < 2:
-        raise HTTPException(404, f"no frames of camera {request.camera} in the last {seconds:g} s")
-    engine = state.engine
+    until = request.until if request.until is not None else time.time() + 1.0
+    since = request.since
+    if since is None and request.camera is not None:
+        since = until - 1.0 - min(request.seconds, state.api.ask_max_seconds)
     try:
+        records = await _buffered_clip(state, request.camera, since, until)
+        if records is None:
+            return await answer_from_history(
+                state, engine, request.question, request.camera, request.since, until
+            )
         clip = await asyncio.to_thread(engine.clip, records, state.ingest.fps)
-        answer = await asyncio.wait_for(engine.reason(clip, request.question), api.ask_timeout_s)
+        answer = await asyncio.wait_for(
+            engine.reason(clip, request.question), state.api.ask_timeout_s
+        )
     except TimeoutError:
         raise HTTPException(
-            504, f"the engine did not answer within {api.ask_timeout_s:g} s"
+            504, f"the engine did not answer within {state.api.ask_timeout_s:g} s"
         ) from None
     except EngineError as error:
         raise HTTPException(503, f"the engine failed: {error}") from None
     return _ask_answer(answer, clip.facts, records[-1].ts)
+
+
+async def _buffered_clip(
+    state: ApiState, camera: str | None, since: float | None, until: float
+) -> list[FrameRecord] | None:
+    """The camera's frames of the period when it lies within the frame buffer and fits
+    one clip; None when the question goes to the archive. Raises 404 when the period is
+    buffered but the camera has no frames in it."""
+    api = state.api
+    if camera is None or since is None or until - since > api.ask_max_seconds + 1.0:
+        return None
+    if since < time.time() - state.ingest.retention_s:
+        return None
+    records = await read_frames_async(state.client, state.keys, camera, since, until)
+    records = records[-api.ask_max_frames :]
+    if len(records) < 2:
+        raise HTTPException(404, f"no frames of camera {camera} in the last {until - since:.0f} s")
+    return records
 
 
 def _ask_answer(answer: ReasoningAnswer, facts: ClipFacts, last_frame_s: float) -> AskAnswer:

@@ -1,0 +1,155 @@
+"""/v1/ask over history: a question about a period the buffer no longer holds (or about
+every camera), answered in one reasoning call over the archive's records, citing the
+windows it used; "no evidence" without a call when the archive holds nothing on it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agent.api.archived_windows import (
+    ArchivedWindow,
+    epoch_ms,
+    oldest_frames_ms,
+    open_archive,
+    window_out,
+)
+from agent.api.state import ApiState
+from agent.archive.history import AlertFact, HistoryRecords, RuleFact, clock, gather_records
+from agent.archive.store import WindowFilter
+from agent.engines import Engine
+from agent.engines.answers import ReasoningAnswer
+from agent.pipeline.alert_records import AlertFilter, list_alerts
+from agent.pipeline.rules_store import RuleStore
+
+ALERTS_MAX = 1000  # alerts counted per question at most
+ALERT_PAGE = 200
+
+
+class HistoryWindow(ArchivedWindow):
+    tag: str = Field(description="How the records name the window: the answer cites [w3].")
+    cited: bool
+
+
+class HistoryFact(BaseModel):
+    """One rule on one camera over the period, counted from the archive's records."""
+
+    rule: str
+    camera: str
+    windows: int = Field(description="Windows where the rule was detected.")
+    occurrences: int = Field(description="Separate times: detections 90 s or more apart.")
+    alerts: int = Field(description="Alerts of the rule that opened in the period.")
+    first: float = Field(description="Start of the first detection (epoch s).")
+    last: float = Field(
+        description="End of the last detection, or of the still windows after it (epoch s)."
+    )
+    last_window: str
+
+
+class HistoryAnswer(BaseModel):
+    mode: Literal["history"] = "history"
+    answer: str | None
+    reasoning: str | None
+    failure: str | None = Field(description="Set when the answer was not in the expected form.")
+    no_evidence: bool = Field(description="The archive holds nothing on it: no call was made.")
+    camera: str | None
+    since: float | None = Field(description="The period asked about (epoch s).")
+    until: float
+    cited: list[str] = Field(description="Ids of the windows the answer cites, in its order.")
+    windows: list[HistoryWindow] = Field(description="The windows the model read, oldest first.")
+    facts: list[HistoryFact]
+    counts_are_lower_bounds: bool
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+
+
+async def answer_from_history(
+    state: ApiState,
+    engine: Engine,
+    question: str,
+    camera: str | None,
+    since: float | None,
+    until: float,
+) -> HistoryAnswer:
+    """Raises HTTPException 503 when the API has no archive; EngineError and
+    TimeoutError from the call go to the caller."""
+    store, embedder = await open_archive(state)
+    where = WindowFilter(camera, None, epoch_ms(since), epoch_ms(until))
+    alerts = await _period_alerts(state, camera, since, until)
+    records = await gather_records(store, embedder, question, where, alerts)
+    if records.empty:
+        return _no_evidence(camera, since, until)
+    rules = {rule.id: rule.question for rule in await RuleStore(state.client, state.keys).all()}
+    answer = await asyncio.wait_for(
+        engine.reason_over_records(records.text(rules), question), state.api.ask_timeout_s
+    )
+    return await _answer(state, records, answer, camera, since, until)
+
+
+async def _answer(
+    state: ApiState,
+    records: HistoryRecords,
+    answer: ReasoningAnswer,
+    camera: str | None,
+    since: float | None,
+    until: float,
+) -> HistoryAnswer:
+    cited = [window.window_id for window in records.cited(answer.answer, answer.reasoning)]
+    buffered = await oldest_frames_ms(state, {window.camera_id for window in records.windows})
+    windows = [
+        HistoryWindow(
+            **window_out(window, buffered).model_dump(),
+            tag=records.tag(index),
+            cited=window.window_id in cited,
+        )
+        for index, window in enumerate(records.windows)
+    ]
+    usage = answer.completion.usage
+    return HistoryAnswer(
+        answer=answer.answer, reasoning=answer.reasoning, failure=answer.failure,
+        no_evidence=False, camera=camera, since=since, until=until, cited=cited,
+        windows=windows, facts=[_fact_out(fact) for fact in records.facts],
+        counts_are_lower_bounds=records.detections_capped,
+        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+        latency_ms=answer.completion.latency_ms,
+    )  # fmt: skip
+
+
+def _no_evidence(camera: str | None, since: float | None, until: float) -> HistoryAnswer:
+    where = f"camera {camera}" if camera else "any camera"
+    start = f"between {clock(round(since * 1000))} and" if since is not None else "before"
+    text = (
+        f"No evidence in that period: the archive holds nothing from {where} "
+        f"{start} {clock(round(until * 1000))} that bears on the question."
+    )
+    return HistoryAnswer(
+        answer=text, reasoning=None, failure=None, no_evidence=True, camera=camera,
+        since=since, until=until, cited=[], windows=[], facts=[],
+        counts_are_lower_bounds=False, prompt_tokens=0, completion_tokens=0, latency_ms=0.0,
+    )  # fmt: skip
+
+
+async def _period_alerts(
+    state: ApiState, camera: str | None, since: float | None, until: float
+) -> list[AlertFact]:
+    """The alerts that opened in the period, newest first, at most ALERTS_MAX."""
+    wanted = AlertFilter(camera=camera, since=since, until=until)
+    found: list[AlertFact] = []
+    cursor: str | None = None
+    while len(found) < ALERTS_MAX:
+        page, cursor = await list_alerts(state.client, state.keys, wanted, ALERT_PAGE, cursor)
+        found += [AlertFact(a.id, a.camera, a.rule, a.opened_at) for a in page]
+        if cursor is None:
+            break
+    return found[:ALERTS_MAX]
+
+
+def _fact_out(fact: RuleFact) -> HistoryFact:
+    return HistoryFact(
+        rule=fact.rule_id, camera=fact.camera_id, windows=fact.windows,
+        occurrences=fact.occurrences, alerts=fact.alerts, first=fact.first_ms / 1000,
+        last=fact.last_ms / 1000, last_window=fact.last_window_id,
+    )  # fmt: skip
