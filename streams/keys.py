@@ -99,6 +99,28 @@ class Keys:
     def camera_alerts(self, camera_id: str) -> str:
         return self._bus(f"alerts:{camera_id}")
 
+    @property
+    def alert_index(self) -> str:
+        """Sorted set of the alerts held in Redis, scored by when they opened (epoch ms):
+        what a page of alerts walks, newest first."""
+        return self._bus("alert-index")
+
+    def camera_alert_index(self, camera_id: str) -> str:
+        """``alert_index`` of one camera."""
+        return self._bus(f"alert-index:{camera_id}")
+
+    @property
+    def closed_alerts(self) -> str:
+        """Sorted set of the closed alerts held in Redis, scored by when they closed (epoch
+        ms): the archiver moves those older than the hot retention to the archive."""
+        return self._bus("closed-alerts")
+
+    @property
+    def alerts_to_archive(self) -> str:
+        """Sorted set of closed alerts whose archived copy is missing or stale, scored by
+        when they closed (epoch ms); the archiver removes an id once it wrote the copy."""
+        return self._bus("alerts-to-archive")
+
     def alert(self, alert_id: str) -> str:
         """Hash: the alert's current state."""
         return self._bus(f"alert:{alert_id}")

@@ -1,11 +1,14 @@
 """The archive as the API reads it: opened at the first request that needs it (the
-embedding model takes seconds to load), then shared by every request."""
+embedding model takes seconds to load), then shared by every request; its archived
+alerts apart, as reading one needs no model."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+from agent.archive.alert_store import AlertStore
+from agent.archive.blobs import BlobStore
 from agent.archive.embedder import Embedder
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore
@@ -17,6 +20,7 @@ class ArchiveAccess:
         self._data_dir = data_dir
         self._opening = asyncio.Lock()
         self._opened: tuple[ArchiveStore, Embedder] | None = None
+        self._alerts: AlertStore | None = None
 
     async def open(self) -> tuple[ArchiveStore, Embedder]:
         async with self._opening:
@@ -28,3 +32,12 @@ class ArchiveAccess:
                 )
                 self._opened = (store, embedder)
             return self._opened
+
+    async def alerts(self) -> AlertStore | None:
+        """The archived alerts (no embedding model needed); None until an archiver has
+        created their table."""
+        async with self._opening:
+            if self._alerts is None:
+                blobs = await asyncio.to_thread(BlobStore.open, self._settings, self._data_dir)
+                self._alerts = await AlertStore.open_existing(self._settings, self._data_dir, blobs)
+            return self._alerts

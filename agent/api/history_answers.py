@@ -17,11 +17,12 @@ from agent.api.archived_windows import (
     window_out,
 )
 from agent.api.state import ApiState
+from agent.archive.alert_pages import page_alerts
 from agent.archive.history import AlertFact, HistoryRecords, RuleFact, clock, gather_records
 from agent.archive.store import WindowFilter
 from agent.engines import Engine
 from agent.engines.answers import ReasoningAnswer
-from agent.pipeline.alert_records import AlertFilter, list_alerts
+from agent.pipeline.alert_records import AlertFilter, AlertKey
 from agent.pipeline.rules_store import RuleStore
 
 ALERTS_MAX = 1000  # alerts counted per question at most
@@ -135,14 +136,18 @@ def _no_evidence(camera: str | None, since: float | None, until: float) -> Histo
 async def _period_alerts(
     state: ApiState, camera: str | None, since: float | None, until: float
 ) -> list[AlertFact]:
-    """The alerts that opened in the period, newest first, at most ALERTS_MAX."""
+    """The alerts that opened in the period, recent and archived, newest first, at most
+    ALERTS_MAX."""
     wanted = AlertFilter(camera=camera, since=since, until=until)
+    archive = None if state.archive is None else await state.archive.alerts()
     found: list[AlertFact] = []
-    cursor: str | None = None
+    before: AlertKey | None = None
     while len(found) < ALERTS_MAX:
-        page, cursor = await list_alerts(state.client, state.keys, wanted, ALERT_PAGE, cursor)
+        page, before = await page_alerts(
+            state.client, state.keys, archive, wanted, ALERT_PAGE, before
+        )
         found += [AlertFact(a.id, a.camera, a.rule, a.opened_at) for a in page]
-        if cursor is None:
+        if before is None:
             break
     return found[:ALERTS_MAX]
 

@@ -1,11 +1,12 @@
-"""The archiver role (``vigil archiver``; ``vigil up`` runs one): commits the window records
-and keeps the archive in shape.
+"""The archiver role (``vigil archiver``; ``vigil up`` runs one): commits the window records,
+moves closed alerts from Redis to the archive, and keeps the archive in shape.
 
 One archiver at a time holds the archive's lease and does the work: LanceDB keeps one row
 per window id only under a single writer, and compaction loses to concurrent writes.
 Others wait on standby and take over within a lease period when the holder dies (its
 unacked entries are claimed then). The holder also runs the upkeep: deleting windows
-older than ``retention_days`` (with their thumbnails), and compacting files and folding
+older than ``retention_days`` (with their thumbnails, and archived alerts with their
+clips), moving closed alerts out of Redis (``AlertMover``), and compacting files and folding
 new rows into the indexes every ``optimize_every_s``; a table never compacted slows down.
 """
 
@@ -18,11 +19,15 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from agent.archive.alert_mover import AlertMover
+from agent.archive.alert_rows import AlertRows
+from agent.archive.alert_store import AlertStore
 from agent.archive.committer import ArchiveParts, Committer
 from agent.archive.embedder import Embedder
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore
 from agent.pipeline.progress import Progress, no_progress
+from agent.pipeline.settings import AlertSettings
 from streams.backoff import Backoff, sleep_unless
 from streams.keys import Keys
 from streams.lease import Lease
@@ -44,6 +49,21 @@ async def open_parts(settings: ArchiveSettings, data_dir: Path) -> ArchiveParts:
     return ArchiveParts(store, embedder, settings.thumbnail_width)
 
 
+async def open_alert_mover(
+    client: aioredis.Redis,
+    keys: Keys,
+    archive: ArchiveSettings,
+    alerts: AlertSettings,
+    parts: ArchiveParts,
+    data_dir: Path,
+    fps: float,
+) -> AlertMover:
+    """The mover of closed alerts, writing the archive's alerts table beside ``parts``."""
+    store = await AlertStore.open(archive, data_dir, parts.embedder.dim, parts.store.blobs)
+    rows = AlertRows(client, keys, store, parts.embedder, fps)
+    return AlertMover(client, keys, alerts, store, rows)
+
+
 class Archiver:
     def __init__(
         self,
@@ -52,10 +72,11 @@ class Archiver:
         settings: ArchiveSettings,
         parts: ArchiveParts,
         consumer: str,
+        alerts: AlertMover | None = None,
     ) -> None:
         self._committer = Committer(client, keys, settings, parts, consumer)
         self._lease = Lease(client, keys.archive_leader, consumer, LEASE_S)
-        self._upkeep = Upkeep(parts.store, settings)
+        self._upkeep = Upkeep(parts.store, settings, alerts)
 
     async def run(self, stop: asyncio.Event, progress: Progress = no_progress) -> None:
         backoff = Backoff(RETRY_INITIAL_S, RETRY_CAP_S)
@@ -91,23 +112,40 @@ class Archiver:
 
 
 class Upkeep:
-    """Retention and compaction, each when due (both at the first round)."""
+    """Moving closed alerts out of Redis, retention and compaction, each when due (all at
+    the first round)."""
 
-    def __init__(self, store: ArchiveStore, settings: ArchiveSettings) -> None:
+    def __init__(
+        self, store: ArchiveStore, settings: ArchiveSettings, alerts: AlertMover | None = None
+    ) -> None:
         self._store = store
         self._settings = settings
+        self._alerts = alerts
         self._retention_due = 0.0  # monotonic seconds
         self._optimize_due = 0.0
 
     async def run_due(self) -> None:
         now = time.monotonic()
+        if self._alerts is not None:
+            await self._alerts.run_due()
         if now >= self._retention_due:
-            cutoff_ms = round(time.time() * 1000 - self._settings.retention_days * DAY_MS)
-            deleted = await self._store.delete_windows_before(cutoff_ms)
-            if deleted:
-                log.info("archive: deleted %d windows past retention", deleted)
+            await self._retention()
             self._retention_due = now + RETENTION_EVERY_S
         if now >= self._optimize_due:
             await self._store.optimize()
             await self._store.ensure_indexes()
+            if self._alerts is not None:
+                await self._alerts.store.optimize()
+                await self._alerts.store.ensure_indexes()
             self._optimize_due = now + self._settings.optimize_every_s
+
+    async def _retention(self) -> None:
+        """Windows, and archived alerts with their clips, past ``retention_days``."""
+        cutoff_ms = round(time.time() * 1000 - self._settings.retention_days * DAY_MS)
+        deleted = await self._store.delete_windows_before(cutoff_ms)
+        if deleted:
+            log.info("archive: deleted %d windows past retention", deleted)
+        if self._alerts is not None:
+            alerts = await self._alerts.store.delete_closed_before(cutoff_ms)
+            if alerts:
+                log.info("archive: deleted %d alerts past retention", alerts)

@@ -3,7 +3,8 @@
 A window that causes an event is applied in one transaction per (camera, rule): it reads
 the track under WATCH, steps the state machine and writes the new track together with
 everything the transition causes: the alert record, its evidence, its events on
-``alerts``, ``alerts:<cam>`` and ``outbox``, and the root-cause summary job. A window
+``alerts``, ``alerts:<cam>`` and ``outbox``, the root-cause summary job, and its place in
+the indexes that pages of alerts and the archiver read (opened, closed). A window
 that only moves the track is written with a compare-and-set on the track's last window.
 A replayed or redelivered window steps nothing, so nothing is written twice.
 """
@@ -219,7 +220,8 @@ class AlertBook:
         self, pipe: Pipeline, event: AlertEvent, frames: list[FrameRecord]
     ) -> None:
         alert_key = self._keys.alert(event.alert_id)
-        now = time.time()
+        now_ms = round(time.time() * 1000)
+        now = now_ms / 1000  # to the millisecond, so the record and its index agree
         fields: dict[str, str] = {
             "updated_at": f"{now:.3f}",
             "last_description": event.result.description,
@@ -228,6 +230,7 @@ class AlertBook:
         if event.type is EventType.OPENED:
             fields |= _opening_fields(event, now, frames)
             pipe.sadd(self._keys.open_alerts(event.camera_id), event.alert_id)
+            self._index(pipe, event, now_ms)
             if frames:
                 pipe.rpush(self._keys.evidence(event.alert_id), *(f.jpeg for f in frames))
             self._queue_summary_job(pipe, event)
@@ -236,6 +239,9 @@ class AlertBook:
         elif event.type is EventType.CLOSED:
             fields |= {"state": "closed", "closed_at": f"{event.result.end_ms / 1000:.3f}"}
             pipe.srem(self._keys.open_alerts(event.camera_id), event.alert_id)
+            closed = {event.alert_id: event.result.end_ms}
+            pipe.zadd(self._keys.closed_alerts, closed)
+            pipe.zadd(self._keys.alerts_to_archive, closed)
         if event.type is not EventType.CLOSED:
             positives = event.positives if event.type is EventType.OPENED else 1
             pipe.hincrby(alert_key, "windows", positives)
@@ -243,6 +249,12 @@ class AlertBook:
         pipe.hset(alert_key, mapping=fields)  # type: ignore[arg-type]
         pipe.rpush(self._keys.alert_windows(event.alert_id), *map(json.dumps, windows))
         self.queue_event(pipe, event.camera_id, event.payload())
+
+    def _index(self, pipe: Pipeline, event: AlertEvent, opened_ms: int) -> None:
+        """Lists the new alert where pages of alerts look, by when it opened."""
+        opened = {event.alert_id: opened_ms}
+        pipe.zadd(self._keys.alert_index, opened)
+        pipe.zadd(self._keys.camera_alert_index(event.camera_id), opened)
 
     def queue_event(self, pipe: Pipeline, camera_id: str, payload: dict[str, Any]) -> None:
         document = {

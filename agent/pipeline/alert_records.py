@@ -1,13 +1,15 @@
 """Reading alerts back from Redis: one record with its windows, or a filtered page.
 
-``alert:{id}`` holds the state; the ``alerts`` stream (or ``alerts:{cam}``) lists alerts in
-the order they opened, so a page walks its ``alert.opened`` events newest first and the
-cursor is the stream id where the walk stopped.
+``alert:{id}`` holds the state; the alert index (or the camera's) lists the alerts Redis
+holds by when they opened, so a page walks it newest first. Alerts past the hot retention
+have left Redis for the archive; ``agent.archive.alert_pages`` pages through both.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -15,11 +17,11 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from agent.engines.clip_times import PlacedTime
-from agent.pipeline.alert_state import EventType
 from streams.keys import Keys
 
 SCAN_BATCH = 200
-SCAN_LIMIT = 5000  # stream entries looked at per page at most; the cursor resumes the walk
+SCAN_LIMIT = 5000  # alerts looked at per page at most; the cursor resumes the walk
+ID_PREFIX = "al_"
 
 
 class AlertRecord(BaseModel):
@@ -127,49 +129,119 @@ async def alert_windows(client: aioredis.Redis, keys: Keys, alert_id: str) -> li
     return [json.loads(item) for item in raw]
 
 
+@dataclass(frozen=True, order=True, slots=True)
+class AlertKey:
+    """Where an alert sits in a page of alerts: by when it opened, then by id (pages run
+    newest first, so a cursor is the key below which the next page starts)."""
+
+    opened_ms: int
+    alert_id: str
+
+    @classmethod
+    def of(cls, alert: AlertRecord) -> AlertKey:
+        return cls(round(alert.opened_at * 1000), alert.id)
+
+    @classmethod
+    def parse(cls, cursor: str) -> AlertKey:
+        """``<opened_ms>-<hex of the id>``, as ``cursor`` writes it."""
+        milliseconds, _, digest = cursor.partition("-")
+        return cls(int(milliseconds), ID_PREFIX + digest)
+
+    def cursor(self) -> str:
+        return f"{self.opened_ms}-{self.alert_id.removeprefix(ID_PREFIX)}"
+
+
+@dataclass(frozen=True, slots=True)
+class HotPage:
+    items: list[AlertRecord]  # accepted by the filter, newest first
+    floor: AlertKey | None  # every indexed alert from the page's start down to it was read;
+    # None: every one was
+
+
+async def list_hot_alerts(
+    client: aioredis.Redis, keys: Keys, wanted: AlertFilter, limit: int, before: AlertKey | None
+) -> HotPage:
+    """Up to ``limit`` alerts held in Redis below ``before``, newest first, read from the
+    index of when they opened; at most SCAN_LIMIT of them are looked at."""
+    index = keys.alert_index if wanted.camera is None else keys.camera_alert_index(wanted.camera)
+    walk = _IndexWalk(client, index, wanted.since)
+    bound = _upper_bound(before, wanted.until)
+    found: list[AlertRecord] = []
+    looked_at = 0
+    async for batch in walk.below(bound):
+        records = await _read_alerts(client, keys, [key.alert_id for key in batch])
+        for key, alert in zip(batch, records, strict=True):
+            looked_at += 1
+            if alert is not None and wanted.accepts(alert):
+                found.append(alert)
+            if len(found) == limit or looked_at >= SCAN_LIMIT:
+                return HotPage(found, key)
+    return HotPage(found, None)
+
+
 async def list_alerts(
     client: aioredis.Redis, keys: Keys, wanted: AlertFilter, limit: int, cursor: str | None
 ) -> tuple[list[AlertRecord], str | None]:
-    """Up to ``limit`` alerts, newest first, and the cursor of the next page (None: no more)."""
-    if cursor is not None and _is_first_id(cursor):
-        return [], None  # nothing lies before the first possible stream id
-    stream = keys.alerts if wanted.camera is None else keys.camera_alerts(wanted.camera)
-    low = "-" if wanted.since is None else str(int(wanted.since * 1000))
-    high = "+" if cursor is None else f"({cursor}"
-    found: list[AlertRecord] = []
-    for _ in range(SCAN_LIMIT // SCAN_BATCH):
-        batch = await _opened_before(client, stream, high, low)
-        if batch is None:
-            return found, None
-        last_id, opened = batch
-        for entry_id, alert_id in opened:
-            alert = await read_alert(client, keys, alert_id)
-            if alert is not None and wanted.accepts(alert):
-                found.append(alert)
-                if len(found) == limit:
-                    return found, entry_id
-        high = f"({last_id}"
-    return found, high.removeprefix("(")
+    """Up to ``limit`` alerts held in Redis, newest first, and the cursor of the next page
+    (None: no more). Those past the hot retention are in the archive: see ``alert_pages``."""
+    before = None if cursor is None else AlertKey.parse(cursor)
+    page = await list_hot_alerts(client, keys, wanted, limit, before)
+    return page.items, None if page.floor is None else page.floor.cursor()
 
 
-def _is_first_id(entry_id: str) -> bool:
-    milliseconds, _, sequence = entry_id.partition("-")
-    return int(milliseconds) == 0 and int(sequence or "0") == 0
+def _upper_bound(before: AlertKey | None, until: float | None) -> AlertKey | None:
+    """The smaller of the cursor and the ``until`` filter (opened before it)."""
+    if until is None:
+        return before
+    until_key = AlertKey(math.ceil(until * 1000), "")
+    return until_key if before is None else min(before, until_key)
 
 
-async def _opened_before(
-    client: aioredis.Redis, stream: str, high: str, low: str
-) -> tuple[str, list[tuple[str, str]]] | None:
-    """The id of the batch's last (oldest) entry and its opened events; None past the end."""
-    reply = cast(
-        list[tuple[bytes, dict[bytes, bytes]]],
-        await client.xrevrange(stream, max=high, min=low, count=SCAN_BATCH),
-    )
-    if not reply:
-        return None
-    opened = [
-        (entry_id.decode(), fields[b"alert_id"].decode())
-        for entry_id, fields in reply
-        if fields.get(b"type") == EventType.OPENED.value.encode()
-    ]
-    return reply[-1][0].decode(), opened
+async def _read_alerts(
+    client: aioredis.Redis, keys: Keys, alert_ids: list[str]
+) -> list[AlertRecord | None]:
+    pipe = client.pipeline(transaction=False)
+    for alert_id in alert_ids:
+        pipe.hgetall(keys.alert(alert_id))
+    replies = cast(list[dict[bytes, bytes]], await pipe.execute())
+    return [record_from_hash(raw) if raw.get(b"id") else None for raw in replies]
+
+
+class _IndexWalk:
+    """An alert index's keys from a bound down, newest first, in batches; every key once,
+    however many alerts opened in the same millisecond."""
+
+    def __init__(self, client: aioredis.Redis, index: str, since: float | None) -> None:
+        self._client = client
+        self._index = index
+        self._low: str | int = "-inf" if since is None else math.ceil(since * 1000)
+
+    async def below(self, bound: AlertKey | None) -> AsyncIterator[list[AlertKey]]:
+        high: str | int = "+inf"
+        if bound is not None:
+            ties = [key for key in await self._at(bound.opened_ms) if key < bound]
+            if ties:
+                yield ties
+            high = f"({bound.opened_ms}"
+        while True:
+            reply = cast(
+                list[tuple[bytes, float]],
+                await self._client.zrevrangebyscore(
+                    self._index, high, self._low, start=0, num=SCAN_BATCH, withscores=True
+                ),
+            )
+            batch = [AlertKey(round(score), member.decode()) for member, score in reply]
+            if len(batch) < SCAN_BATCH:
+                if batch:
+                    yield batch
+                return
+            last_ms = batch[-1].opened_ms  # its ties may go on past the batch: read them whole
+            yield [key for key in batch if key.opened_ms != last_ms] + await self._at(last_ms)
+            high = f"({last_ms}"
+
+    async def _at(self, opened_ms: int) -> list[AlertKey]:
+        """The keys of one millisecond, newest (largest id) first."""
+        members = cast(
+            list[bytes], await self._client.zrangebyscore(self._index, opened_ms, opened_ms)
+        )
+        return sorted((AlertKey(opened_ms, m.decode()) for m in members), reverse=True)

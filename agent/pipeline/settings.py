@@ -20,6 +20,34 @@ class EvidenceSettings(BaseModel):
     ] = 60.0
 
 
+class AlertSettings(BaseModel):
+    """How long alerts stay in Redis (the ``alerts`` section of vigil.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hot_retention_h: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="A closed alert stays in Redis this long after it closed, then is "
+            "served from the archive (with its evidence clip) only.",
+        ),
+    ] = 24.0
+    summary_wait_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="How long a closed alert waits for its root-cause summary before it "
+            "is archived without one (a summary that comes later reaches the archive when "
+            "the alert leaves Redis).",
+        ),
+    ] = 600.0
+    archive_every_s: Annotated[
+        float,
+        Field(gt=0, description="How often closed alerts are archived and moved out of Redis."),
+    ] = 30.0
+
+
 class PipelineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -19,7 +19,7 @@ from agent.archive.settings import ArchiveSettings
 from agent.engines.settings import EngineSettings
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.rules import Rule
-from agent.pipeline.settings import PipelineSettings
+from agent.pipeline.settings import AlertSettings, PipelineSettings
 from agent.webhooks.settings import WebhookSettings
 from streams.config import CameraConfig, IngestSettings
 from streams.keys import DEFAULT_PREFIX
@@ -51,6 +51,7 @@ class VigilSettings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     engine: EngineSettings = EngineSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    alerts: AlertSettings = AlertSettings()
     api: ApiSettings = ApiSettings()
     webhooks: WebhookSettings = WebhookSettings()
     mqtt: MqttSettings | None = Field(default=None, description="MQTT publisher; off when unset.")

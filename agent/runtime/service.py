@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from agent.api.archive_access import ArchiveAccess
 from agent.api.server import serve_api
 from agent.api.state import ApiState
-from agent.archive.archiver import Archiver, open_parts
+from agent.archive.archiver import Archiver, open_alert_mover, open_parts
 from agent.engines import Engine
 from agent.engines.factory import start_engine
 from agent.engines.host import engine_for_host
@@ -129,7 +129,12 @@ async def _archive(
     progress: Progress,
 ) -> None:
     archive_parts = await open_parts(settings.archive, settings.data_dir)
-    await Archiver(client, keys, settings.archive, archive_parts, name).run(done, progress)
+    alerts = await open_alert_mover(
+        client, keys, settings.archive, settings.alerts, archive_parts, settings.data_dir,
+        settings.ingest.fps,
+    )  # fmt: skip
+    archiver = Archiver(client, keys, settings.archive, archive_parts, name, alerts)
+    await archiver.run(done, progress)
 
 
 def api_state(

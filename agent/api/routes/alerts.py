@@ -1,4 +1,9 @@
-"""/v1/alerts: filtered pages, one alert with its verdicts and summary, evidence, acknowledge."""
+"""/v1/alerts: filtered pages, one alert with its verdicts and summary, evidence, acknowledge.
+
+Redis answers for open and recent alerts, the archive for those past the hot retention:
+pages merge both, and one alert, its evidence clip and its acknowledgement are looked for
+in Redis first, then in the archive.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,30 @@ import asyncio
 import time
 from typing import Annotated, Any, cast
 
+import redis.asyncio as aioredis
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel
 
 from agent.api.deps import AdminKey, ReadKey, State
 from agent.api.errors import responses
-from agent.api.video import VideoError, encode_mp4
+from agent.api.state import ApiState
+from agent.archive.alert_pages import page_alerts
+from agent.archive.alert_store import AlertStore, ArchivedAlert
 from agent.pipeline.alert_records import (
     AlertFilter,
+    AlertKey,
     AlertRecord,
     alert_windows,
-    list_alerts,
     read_alert,
 )
 from agent.pipeline.rules import Severity
 from streams.config import CAMERA_ID_PATTERN
+from streams.keys import Keys
+from streams.mp4 import VideoError, encode_mp4
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=responses(401, 403, 404))
 AlertId = Annotated[str, Path(pattern=r"^al_[0-9a-f]{1,64}$")]
-CURSOR_PATTERN = r"^\d{1,19}-\d{1,19}$"  # below 2**64: a valid stream id
+CURSOR_PATTERN = r"^\d{1,15}-[0-9a-f]{1,64}$"  # opened ms and id digest of the last alert
 
 
 class AlertPage(BaseModel):
@@ -54,26 +64,38 @@ async def alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN)] = None,
 ) -> AlertPage:
-    """Alerts newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    """Alerts newest first, recent and archived; pass ``next_cursor`` back as ``cursor``
+    for the next page."""
     wanted = AlertFilter(
         camera, rule, severity.value if severity else None, alert_state, since, until
     )
     limit = min(limit, state.api.page_max)
-    items, next_cursor = await list_alerts(state.client, state.keys, wanted, limit, cursor)
-    return AlertPage(items=items, next_cursor=next_cursor)
+    before = None if cursor is None else AlertKey.parse(cursor)
+    archive = await _archived_alerts(state)
+    items, after = await page_alerts(state.client, state.keys, archive, wanted, limit, before)
+    return AlertPage(items=items, next_cursor=None if after is None else after.cursor())
 
 
-async def _alert(state: State, alert_id: str) -> AlertRecord:
-    alert = await read_alert(state.client, state.keys, alert_id)
-    if alert is None:
+async def _archived_alerts(state: ApiState) -> AlertStore | None:
+    return None if state.archive is None else await state.archive.alerts()
+
+
+async def _archived(state: ApiState, alert_id: str) -> ArchivedAlert:
+    archive = await _archived_alerts(state)
+    archived = None if archive is None else await archive.alert(alert_id)
+    if archived is None:
         raise HTTPException(404, f"no alert {alert_id}")
-    return alert
+    return archived
 
 
 @router.get("/{alert_id}", responses=responses(422))
 async def alert_detail(state: State, _: ReadKey, alert_id: AlertId) -> AlertDetail:
-    alert = await _alert(state, alert_id)
-    verdicts = await alert_windows(state.client, state.keys, alert_id)
+    alert = await read_alert(state.client, state.keys, alert_id)
+    if alert is not None:
+        verdicts = await alert_windows(state.client, state.keys, alert_id)
+    else:
+        archived = await _archived(state, alert_id)
+        alert, verdicts = archived.record, archived.windows
     base = state.api.base_url()
     links = {
         "self": f"{base}/v1/alerts/{alert_id}",
@@ -88,7 +110,9 @@ async def alert_detail(state: State, _: ReadKey, alert_id: AlertId) -> AlertDeta
     responses={**responses(422), 200: {"content": {"video/mp4": {}}}},
 )
 async def evidence_mp4(state: State, _: ReadKey, alert_id: AlertId) -> Response:
-    alert = await _alert(state, alert_id)
+    alert = await read_alert(state.client, state.keys, alert_id)
+    if alert is None:
+        return await _archived_clip(state, alert_id)
     jpegs = cast(list[bytes], await state.client.lrange(state.keys.evidence(alert_id), 0, -1))
     if not jpegs:
         raise HTTPException(404, f"alert {alert_id} has no evidence frames")
@@ -102,21 +126,57 @@ async def evidence_mp4(state: State, _: ReadKey, alert_id: AlertId) -> Response:
     return Response(video, media_type="video/mp4")
 
 
+async def _archived_clip(state: ApiState, alert_id: str) -> Response:
+    archived = await _archived(state, alert_id)
+    archive = cast(AlertStore, await _archived_alerts(state))
+    uri = archived.clip_uri
+    video = await asyncio.to_thread(archive.blobs.get, uri) if uri else None
+    if video is None:
+        raise HTTPException(404, f"alert {alert_id} has no evidence clip in the archive")
+    return Response(video, media_type="video/mp4", headers={"Cache-Control": "max-age=86400"})
+
+
 @router.post("/{alert_id}/acknowledge", responses=responses(422))
 async def acknowledge(state: State, key: AdminKey, alert_id: AlertId) -> AlertRecord:
-    """Marks the alert as seen by a person; acknowledging again changes nothing."""
-    await _alert(state, alert_id)
+    """Marks the alert as seen by a person, in Redis or in the archive; acknowledging
+    again changes nothing."""
+    now = time.time()
     fields = {
         "acknowledged": "1",
-        "acknowledged_at": f"{time.time():.3f}",
+        "acknowledged_at": f"{now:.3f}",
         "acknowledged_by": key.name,
     }
-    async with state.client.pipeline(transaction=True) as pipe:
-        await pipe.watch(state.keys.alert(alert_id))
-        if await pipe.hget(state.keys.alert(alert_id), "acknowledged") != b"1":
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.hset(state.keys.alert(alert_id), mapping=fields)  # type: ignore[arg-type]
-            await pipe.execute()
-        else:
-            await pipe.unwatch()  # type: ignore[no-untyped-call]
-    return await _alert(state, alert_id)
+    if await _acknowledge_in_redis(state.client, state.keys, alert_id, fields):
+        alert = await read_alert(state.client, state.keys, alert_id)
+        if alert is not None:
+            return alert
+    archive = await _archived_alerts(state)
+    record = None if archive is None else await archive.acknowledge(alert_id, now, key.name)
+    if record is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    return record
+
+
+async def _acknowledge_in_redis(
+    client: aioredis.Redis, keys: Keys, alert_id: str, fields: dict[str, str]
+) -> bool:
+    """False when Redis does not hold the alert. A closed alert is queued to be archived
+    again, so its archived copy shows the acknowledgement."""
+    key = keys.alert(alert_id)
+    async with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                await pipe.watch(key)
+                held, acked, closed_at = await pipe.hmget(key, ["id", "acknowledged", "closed_at"])
+                if held is None or acked == b"1":
+                    await pipe.unwatch()  # type: ignore[no-untyped-call]
+                    return held is not None
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+                if closed_at:
+                    closed = {alert_id: round(float(closed_at) * 1000)}
+                    pipe.zadd(keys.alerts_to_archive, closed, nx=True)
+                await pipe.execute()
+                return True
+            except aioredis.WatchError:
+                continue

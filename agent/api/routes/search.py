@@ -18,7 +18,11 @@ from agent.api.archived_windows import (
 )
 from agent.api.deps import ReadKey, State
 from agent.api.errors import responses
+from agent.api.state import ApiState
+from agent.archive.alert_search import search_alerts
+from agent.archive.embedder import Embedder
 from agent.archive.search import WindowFilter, search_windows
+from agent.pipeline.alert_records import AlertFilter, AlertRecord
 from agent.pipeline.rules import RULE_ID_PATTERN
 from streams.config import CAMERA_ID_PATTERN
 
@@ -32,6 +36,7 @@ EpochS = Annotated[float | None, Query(ge=0, le=1e11, description="Epoch seconds
 class SearchResults(BaseModel):
     query: str
     windows: list[ArchivedWindow]
+    alerts: list[AlertRecord]  # archived alerts whose description or summary match
 
 
 @router.get("/v1/search", responses=responses(422, 503))
@@ -55,7 +60,19 @@ async def search(
         raise HTTPException(422, str(error)) from None
     buffered = await oldest_frames_ms(state, {hit.window.camera_id for hit in hits})
     windows = [window_out(hit.window, buffered, hit.score) for hit in hits]
-    return SearchResults(query=q, windows=windows)
+    wanted = AlertFilter(camera=camera, rule=rule, since=since, until=until)
+    alerts = await _matching_alerts(state, embedder, q, wanted, limit)
+    return SearchResults(query=q, windows=windows, alerts=alerts)
+
+
+async def _matching_alerts(
+    state: ApiState, embedder: Embedder, text: str, wanted: AlertFilter, limit: int
+) -> list[AlertRecord]:
+    """Archived alerts of the rule (not windows that detected it), opened in the period."""
+    store = None if state.archive is None else await state.archive.alerts()
+    if store is None:
+        return []
+    return await search_alerts(state.client, state.keys, store, embedder, text, wanted, limit)
 
 
 @router.get("/v1/archive/windows/{window_id}", responses=responses(404, 422, 503))
