@@ -1,5 +1,6 @@
 """The dashboard under test: `vigil up`'s parts on real Redis and real ingest, a scripted
-engine, and Debian's Chromium driven by Playwright (started once per session)."""
+engine, an archive holding some past windows besides what the pipeline adds, and
+Debian's Chromium driven by Playwright (started once per session)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from pydantic import SecretStr
 
 from agent.api.settings import ApiSettings
+from agent.archive.settings import ArchiveSettings
 from agent.engines.answers import VerdictAnswer
 from agent.engines.clips import Clip
 from agent.engines.prompts import Question
@@ -32,6 +34,7 @@ from streams.demo import demo_video_path
 from streams.keys import Keys
 from tests.api.conftest import create_api_keys
 from tests.conftest import free_port
+from tests.dashboard.archived import commit_archived
 from tests.pipeline.scripted_engine import ScriptedEngine
 
 CHROMIUM = "/usr/bin/chromium"
@@ -74,6 +77,7 @@ class LiveVigil:
     read: str
     engine: RecordingEngine
     redis_url: str
+    archived: dict[str, str]  # window ids of ARCHIVED by name
 
     def http(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.admin}"}
@@ -109,6 +113,7 @@ def settings_for(redis_url: str, keys: Keys, data_dir: Path) -> VigilSettings:
             claim_idle_s=3.0, max_window_age_s=30.0, summary_context_s=2.0,
         ),
         api=ApiSettings(port=free_port(), sse_keepalive_s=1.0),
+        archive=ArchiveSettings(batch_s=0.3),
         webhooks=WebhookSettings(
             allow_hosts=["127.0.0.1"], backoff_initial_s=0.1, backoff_cap_s=0.2,
             retry_for_s=0.3, poll_s=0.1, timeout_s=2.0,
@@ -122,13 +127,15 @@ def settings_for(redis_url: str, keys: Keys, data_dir: Path) -> VigilSettings:
 def vigil(
     redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveVigil]:
-    """What `vigil up` runs (ingest, scheduler, worker, API, dispatcher), in this process."""
+    """What `vigil up` runs (ingest, scheduler, worker, API, dispatcher, archiver), in this
+    process, its archive holding ``ARCHIVED`` from the start."""
     keys = Keys(prefix=f"dash-{uuid.uuid4().hex[:8]}:")
     settings = settings_for(redis_server.url, keys, tmp_path_factory.mktemp("vigil"))
     engine = RecordingEngine()
     admin, read = create_api_keys(redis_server.url, keys, owner="dashboard")
+    archived = commit_archived(settings)
     stop = threading.Event()
-    roles = Roles(api=True, dispatcher=True)
+    roles = Roles(api=True, dispatcher=True, archiver=True)
     with connect(redis_server.url) as client, ingest_from_store(settings, client) as shard:
         follow_store_in_background(shard, stop)
         agents = threading.Thread(
@@ -141,7 +148,7 @@ def vigil(
         url = settings.api.base_url()
         wait_until_up(url)
         try:
-            yield LiveVigil(url, keys, admin, read, engine, redis_server.url)
+            yield LiveVigil(url, keys, admin, read, engine, redis_server.url, archived)
         finally:
             stop.set()
             agents.join(20)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from agent.api.settings import ApiSettings
 from agent.runtime.config import VigilSettings
 from agent.runtime.startup import connect
 from tests.api.conftest import running_api
 from tests.conftest import free_port
+from tests.dashboard.archived import ARCHIVED
 from tests.dashboard.conftest import LAPTOP, PHONE, LiveVigil
 from tests.pipeline.scripted_engine import SUMMARY
 from tests.streams.helpers import wait_for
@@ -327,12 +329,168 @@ def test_webhook_deliveries_dead_letters_and_redelivery(vigil: LiveVigil, page: 
         receiver.stop()
 
 
+CENTRE_RGB = """(img) => {
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const context = canvas.getContext("2d");
+  context.drawImage(img, 0, 0);
+  const [x, y] = [img.naturalWidth >> 1, img.naturalHeight >> 1];
+  return Array.from(context.getImageData(x, y, 1, 1).data.slice(0, 3));
+}"""
+
+
+def search(page: Page, text: str, **choices: str) -> Locator:
+    """Searches with the page's form (``choices`` by field label); the result tiles."""
+    page.get_by_label("Look for").fill(text)
+    for label, value in choices.items():
+        page.get_by_label(label, exact=True).select_option(value)
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator(".results")).not_to_have_attribute("aria-busy", "true")
+    return page.locator(".hit")
+
+
+def windows_of(hits: Locator) -> list[str]:
+    return list(hits.evaluate_all("nodes => nodes.map((node) => node.dataset.window)"))
+
+
+def utc_input(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_search_finds_a_past_window_and_opens_its_thumbnail(
+    vigil: LiveVigil, page: Page, artifacts_dir: Path
+) -> None:
+    sign_in(page, vigil.url, vigil.read, "#/search")
+    expect(page.get_by_text("Search what the cameras saw")).to_be_visible()
+    hits = search(page, "someone cycling past the gate")
+    bicycle = vigil.archived["bicycle"]
+    assert windows_of(hits)[0] == bicycle
+    first = hits.first
+    expect(first).to_contain_text(ARCHIVED["bicycle"].caption)
+    expect(first.locator(".hit-camera")).to_have_text("ghost")
+    expect(first.locator(".when")).to_have_text(re.compile(r"\d\d:\d\d:\d\d UTC$"))
+    expect(first.locator(".badge.detected")).to_have_text("person")
+    expect(first.locator("img.frame")).to_have_attribute("src", re.compile("^blob:"))
+    assert "q=someone+cycling+past+the+gate" in page.evaluate("location.hash")
+    first.get_by_role("button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("ghost at ")
+    expect(dialog).to_contain_text("no longer in the buffer")
+    expect(dialog.locator(".facts")).to_contain_text(ARCHIVED["bicycle"].caption)
+    expect(dialog.locator("tr.detected")).to_have_count(1)
+    expect(dialog.locator("tr.detected")).to_contain_text("person")
+    large = dialog.locator("img.large")
+    page.wait_for_function("() => document.querySelector('dialog img.large')?.naturalWidth > 0")
+    assert large.evaluate(CENTRE_RGB) == pytest.approx(ARCHIVED["bicycle"].rgb, abs=12)
+    shot(page, artifacts_dir, "search-window")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(first.get_by_role("button")).to_be_focused()
+    page.keyboard.press("Enter")  # the keyboard opens it again
+    expect(page.get_by_role("dialog")).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+
+
+def test_search_filters_by_camera_rule_and_time(vigil: LiveVigil, page: Page) -> None:
+    sign_in(page, vigil.url, vigil.read, "#/search")
+    truck, van = vigil.archived["truck"], vigil.archived["van"]
+    assert windows_of(search(page, "a truck unloading crates"))[0] == truck
+    recent = windows_of(search(page, "a truck unloading crates", Time="24h"))
+    assert truck not in recent
+    assert van in recent
+    hits = search(page, "a bicycle", Camera="street", Time="")
+    assert vigil.archived["bicycle"] not in windows_of(hits)
+    expect(hits.locator(".hit-camera")).to_have_text(["Street"] * hits.count())
+    hits = search(page, "a person", Camera="", **{"Detected rule": "person"})
+    assert hits.count() >= 1
+    expect(hits.locator(".badge.detected", has_text="person")).to_have_count(hits.count())
+    page.get_by_label("Detected rule").select_option("")
+    page.get_by_label("Time", exact=True).select_option("custom")
+    truck_s = int(truck.split(":")[1]) / 1000
+    page.get_by_label("From (UTC)").fill(utc_input(truck_s - 3600))
+    page.get_by_label("To (UTC)").fill(utc_input(truck_s + 3600))
+    assert windows_of(search(page, "anything at all")) == [truck]
+    page.reload()  # the search is in the address
+    expect(page.get_by_label("From (UTC)")).to_have_value(utc_input(truck_s - 3600))
+    expect(page.locator(".hit")).to_have_count(1)
+    assert windows_of(page.locator(".hit")) == [truck]
+
+
+def test_search_says_when_nothing_matches(vigil: LiveVigil, page: Page) -> None:
+    sign_in(page, vigil.url, vigil.read, "#/search")
+    hits = search(page, "a bicycle", Camera="ghost", Time="1h")
+    expect(hits).to_have_count(0)
+    expect(page.locator(".message")).to_contain_text("Nothing matches")
+    expect(page.locator(".search-count")).to_have_text("0 windows")
+    search(page, "   ", Camera="", Time="")
+    expect(page.get_by_role("alert")).to_contain_text("Check the search")
+
+
+def test_search_explains_a_missing_archive_and_errors(vigil: LiveVigil, page: Page) -> None:
+    answers = iter([(503, "this API has no archive configured"), (500, "the archive broke")])
+
+    def failing(route: Route) -> None:
+        status, detail = next(answers)
+        route.fulfill(status=status, json={"detail": detail})
+
+    page.route(re.compile(r"/v1/search\?"), failing)
+    sign_in(page, vigil.url, vigil.read, "#/search")
+    search(page, "a bicycle")
+    expect(page.locator(".message")).to_contain_text("The archive isn't configured")
+    search(page, "a bicycle")
+    expect(page.get_by_role("alert")).to_contain_text("Search failed")
+    expect(page.get_by_role("alert")).to_contain_text("the archive broke")
+
+
+def test_search_lists_matching_alerts_linked_to_their_page(
+    vigil: LiveVigil, page: Page, summarized_alert: str
+) -> None:
+    alert = open_alert_of(vigil, "loiter")
+
+    def with_alerts(route: Route) -> None:
+        route.fulfill(json={**route.fetch().json(), "alerts": [alert]})
+
+    page.route(re.compile(r"/v1/search\?"), with_alerts)
+    sign_in(page, vigil.url, vigil.read, "#/search")
+    search(page, "someone loitering by the bikes")
+    found = page.locator(".search-alerts")
+    expect(found.locator("h2")).to_have_text("Alerts (1)")
+    expect(page.locator(".search-count")).to_contain_text("1 alert")
+    found.get_by_role("link").click()
+    expect(page.locator("h1")).to_have_text("Is someone loitering by the parked bikes?")
+
+
+def test_a_buffered_window_plays_its_clip(
+    vigil: LiveVigil, page: Page, artifacts_dir: Path
+) -> None:
+    def clip_ready() -> bool:
+        params = {"q": "scripted scene", "camera": "street", "since": time.time() - 300}
+        with vigil.http() as http:
+            windows = http.get("/v1/search", params=params).json()["windows"]
+        return any(window["clip_url"] for window in windows)
+
+    wait_for(clip_ready, 60, "an archived window whose frames are buffered")
+    sign_in(page, vigil.url, vigil.read, "#/search")
+    hits = search(page, "scripted scene", Camera="street", Time="1h")
+    buffered = hits.filter(has=page.locator(".badge.clip")).first
+    expect(buffered).to_contain_text("A scripted scene from")
+    buffered.get_by_role("button").click()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('dialog video');"
+        " return v && v.readyState >= 2 && v.videoWidth > 0 && v.currentTime > 0.3; }"
+    )
+    expect(page.locator("dialog video")).to_have_attribute("src", re.compile("^blob:"))
+    shot(page, artifacts_dir, "search-clip")
+
+
 def test_every_page_at_laptop_and_phone_size(
     vigil: LiveVigil, page: Page, summarized_alert: str, artifacts_dir: Path
 ) -> None:
     sign_in(page, vigil.url, vigil.admin)
     routes = {"cameras": "#/cameras", "alerts": "#/alerts", "alert": f"#/alerts/{summarized_alert}",
-              "ask": "#/ask", "rules": "#/rules", "webhooks": "#/webhooks"}  # fmt: skip
+              "search": "#/search?q=a+person+on+a+bicycle", "ask": "#/ask", "rules": "#/rules",
+              "webhooks": "#/webhooks"}  # fmt: skip
     for size_name, size in (("laptop", LAPTOP), ("phone", PHONE)):
         page.set_viewport_size(size)  # type: ignore[arg-type]
         for name, route in routes.items():
@@ -351,7 +509,17 @@ def test_the_pages_are_reachable_by_keyboard(vigil: LiveVigil, page: Page) -> No
     for _ in range(12):
         page.keyboard.press("Tab")
         reached.append(page.evaluate("document.activeElement.textContent.trim()"))
-    for name in ("Skip to content", "Cameras", "Alerts", "Ask", "Rules", "Webhooks", "Sign out"):
+    names = (
+        "Skip to content",
+        "Cameras",
+        "Alerts",
+        "Search",
+        "Ask",
+        "Rules",
+        "Webhooks",
+        "Sign out",
+    )
+    for name in names:
         assert name in reached
     while page.evaluate("document.activeElement.textContent.trim()") != "Ask":
         page.keyboard.press("Shift+Tab")

@@ -9,6 +9,7 @@ import * as alertsPage from "./pages/alerts.js";
 import * as askPage from "./pages/ask.js";
 import * as camerasPage from "./pages/cameras.js";
 import * as rulesPage from "./pages/rules.js";
+import * as searchPage from "./pages/search.js";
 import * as signinPage from "./pages/signin.js";
 import * as webhooksPage from "./pages/webhooks.js";
 import { currentRoute, go } from "./router.js";
@@ -18,6 +19,7 @@ import { LiveFeed } from "./sse.js";
 const PAGES = {
   cameras: { title: "Cameras", page: camerasPage },
   alerts: { title: "Alerts", page: alertsPage },
+  search: { title: "Search", page: searchPage },
   ask: { title: "Ask", page: askPage },
   rules: { title: "Rules", page: rulesPage },
   webhooks: { title: "Webhooks", page: webhooksPage },

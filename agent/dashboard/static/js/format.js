@@ -34,3 +34,13 @@ export function fps(value) {
 export function span(startS, endS) {
   return `${clock(startS)}–${clock(endS)} UTC`;
 }
+
+// A datetime-local field holds a UTC time here (as every time shown): "2026-01-01T10:00".
+export function fromUtcInput(value) {
+  const ms = value ? Date.parse(`${value}Z`) : NaN;
+  return Number.isFinite(ms) ? ms / 1000 : null;
+}
+
+export function toUtcInput(epochS) {
+  return new Date(epochS * 1000).toISOString().slice(0, 16);
+}

@@ -1,4 +1,5 @@
-// Hash routes: #/cameras, #/alerts?camera=…, #/alerts/al_…, #/ask, #/rules, #/webhooks.
+// Hash routes: #/cameras, #/alerts?camera=…, #/alerts/al_…, #/search?q=…, #/ask, #/rules,
+// #/webhooks.
 
 export function currentRoute() {
   const [path, search = ""] = location.hash.replace(/^#\/?/, "").split("?");

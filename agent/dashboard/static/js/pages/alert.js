@@ -2,6 +2,7 @@
 // and reasoning (clip times placed on the wall clock), the evidence clip (its frames carry
 // their burned timestamps) and acknowledgement.
 
+import { showClip } from "../clip.js";
 import { failureNotice, h, notice, pageHeading, replace } from "../dom.js";
 import { dateTime, percent, span } from "../format.js";
 import { placedText } from "../placed.js";
@@ -63,12 +64,7 @@ class Evidence {
     try {
       const clip = await this.api.objectUrl(`/v1/alerts/${this.alertId}/evidence.mp4`);
       this.url = clip.url;
-      const video = h("video", {
-        src: clip.url, controls: true, muted: true, autoplay: true, loop: true, playsInline: true,
-        "aria-label": "Evidence clip with burned timestamps",
-      });
-      replace(this.node, video);
-      video.play().catch(() => {});
+      showClip(this.node, clip.url, "Evidence clip with burned timestamps");
     } catch (error) {
       replace(this.node, notice(error.status === 404 ? "empty" : "error", "No evidence clip", error.message));
     }
