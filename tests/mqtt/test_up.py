@@ -94,7 +94,7 @@ async def test_switching_a_rule_from_mqtt_closes_its_alert_and_skips_it_in_windo
             events = [json.loads(p)["type"] for p in seen.payloads(f"{prefix}/alerts")]
             lifecycle = [event for event in events if event != "summary"]
             assert lifecycle[0] == "new"
-            assert lifecycle[-1] == "end"
+            assert "end" in lifecycle
             await until(lambda: len(asked_since(engine, switched_off + 1)) >= 2, "windows", 20)
             assert all(rules == ("bikes",) for rules in asked_since(engine, switched_off + 1))
             rule = (await api.get("/v1/rules/person")).json()
