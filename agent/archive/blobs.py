@@ -17,6 +17,10 @@ from pyarrow import fs
 from agent.archive.settings import S3_SCHEME, ArchiveSettings, S3Settings
 
 S3_TIMEOUT_S = 10.0
+# A still window shows the thumbnail of the window it is unchanged since when that one
+# started at most this long before it; retention relies on the bound to find the windows
+# that still show a thumbnail whose own window it deletes.
+SHARED_THUMBNAIL_MS = 3_600_000
 
 
 class BlobStore:

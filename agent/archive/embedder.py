@@ -3,12 +3,15 @@ package ships, loaded offline and only when its files are the ones Vigil was tes
 
 The model runs as a numpy forward pass of its BERT encoder: the steps sentence-transformers
 takes for all-MiniLM-L6-v2 (tokens, encoder, mean pooling, L2 normalisation), in float32,
-without torch, which Vigil's image does not hold."""
+without torch, which Vigil's image does not hold. The dense layers run on the real tokens
+of a batch laid end to end, without padding; only attention pads each text to the
+batch's longest."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +25,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from tokenizers import Encoding, Tokenizer
 
 DEFAULT_THREADS = 2
-BATCH_TOKENS = 512  # per forward pass, counting padding: texts of similar lengths together
+BATCH_TOKENS = 2048  # per forward pass, counting attention's padding
 GELU_ROWS = 64  # rows per GELU pass: a (64, 1536) block stays in cache through erf's steps
 
 Floats = npt.NDArray[np.float32]
@@ -78,17 +81,58 @@ class ModelFilesError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class Bert:
-    """A BERT encoder's weights (safetensors names) and the numbers its pass needs."""
+class Linear:
+    """torch.nn.Linear: the weight is (out, in)."""
 
-    weights: Mapping[str, Floats]
-    layers: int
+    weight: Floats
+    bias: Floats
+
+    def __call__(self, x: Floats) -> Floats:
+        result: Floats = x @ self.weight.T
+        result += self.bias
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class LayerNorm:
+    weight: Floats
+    bias: Floats
+    eps: np.float32
+
+    def __call__(self, x: Floats) -> Floats:
+        """Normalises the rows of ``x`` in place and returns it."""
+        x -= x.mean(axis=-1, keepdims=True)
+        variance = np.einsum("ij,ij->i", x, x)[:, None] / np.float32(x.shape[-1])
+        x /= np.sqrt(variance + self.eps)
+        x *= self.weight
+        x += self.bias
+        return x
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    qkv: Linear  # the query, key and value projections as one product
+    attention_output: Linear
+    attention_norm: LayerNorm
+    intermediate: Linear
+    output: Linear
+    output_norm: LayerNorm
+
+
+@dataclass(frozen=True, slots=True)
+class Bert:
+    """A BERT encoder's weights, arranged for the pass."""
+
+    word_embeddings: Floats
+    position_embeddings: Floats
+    token_type_embedding: Floats  # type 0: every text is one sentence
+    embeddings_norm: LayerNorm
+    layers: tuple[Layer, ...]
     heads: int
-    eps: float  # LayerNorm's
 
     @property
     def dim(self) -> int:
-        return int(self.weights["embeddings.word_embeddings.weight"].shape[1])
+        return int(self.word_embeddings.shape[1])
 
 
 class Embedder:
@@ -100,6 +144,7 @@ class Embedder:
         self._tokenizer = tokenizer
         self._bert = bert
         self.dim = bert.dim
+        self._threads = threads
         self._workers = ThreadPoolExecutor(threads, thread_name_prefix="embedder")
 
     @classmethod
@@ -128,7 +173,8 @@ class Embedder:
     def embed(self, texts: Sequence[str]) -> Floats:
         """Shape (len(texts), dim); an empty text embeds too."""
         encodings = self._tokenizer.encode_batch(list(texts))
-        batches = length_batches([len(encoding.ids) for encoding in encodings])
+        lengths = [len(encoding.ids) for encoding in encodings]
+        batches = length_batches(lengths, self._threads)
         passes = self._workers.map(self._forward, [[encodings[i] for i in b] for b in batches])
         vectors = np.empty((len(texts), self.dim), np.float32)
         for batch, batch_vectors in zip(batches, passes, strict=True):
@@ -136,8 +182,8 @@ class Embedder:
         return vectors
 
     def _forward(self, encodings: Sequence[Encoding]) -> Floats:
-        ids, mask = pad(encodings)
-        return normalise(mean_pool(hidden_states(self._bert, ids, mask), mask))
+        tokens = Tokens.of(encodings)
+        return normalise(mean_pool(hidden_states(self._bert, tokens), tokens))
 
 
 # ---- reading the model ----
@@ -183,101 +229,128 @@ def read_bert(directory: Path) -> Bert:
     config = json.loads((directory / "config.json").read_text())
     if config["hidden_act"] != "gelu" or config["position_embedding_type"] != "absolute":
         raise ModelFilesError(f"the model at {directory} is not a BERT this pass runs")
+    weights = load_file(directory / "model.safetensors")
+    eps = np.float32(config["layer_norm_eps"])
+
+    def linear(*names: str) -> Linear:
+        return Linear(
+            np.concatenate([weights[f"{name}.weight"] for name in names]),
+            np.concatenate([weights[f"{name}.bias"] for name in names]),
+        )
+
+    def norm(name: str) -> LayerNorm:
+        return LayerNorm(weights[f"{name}.weight"], weights[f"{name}.bias"], eps)
+
+    def layer(prefix: str) -> Layer:
+        attention = f"{prefix}.attention"
+        return Layer(
+            qkv=linear(*(f"{attention}.self.{name}" for name in ("query", "key", "value"))),
+            attention_output=linear(f"{attention}.output.dense"),
+            attention_norm=norm(f"{attention}.output.LayerNorm"),
+            intermediate=linear(f"{prefix}.intermediate.dense"),
+            output=linear(f"{prefix}.output.dense"),
+            output_norm=norm(f"{prefix}.output.LayerNorm"),
+        )
+
     return Bert(
-        weights=load_file(directory / "model.safetensors"),
-        layers=config["num_hidden_layers"],
+        word_embeddings=weights["embeddings.word_embeddings.weight"],
+        position_embeddings=weights["embeddings.position_embeddings.weight"],
+        token_type_embedding=weights["embeddings.token_type_embeddings.weight"][0],
+        embeddings_norm=norm("embeddings.LayerNorm"),
+        layers=tuple(layer(f"encoder.layer.{i}") for i in range(config["num_hidden_layers"])),
         heads=config["num_attention_heads"],
-        eps=config["layer_norm_eps"],
     )
 
 
-# ---- the forward pass: (batch, tokens) ids -> (batch, dim) unit vectors ----
+# ---- the forward pass: texts' token ids -> (texts, dim) unit vectors ----
 
 
-def length_batches(lengths: Sequence[int]) -> list[list[int]]:
-    """The texts' indices, shortest first, in batches of at most BATCH_TOKENS tokens once
-    padded to the batch's longest text; a longer text is a batch of its own."""
-    batches: list[list[int]] = [[]]
+def length_batches(lengths: Sequence[int], count: int) -> list[list[int]]:
+    """The texts' indices, shortest first, in ``count`` batches of about as many tokens
+    each (so ``count`` workers finish together), split further where a batch would pass
+    BATCH_TOKENS once padded to its longest text."""
+    total = sum(lengths)
+    batches: list[list[int]] = []
+    part, placed = -1, 0
     for i in sorted(range(len(lengths)), key=lengths.__getitem__):
-        if batches[-1] and (len(batches[-1]) + 1) * lengths[i] > BATCH_TOKENS:
+        # The share of the tokens, 0 to count - 1, that this text's middle falls in.
+        share = min(count - 1, (2 * placed + lengths[i]) * count // (2 * total))
+        if share != part or (len(batches[-1]) + 1) * lengths[i] > BATCH_TOKENS:
             batches.append([])
+            part = share
         batches[-1].append(i)
-    return [batch for batch in batches if batch]
+        placed += lengths[i]
+    return batches
 
 
-def pad(encodings: Sequence[Encoding]) -> tuple[Ints, Floats]:
-    """Token ids padded with [PAD] (0) to the longest, and the mask of the real tokens."""
-    longest = max(len(encoding.ids) for encoding in encodings)
-    ids = np.zeros((len(encodings), longest), np.int64)
-    mask = np.zeros((len(encodings), longest), np.float32)
-    for row, encoding in enumerate(encodings):
-        ids[row, : len(encoding.ids)] = encoding.ids
-        mask[row, : len(encoding.ids)] = 1.0
-    return ids, mask
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """A batch's texts' tokens end to end, the rows of the dense layers, and where each
+    sits in the (texts, longest) grid that attention pads them to."""
+
+    ids: Ints  # (tokens,)
+    positions: Ints  # (tokens,) in its text
+    slots: Ints  # (tokens,) row in the grid flattened to (texts * longest)
+    starts: Ints  # (texts,) each text's first token
+    lengths: Ints  # (texts,)
+    key_mask: Floats  # (texts, 1, 1, longest): 0 on tokens, -inf on padding
+
+    @classmethod
+    def of(cls, encodings: Sequence[Encoding]) -> Tokens:
+        """Every encoding holds at least [CLS] and [SEP]."""
+        lengths = np.array([len(encoding.ids) for encoding in encodings], np.int64)
+        starts = np.cumsum(lengths) - lengths
+        ids = np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.int64)
+        positions = np.arange(len(ids)) - np.repeat(starts, lengths)
+        longest = int(lengths.max())
+        slots = np.repeat(np.arange(len(lengths)) * longest, lengths) + positions
+        padding = np.arange(longest) >= lengths[:, None]
+        key_mask = np.where(padding, -np.inf, 0).astype(np.float32)[:, None, None, :]
+        return cls(ids, positions, slots, starts, lengths, key_mask)
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return len(self.lengths), self.key_mask.shape[-1]
 
 
-def hidden_states(bert: Bert, ids: Ints, mask: Floats) -> Floats:
-    """The last layer's hidden states, (batch, tokens, dim)."""
-    batch, tokens = ids.shape
-    hidden = embeddings(bert, ids)  # (batch * tokens, dim): the dense layers' matmuls
-    key_mask = np.where(mask == 0, -np.inf, 0).astype(np.float32)[:, None, None, :]
-    for layer in range(bert.layers):
-        prefix = f"encoder.layer.{layer}"
-        hidden = attention(bert, prefix, hidden.reshape(batch, tokens, -1), key_mask)
-        hidden = feed_forward(bert, prefix, hidden)
-    return hidden.reshape(batch, tokens, -1)
+def hidden_states(bert: Bert, tokens: Tokens) -> Floats:
+    """The last layer's hidden states, (tokens, dim)."""
+    hidden = embeddings(bert, tokens)
+    for layer in bert.layers:
+        hidden = attention(layer, bert.heads, hidden, tokens)
+        hidden = feed_forward(layer, hidden)
+    return hidden
 
 
-def embeddings(bert: Bert, ids: Ints) -> Floats:
-    w = bert.weights
-    summed = (
-        w["embeddings.word_embeddings.weight"][ids]
-        + w["embeddings.position_embeddings.weight"][: ids.shape[1]]
-        + w["embeddings.token_type_embeddings.weight"][0]  # one sentence: type 0
-    )
-    return layer_norm(bert, "embeddings.LayerNorm", summed.reshape(-1, bert.dim))
+def embeddings(bert: Bert, tokens: Tokens) -> Floats:
+    summed: Floats = bert.word_embeddings[tokens.ids]
+    summed += bert.position_embeddings[tokens.positions]
+    summed += bert.token_type_embedding
+    return bert.embeddings_norm(summed)
 
 
-def attention(bert: Bert, prefix: str, hidden: Floats, key_mask: Floats) -> Floats:
-    """Multi-head self-attention over the real tokens, then the residual's LayerNorm.
-    ``hidden`` is (batch, tokens, dim); the result is (batch * tokens, dim)."""
-    batch, tokens, dim = hidden.shape
-    flat = hidden.reshape(-1, dim)
-
-    def heads(name: str) -> Floats:  # (batch, heads, tokens, head_dim)
-        projected = linear(bert, f"{prefix}.attention.self.{name}", flat)
-        return projected.reshape(batch, tokens, bert.heads, -1).transpose(0, 2, 1, 3)
-
-    query, key, value = heads("query"), heads("key"), heads("value")
-    scores = query @ key.transpose(0, 1, 3, 2)  # (batch, heads, tokens, tokens)
+def attention(layer: Layer, heads: int, hidden: Floats, tokens: Tokens) -> Floats:
+    """Multi-head self-attention of each text's tokens over its own, then the residual's
+    LayerNorm; ``hidden`` is (tokens, dim) and so is the result."""
+    texts, longest = tokens.grid
+    grid = np.zeros((texts * longest, 3 * hidden.shape[1]), np.float32)
+    grid[tokens.slots] = layer.qkv(hidden)
+    # (3, texts, heads, longest, head_dim)
+    query, key, value = grid.reshape(texts, longest, 3, heads, -1).transpose(2, 0, 3, 1, 4)
+    scores = query @ key.transpose(0, 1, 3, 2)  # (texts, heads, longest, longest)
     scores *= np.float32(1 / np.sqrt(query.shape[-1]))
-    scores += key_mask  # padding: -inf, no weight
+    scores += tokens.key_mask  # padding: -inf, no weight
     context = softmax(scores) @ value
-    context = context.transpose(0, 2, 1, 3).reshape(-1, dim)
-    output = linear(bert, f"{prefix}.attention.output.dense", context)
-    return layer_norm(bert, f"{prefix}.attention.output.LayerNorm", output + flat)
+    rows = context.transpose(0, 2, 1, 3).reshape(texts * longest, -1)[tokens.slots]
+    output = layer.attention_output(rows)
+    output += hidden
+    return layer.attention_norm(output)
 
 
-def feed_forward(bert: Bert, prefix: str, hidden: Floats) -> Floats:
-    inner = gelu(linear(bert, f"{prefix}.intermediate.dense", hidden))
-    output = linear(bert, f"{prefix}.output.dense", inner)
-    return layer_norm(bert, f"{prefix}.output.LayerNorm", output + hidden)
-
-
-def linear(bert: Bert, name: str, x: Floats) -> Floats:
-    """torch.nn.Linear: the weight is (out, in)."""
-    result: Floats = x @ bert.weights[f"{name}.weight"].T
-    result += bert.weights[f"{name}.bias"]
-    return result
-
-
-def layer_norm(bert: Bert, name: str, x: Floats) -> Floats:
-    centred: Floats = x - x.mean(axis=-1, keepdims=True)
-    variance = np.square(centred).mean(axis=-1, keepdims=True)
-    centred /= np.sqrt(variance + np.float32(bert.eps))
-    centred *= bert.weights[f"{name}.weight"]
-    centred += bert.weights[f"{name}.bias"]
-    return centred
+def feed_forward(layer: Layer, hidden: Floats) -> Floats:
+    output = layer.output(gelu(layer.intermediate(hidden)))
+    output += hidden
+    return layer.output_norm(output)
 
 
 def gelu(x: Floats) -> Floats:
@@ -327,26 +400,28 @@ def erf(x: Floats) -> Floats:
 
 
 def polynomial(coefficients: Floats, x: Floats) -> Floats:
-    """Horner's rule in place, highest power first."""
-    result = np.full_like(x, coefficients[0])
-    for coefficient in coefficients[1:]:
+    """Horner's rule in place, highest power first (at least two coefficients)."""
+    result: Floats = x * coefficients[0]
+    result += coefficients[1]
+    for coefficient in coefficients[2:]:
         result *= x
         result += coefficient
     return result
 
 
 def softmax(x: Floats) -> Floats:
-    exp: Floats = np.exp(x - x.max(axis=-1, keepdims=True))
-    exp /= exp.sum(axis=-1, keepdims=True)
-    return exp
+    """Over the last axis, in place."""
+    x -= x.max(axis=-1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=-1, keepdims=True)
+    return x
 
 
-def mean_pool(hidden: Floats, mask: Floats) -> Floats:
-    """The mean of the real tokens' states (sentence-transformers' Pooling, mean mode)."""
-    summed = np.einsum("btd,bt->bd", hidden, mask)
-    counts = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
-    result: Floats = summed / counts
-    return result
+def mean_pool(hidden: Floats, tokens: Tokens) -> Floats:
+    """The mean of each text's token states (sentence-transformers' Pooling, mean mode)."""
+    summed: Floats = np.add.reduceat(hidden, tokens.starts, axis=0)
+    summed /= tokens.lengths[:, None].astype(np.float32)
+    return summed
 
 
 def normalise(vectors: Floats) -> Floats:

@@ -26,7 +26,7 @@ from lancedb.index import FTS, Bitmap, BTree, HnswSq, LabelList
 from lancedb.query import AsyncStandardQuery
 from lancedb.table import AsyncTable
 
-from agent.archive.blobs import BlobStore
+from agent.archive.blobs import SHARED_THUMBNAIL_MS, BlobStore
 from agent.archive.settings import ArchiveSettings
 from agent.pipeline.archive_records import RuleVerdict, WindowRecord
 
@@ -277,18 +277,41 @@ class ArchiveStore:
         return vectors
 
     async def delete_windows_before(self, cutoff_ms: int) -> int:
-        """Deletes the windows that ended before ``cutoff_ms`` and their thumbnails; the
-        thumbnails first, so a failure leaves rows to retry, never files nobody lists."""
+        """Deletes the windows that ended before ``cutoff_ms`` and the thumbnails that no
+        window left shows; the thumbnails first, so a failure leaves rows to retry, never
+        files nobody lists."""
         predicate = f"end_ms < {int(cutoff_ms)}"
+        # Still windows kept that may show the thumbnail of a window deleted here: they
+        # start within SHARED_THUMBNAIL_MS of it.
+        sharing = (
+            f"end_ms >= {int(cutoff_ms)} AND start_ms < {int(cutoff_ms) + SHARED_THUMBNAIL_MS}"
+            " AND unchanged_since IS NOT NULL"
+        )
         async with self._writing:
             count = await self._table.count_rows(predicate)
             if count == 0:
                 return 0
-            query = self._table.query().where(f"{predicate} AND thumbnail IS NOT NULL")
-            thumbnails = (await query.select(["thumbnail"]).to_arrow()).column("thumbnail")
-            await asyncio.to_thread(self.blobs.delete, thumbnails.to_pylist())
+            thumbnails = await self._thumbnails(predicate) - await self._thumbnails(sharing)
+            await asyncio.to_thread(self.blobs.delete, sorted(thumbnails))
             await self._table.delete(predicate)
         return count
+
+    async def _thumbnails(self, predicate: str) -> set[str]:
+        query = self._table.query().where(f"{predicate} AND thumbnail IS NOT NULL")
+        column = (await query.select(["thumbnail"]).to_arrow()).column("thumbnail")
+        return set(column.to_pylist())
+
+    async def analysed_thumbnails(self, window_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """The analysed windows among ``window_ids`` that have a thumbnail: window id ->
+        (start_ms, thumbnail)."""
+        if not window_ids:
+            return {}
+        listed = ", ".join(sql_string(window_id) for window_id in window_ids)
+        query = self._table.query().where(
+            f"window_id IN ({listed}) AND unchanged_since IS NULL AND thumbnail IS NOT NULL"
+        )
+        table = await query.select(["window_id", "start_ms", "thumbnail"]).to_arrow()
+        return {row["window_id"]: (row["start_ms"], row["thumbnail"]) for row in table.to_pylist()}
 
     async def optimize(self, keep_versions_for: timedelta = KEEP_VERSIONS_FOR) -> None:
         """Compacts small files, folds new rows into the indexes and removes versions

@@ -12,8 +12,9 @@ over one camera's whole archive. Then two runs of the committer: records XADDed 
 ``archive`` stream with each window's middle frame (demo street footage) buffered, drained
 by ``Committer.collect`` and ``commit`` in batches of the default size into the same
 table: once with the still share, once with every window analysed. Sizes: the table's
-files after compaction, per row, and the thumbnails the committer cut, times the windows
-of a camera-day.
+files after compaction, per row, and the thumbnails the committer cut in the run with the
+still share, per window of that run (still windows show their analysed window's), times
+the windows of a camera-day.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ async def _bench(config: BenchConfig, folder: Path, redis_url: str) -> Figures:
     row_bytes = await table_bytes(store, folder / "archive" / f"{TABLE}.lance") / config.rows
     parts = TimedParts(store, embedder, SETTINGS.thumbnail_width)
     result |= await commit_runs(parts, redis_url, config, rng)
-    result |= _sizes(row_bytes, folder / "archive" / "thumbnails")
+    result |= _sizes(row_bytes, folder / "archive" / "thumbnails", config.commit_rows)
     return result | NOT_MEASURED | {"run_s": round(time.perf_counter() - started, 1)}
 
 
@@ -232,11 +233,13 @@ async def searches(
 
 
 class TimedParts(ArchiveParts):
-    """The committer's parts, timing the embedding and the thumbnails (in their thread)."""
+    """The committer's parts, timing the embedding and the thumbnails (each in its
+    thread, side by side) and counting the thumbnails cut."""
 
     def __init__(self, store: ArchiveStore, embedder: Embedder, thumbnail_width: int) -> None:
         super().__init__(store, embedder, thumbnail_width)
         self.spent_s: dict[str, list[float]] = defaultdict(list)
+        self.thumbnails_cut = 0
 
     def embed_captions(self, records: Sequence[WindowRecord]) -> list[np.ndarray]:
         with _timed(self.spent_s, "embed"):
@@ -246,7 +249,9 @@ class TimedParts(ArchiveParts):
         self, records: Sequence[WindowRecord], frames: dict[str, FrameRecord]
     ) -> dict[str, str]:
         with _timed(self.spent_s, "thumbnails"):
-            return super().store_thumbnails(records, frames)
+            uris = super().store_thumbnails(records, frames)
+        self.thumbnails_cut += len(uris)
+        return uris
 
 
 class TimedCommitter(Committer):
@@ -287,11 +292,13 @@ async def commit_run(
     rng: random.Random,
 ) -> Figures:
     """Rows per second from the stream into the table, and where the time went (ms per
-    row): embedding, thumbnails (decode, scale, encode, write), Redis (reading records
-    and frames), upsert (with the commit's counter and ack)."""
+    row): reading the records (Redis); building the rows (frames read, thumbnails and
+    embedding side by side), within which the embedding and the thumbnails (decode,
+    scale, encode, write) on their own; upsert (with the commit's counter and ack)."""
     records = list(layout_records(layout, rng))
     await _load(client, records, frames)
     parts.spent_s.clear()
+    parts.thumbnails_cut = 0
     committer = TimedCommitter(client, parts)
     await committer.ensure_group()
     stop = asyncio.Event()
@@ -311,12 +318,11 @@ async def commit_run(
     return {
         "rows_per_s": round(committed / elapsed, 1),
         "committed": committed,
+        "thumbnails_cut": parts.thumbnails_cut,
+        "ms_per_row_collect": round(spent["collect"] * per_row_ms, 2),
+        "ms_per_row_rows": round(spent["rows"] * per_row_ms, 2),
         "ms_per_row_embed": round(spent["embed"] * per_row_ms, 2),
-        "ms_per_row_thumbnails": round(spent["thumbnails"] * per_row_ms, 2),
-        "ms_per_row_redis": round(
-            (spent["collect"] + spent["rows"] - spent["embed"] - spent["thumbnails"]) * per_row_ms,
-            2,
-        ),
+        "ms_per_row_thumbnails": round(spent.get("thumbnails", 0.0) * per_row_ms, 2),
         "ms_per_row_upsert": round((spent["commit"] - spent["rows"]) * per_row_ms, 2),
     }
 
@@ -347,7 +353,13 @@ def _table_layout(config: BenchConfig) -> Layout:
 def _commit_layout(config: BenchConfig, still_share: float, run: int) -> Layout:
     """Other cameras on a day after the table's, every 8-s window in a row."""
     first_ms = T0_MS + (math.ceil(config.days) + run) * DAY_MS
-    return Layout(config.commit_cameras, config.commit_rows, 0, still_share, first_ms, f"live{run}")
+    return Layout(
+        config.commit_cameras, config.commit_rows, 0, still_share, first_ms, _commit_prefix(run)
+    )
+
+
+def _commit_prefix(run: int) -> str:
+    return f"live{run}"
 
 
 async def table_bytes(store: ArchiveStore, table_dir: Path) -> int:
@@ -359,15 +371,19 @@ async def table_bytes(store: ArchiveStore, table_dir: Path) -> int:
     return _folder_bytes(table_dir)
 
 
-def _sizes(row_bytes: float, thumbnails: Path) -> Figures:
-    files = [path.stat().st_size for path in thumbnails.rglob("*.jpg")]
+def _sizes(row_bytes: float, thumbnails: Path, windows: int) -> Figures:
+    """Bytes per camera-day: the rows', and the thumbnails' that the run with the still
+    share wrote (its cameras' folders) spread over its ``windows``, as a still window
+    that shows its analysed window's thumbnail adds no file."""
+    files = [path.stat().st_size for path in thumbnails.glob(f"{_commit_prefix(0)}-*/*/*.jpg")]
     thumbnail_bytes = sum(files) / len(files) if files else 0.0
     rows = round(row_bytes * CAMERA_DAY_WINDOWS)
-    thumbs = round(thumbnail_bytes * CAMERA_DAY_WINDOWS)
+    thumbs = round(sum(files) / windows * CAMERA_DAY_WINDOWS)
     return {
         "archive_row_bytes": round(row_bytes),
         "thumbnail_bytes_mean": round(thumbnail_bytes),
         "thumbnails_measured": len(files),
+        "thumbnails_per_window": round(len(files) / windows, 3),
         "camera_day_windows": CAMERA_DAY_WINDOWS,
         "archive_rows_bytes_per_camera_day": rows,
         "archive_thumbnail_bytes_per_camera_day": thumbs,

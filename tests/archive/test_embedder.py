@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
+import itertools
 import math
 import shutil
 import subprocess
@@ -15,7 +16,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.archive.embedder import MODELS, Embedder, ModelFilesError, erf, package_directory
+from agent.archive.embedder import (
+    BATCH_TOKENS,
+    MODELS,
+    Embedder,
+    ModelFilesError,
+    erf,
+    length_batches,
+    package_directory,
+)
 from tests.archive.conftest import MODEL
 
 CAPTIONS = [
@@ -65,6 +74,27 @@ def test_concurrent_calls_give_the_same_vectors(embedder: Embedder) -> None:
         results = list(pool.map(embedder.embed, [CAPTIONS] * 4))
     for vectors in results:
         np.testing.assert_array_equal(vectors, expected)
+
+
+def test_texts_are_batched_shortest_first_in_even_shares_for_the_workers() -> None:
+    lengths = [12, 30, 18, 14, 20, 16, 25, 19, 13, 22]
+    batches = length_batches(lengths, 2)
+    assert len(batches) == 2
+    order = list(itertools.chain.from_iterable(batches))
+    assert sorted(order) == list(range(len(lengths)))
+    assert [lengths[i] for i in order] == sorted(lengths)
+    tokens = [sum(lengths[i] for i in batch) for batch in batches]
+    assert abs(tokens[0] - tokens[1]) <= max(lengths)
+    assert length_batches(lengths, 1) == [sorted(range(len(lengths)), key=lengths.__getitem__)]
+    assert length_batches([], 2) == []
+
+
+def test_a_batch_never_passes_its_padded_budget() -> None:
+    """Attention pads a batch to its longest text: that bounds its scores' memory."""
+    lengths = [8] * 300 + [256] * 20
+    batches = length_batches(lengths, 2)
+    assert all(len(batch) * max(lengths[i] for i in batch) <= BATCH_TOKENS for batch in batches)
+    assert sorted(itertools.chain.from_iterable(batches)) == list(range(len(lengths)))
 
 
 def test_erf_is_within_5e_7_of_the_exact_one() -> None:

@@ -30,7 +30,11 @@ def test_bench_archive_commits_searches_and_sizes_a_small_archive() -> None:
     assert 0 < report["camera_search_p50_ms"] <= report["camera_search_p95_ms"]
     assert 0 < report["camera_scan_p50_ms"] <= report["camera_scan_p95_ms"]
     assert report["vector_recall_at_20"] == 1.0  # no vector index below 100,000 rows: exact
-    assert report["thumbnails_measured"] == 600  # every window, still or not, has one
+    assert report["thumbnails_cut_analysed_only"] == 300  # each analysed window cuts its own
+    # A still window shows the thumbnail of the window it is unchanged since.
+    assert 100 < report["thumbnails_cut"] < 250
+    assert report["thumbnails_measured"] == report["thumbnails_cut"]
+    assert report["thumbnails_per_window"] == round(report["thumbnails_cut"] / 300, 3)
     assert 1_000 < report["thumbnail_bytes_mean"] < 30_000  # a 320-px JPEG of the street
     assert report["archive_row_bytes"] > 0
     assert report["archive_bytes_per_camera_day"] == (
