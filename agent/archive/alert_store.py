@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import lancedb
 import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS, Bitmap, BTree
@@ -27,16 +25,14 @@ from lancedb.query import AsyncStandardQuery, ColumnOrdering
 from lancedb.table import AsyncTable
 
 from agent.archive.blobs import BlobStore
+from agent.archive.search import rank_fusion_scores
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import KEEP_VERSIONS_FOR, ArchiveSchemaError, sql_string
+from agent.archive.tables import connect, retry_on_conflict
 from agent.pipeline.alert_records import AlertFilter, AlertKey, AlertRecord
 
-log = logging.getLogger(__name__)
-
 TABLE = "alerts"
-WRITE_ATTEMPTS = 3
 WRITE_RETRY_S = 0.5
-RRF_K = 60
 INDEXES: dict[str, FTS | Bitmap | BTree] = {
     "alert_id": BTree(),
     "camera": Bitmap(),
@@ -170,7 +166,7 @@ class AlertStore:
         cls, settings: ArchiveSettings, data_dir: Path, dim: int, blobs: BlobStore
     ) -> AlertStore:
         """The archiver's store: creates and indexes the table when missing."""
-        db = await _connect(settings, data_dir)
+        db = await connect(settings, data_dir)
         try:
             table = await db.create_table(TABLE, schema=alerts_schema(dim), exist_ok=True)
         except ValueError as error:
@@ -188,7 +184,7 @@ class AlertStore:
         cls, settings: ArchiveSettings, data_dir: Path, blobs: BlobStore
     ) -> AlertStore | None:
         """A reader's store; None while no archiver has created the table."""
-        db = await _connect(settings, data_dir)
+        db = await connect(settings, data_dir)
         try:
             table = await db.open_table(TABLE)
         except ValueError:
@@ -288,28 +284,13 @@ class AlertStore:
                     await self._table.create_index(column, config=config)
 
     async def _retried(self, write: Callable[[], Awaitable[object]]) -> None:
-        """A write that another process's commit may pre-empt (the archiver's and the
-        API's): tried again, a RuntimeError after WRITE_ATTEMPTS."""
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                async with self._writing:
-                    await write()
-                return
-            except RuntimeError as error:
-                if "Retryable commit conflict" not in str(error) or attempt == WRITE_ATTEMPTS:
-                    raise
-                log.info("archive alerts: write pre-empted by another writer (try %d)", attempt)
-                await asyncio.sleep(WRITE_RETRY_S * attempt)
+        """A write the other process's commit may pre-empt (the archiver's and the API's)."""
+        await retry_on_conflict(write, self._writing, WRITE_RETRY_S, "alerts write")
 
 
 def fuse(rankings: Sequence[Sequence[AlertRecord]], limit: int) -> list[AlertRecord]:
     """Reciprocal rank fusion; ties go to the newer alert."""
-    scores: dict[str, float] = {}
-    records: dict[str, AlertRecord] = {}
-    for ranking in rankings:
-        for rank, record in enumerate(ranking, start=1):
-            scores[record.id] = scores.get(record.id, 0.0) + 1.0 / (RRF_K + rank)
-            records[record.id] = record
+    scores, records = rank_fusion_scores(rankings, lambda record: record.id)
     best = sorted(scores, key=lambda key: (-scores[key], -records[key].opened_at))[:limit]
     return [records[alert_id] for alert_id in best]
 
@@ -322,11 +303,3 @@ async def _records(
         query = query.where(predicate)
     rows = await query.select(["record", rank_column]).limit(limit).to_list()
     return [AlertRecord.model_validate_json(row["record"]) for row in rows]
-
-
-async def _connect(settings: ArchiveSettings, data_dir: Path) -> lancedb.AsyncConnection:
-    return await lancedb.connect_async(
-        settings.resolved_uri(data_dir),
-        storage_options=settings.storage_options() or None,
-        read_consistency_interval=timedelta(seconds=settings.read_consistency_s),
-    )

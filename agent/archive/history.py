@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from agent.archive.embedder import Embedder
-from agent.archive.search import cosine_similarity, search_windows
+from agent.archive.search import cosine_similarity, search_windows_near
 from agent.archive.store import ArchiveStore, Detection, StoredWindow, WindowFilter
 
 # The windows whose captions the model reads, at most; more would not fit its context.
@@ -197,14 +197,11 @@ async def _evidence_windows(
     if await store.count_windows(where, captioned=True) <= EVIDENCE_WINDOWS:
         windows, _vectors = await store.captioned_windows(where)
         return windows
-    hits = await search_windows(store, embedder, question, where, EVIDENCE_WINDOWS)
-    if not hits:
-        return []
-    query, vectors = await asyncio.gather(
-        asyncio.to_thread(embedder.embed, [question]),
-        store.vectors([hit.window.window_id for hit in hits]),
-    )
-    similarity = cosine_similarity(vectors, query[0])
+    text = question.strip()
+    [vector] = await asyncio.to_thread(embedder.embed, [text])
+    hits = await search_windows_near(store, text, vector, where, EVIDENCE_WINDOWS)
+    vectors = await store.vectors([hit.window.window_id for hit in hits])
+    similarity = cosine_similarity(vectors, vector)
     return [
         hit.window for hit, score in zip(hits, similarity, strict=True) if score >= MIN_SIMILARITY
     ]

@@ -10,17 +10,27 @@ never a match.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from agent.archive.embedder import Embedder
 from agent.archive.store import ArchiveStore, StoredWindow, WindowFilter
 
-__all__ = ["WindowFilter", "WindowHit", "fuse", "scan_windows", "search_windows"]
+__all__ = [
+    "WindowFilter",
+    "WindowHit",
+    "fuse",
+    "rank_fusion_scores",
+    "scan_windows",
+    "search_windows",
+    "search_windows_near",
+]
 
 RRF_K = 60
+T = TypeVar("T")
 # Each ranking offers this many times `limit` candidates, so a window ranked fairly
 # well by both can still overtake one ranked first by only one.
 CANDIDATES_PER_RESULT = 2
@@ -38,10 +48,16 @@ async def search_windows(
     """The best ``limit`` windows matching ``where`` for ``text``, best first.
     Raises ValueError for a blank text or a limit below 1."""
     query = _query_text(text, limit)
-    vector = await _embed(embedder, query)
+    return await search_windows_near(store, query, await _embed(embedder, query), where, limit)
+
+
+async def search_windows_near(
+    store: ArchiveStore, text: str, vector: np.ndarray, where: WindowFilter, limit: int
+) -> list[WindowHit]:
+    """``search_windows`` with the text's vector already at hand."""
     depth = limit * CANDIDATES_PER_RESULT
     by_words, by_meaning = await asyncio.gather(
-        store.text_search(query, where, depth), store.vector_search(vector, where, depth)
+        store.text_search(text, where, depth), store.vector_search(vector, where, depth)
     )
     return fuse([by_words, by_meaning], limit)
 
@@ -62,16 +78,24 @@ async def scan_windows(
 
 
 def fuse(rankings: Sequence[Sequence[StoredWindow]], limit: int, k: int = RRF_K) -> list[WindowHit]:
-    """Reciprocal rank fusion: a window scores the sum of 1 / (k + rank) over the
-    rankings it is in (rank from 1); ties go to the smaller window id."""
-    scores: dict[str, float] = {}
-    windows: dict[str, StoredWindow] = {}
-    for ranking in rankings:
-        for rank, window in enumerate(ranking, start=1):
-            scores[window.window_id] = scores.get(window.window_id, 0.0) + 1.0 / (k + rank)
-            windows[window.window_id] = window
+    """Reciprocal rank fusion of windows; ties go to the smaller window id."""
+    scores, windows = rank_fusion_scores(rankings, lambda window: window.window_id, k)
     best = sorted(scores, key=lambda window_id: (-scores[window_id], window_id))[:limit]
     return [WindowHit(windows[window_id], scores[window_id]) for window_id in best]
+
+
+def rank_fusion_scores(
+    rankings: Sequence[Sequence[T]], key: Callable[[T], str], k: int = RRF_K
+) -> tuple[dict[str, float], dict[str, T]]:
+    """Reciprocal rank fusion: an item scores the sum of 1 / (k + rank) over the rankings
+    it is in (rank from 1). Returns the scores and the items, both by key."""
+    scores: dict[str, float] = {}
+    items: dict[str, T] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[key(item)] = scores.get(key(item), 0.0) + 1.0 / (k + rank)
+            items[key(item)] = item
+    return scores, items
 
 
 def cosine_similarity(vectors: np.ndarray, vector: np.ndarray) -> np.ndarray:

@@ -19,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import lancedb
 import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS, Bitmap, BTree, HnswSq, LabelList
@@ -28,6 +27,7 @@ from lancedb.table import AsyncTable
 
 from agent.archive.blobs import SHARED_THUMBNAIL_MS, BlobStore
 from agent.archive.settings import ArchiveSettings
+from agent.archive.tables import connect, retry_on_conflict
 from agent.pipeline.archive_records import RuleVerdict, WindowRecord
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 TABLE = "windows"
 # Versions a reader in another process may still be reading; older ones are removed.
 KEEP_VERSIONS_FOR = timedelta(minutes=10)
-OPTIMIZE_ATTEMPTS = 3
 OPTIMIZE_RETRY_S = 1.0
 # Below this an exact (flat) scan of the filtered rows is fast enough and never misses:
 # 100,000 rows of 384 floats take ~250 ms on two cores; past it an approximate index pays.
@@ -218,11 +217,7 @@ class ArchiveStore:
         time would race it for the same index."""
         uri = settings.resolved_uri(data_dir)
         blobs = await asyncio.to_thread(BlobStore.open, settings, data_dir)
-        db = await lancedb.connect_async(
-            uri,
-            storage_options=settings.storage_options() or None,
-            read_consistency_interval=timedelta(seconds=settings.read_consistency_s),
-        )
+        db = await connect(settings, data_dir)
         try:
             table = await db.create_table(TABLE, schema=windows_schema(dim), exist_ok=True)
         except ValueError as error:
@@ -317,17 +312,13 @@ class ArchiveStore:
         """Compacts small files, folds new rows into the indexes and removes versions
         older than ``keep_versions_for``. This store's writes wait meanwhile; a write
         from elsewhere that commits first wins, and the compaction is tried again (a
-        RuntimeError after OPTIMIZE_ATTEMPTS: try at the next period)."""
-        for attempt in range(1, OPTIMIZE_ATTEMPTS + 1):
-            try:
-                async with self._writing:
-                    await self._table.optimize(cleanup_older_than=keep_versions_for)
-                return
-            except RuntimeError as error:
-                if "Retryable commit conflict" not in str(error) or attempt == OPTIMIZE_ATTEMPTS:
-                    raise
-                log.info("archive optimize pre-empted by another writer (try %d)", attempt)
-                await asyncio.sleep(OPTIMIZE_RETRY_S * attempt)
+        RuntimeError after WRITE_ATTEMPTS: try at the next period)."""
+        await retry_on_conflict(
+            lambda: self._table.optimize(cleanup_older_than=keep_versions_for),
+            self._writing,
+            OPTIMIZE_RETRY_S,
+            "optimize",
+        )
 
     async def ensure_indexes(self) -> None:
         """Creates the indexes that are missing (new rows reach them at ``optimize``)."""
