@@ -301,6 +301,85 @@ def test_ask_without_an_engine_says_the_engine_is_unavailable(
         page.goto("about:blank")  # ends the live feed, so the server stops at once
 
 
+def cite_the_truck(records: str) -> str:
+    """A history answer naming the record line about the truck by its tag, as the model would."""
+    line = next(line for line in records.splitlines() if "white truck" in line)
+    tag = re.match(r"\[(w\d+)\]", line)
+    assert tag, line
+    return f"A white truck unloaded crates [{tag[1]}]."
+
+
+def test_ask_over_the_past_cites_windows_and_counts_from_the_archive(
+    vigil: LiveVigil, page: Page, artifacts_dir: Path
+) -> None:
+    vigil.engine.records_answer = cite_the_truck
+    asked_before = len(vigil.engine.records_read)
+    try:
+        sign_in(page, vigil.url, vigil.read, "#/ask")
+        expect(page.get_by_label("Camera").locator("option")).to_have_count(3)  # loaded
+        page.get_by_label("Camera").select_option("")
+        page.get_by_label("Period").select_option("7d")
+        expect(page.get_by_label("Last seconds")).to_be_hidden()
+        page.get_by_label("Question").fill("When did a truck unload crates?")
+        page.get_by_role("button", name="Ask").click()
+        answer = page.locator(".answer.history")
+        expect(answer.locator(".summary")).to_have_text(
+            re.compile(r"^A white truck unloaded crates \[w\d+\]\.$")
+        )
+    finally:
+        vigil.engine.records_answer = None
+    assert len(vigil.engine.records_read) == asked_before + 1
+    assert ARCHIVED["truck"].caption in vigil.engine.records_read[-1]
+    vehicle = answer.locator(".history-facts tbody tr", has_text="vehicle")
+    expect(vehicle.locator("td")).to_have_text(
+        ["vehicle", "Street", "2", "2", "0", re.compile("UTC$"), re.compile("UTC$")]
+    )
+    cited = answer.get_by_role("list", name="Cited windows").locator(".hit")
+    assert windows_of(cited) == [vigil.archived["truck"]]
+    expect(cited.locator("img.frame")).to_have_attribute("src", re.compile("^blob:"))
+    expect(answer.locator(".windows-read summary")).to_contain_text("Other windows the model read")
+    expect(answer).to_contain_text("History of every camera")
+    shot(page, artifacts_dir, "ask-history")
+    citation = answer.locator(".summary button.citation")
+    citation.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Street at ")
+    expect(dialog.locator(".facts")).to_contain_text(ARCHIVED["truck"].caption)
+    page.wait_for_function("() => document.querySelector('dialog img.large')?.naturalWidth > 0")
+    assert dialog.locator("img.large").evaluate(CENTRE_RGB) == pytest.approx(
+        ARCHIVED["truck"].rgb, abs=12
+    )
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(citation).to_be_focused()
+
+
+def test_ask_over_an_empty_period_says_there_is_no_evidence(vigil: LiveVigil, page: Page) -> None:
+    asked_before = len(vigil.engine.records_read)
+    sign_in(page, vigil.url, vigil.read, "#/ask")
+    page.get_by_label("Camera").select_option("ghost")
+    page.get_by_label("Period").select_option("custom")
+    page.get_by_label("From (UTC)").fill("2021-03-01T00:00")
+    page.get_by_label("To (UTC)").fill("2021-03-02T00:00")
+    page.get_by_label("Question").fill("Did anyone climb the fence?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator(".answer")).to_contain_text("No evidence in that period")
+    expect(page.locator(".answer")).to_contain_text("camera ghost, 2021-03-01 00:00:00 UTC")
+    assert len(vigil.engine.records_read) == asked_before  # no model call
+    page.get_by_label("To (UTC)").fill("2021-02-01T00:00")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator(".result")).to_contain_text("The range ends before it starts")
+
+
+def test_ask_about_the_last_seconds_needs_a_camera(vigil: LiveVigil, page: Page) -> None:
+    sign_in(page, vigil.url, vigil.read, "#/ask")
+    expect(page.get_by_label("Camera").locator("option")).to_have_count(3)  # loaded
+    page.get_by_label("Camera").select_option("")
+    page.get_by_label("Question").fill("Is anyone there?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator(".result")).to_contain_text("needs a camera")
+
+
 def test_webhook_deliveries_dead_letters_and_redelivery(vigil: LiveVigil, page: Page) -> None:
     receiver = Receiver(free_port(), Behaviour(status=500)).start()
     try:

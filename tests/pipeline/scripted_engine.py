@@ -6,6 +6,7 @@ A test double of the engine protocol only: the real engines are tested against v
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.engines.answers import (
@@ -34,6 +35,8 @@ class ScriptedEngine:
     summary: str = SUMMARY  # what reason() answers, after this reasoning
     reasoning: str = "looking"
     records_read: list[str] = field(default_factory=list)
+    # What reason_over_records answers, from the records it is sent; unset: ``summary``.
+    records_answer: Callable[[str], str] | None = None
 
     def clip(self, records: list[FrameRecord], fps: float) -> Clip:
         return jpeg_clip(records, fps)
@@ -59,12 +62,14 @@ class ScriptedEngine:
         return ReasoningAnswer(self.reasoning, self.summary, None, completion)
 
     async def reason_over_records(self, records: str, question: str) -> ReasoningAnswer:
-        """Answers ``summary``; the records asked about are kept in ``records_read``."""
+        """Answers ``records_answer(records)`` or ``summary``; the records asked about are
+        kept in ``records_read``."""
         await asyncio.sleep(self.delay_s)
         self.records_read.append(records)
-        text = f"<think>\n{self.reasoning}\n</think>\n\n<answer>\n{self.summary}\n</answer>"
+        answer = self.records_answer(records) if self.records_answer else self.summary
+        text = f"<think>\n{self.reasoning}\n</think>\n\n<answer>\n{answer}\n</answer>"
         completion = Completion(text, "stop", Usage(10, 10, None), 1.0)
-        return ReasoningAnswer(self.reasoning, self.summary, None, completion)
+        return ReasoningAnswer(self.reasoning, answer, None, completion)
 
     async def close(self) -> None:
         return None

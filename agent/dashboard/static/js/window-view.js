@@ -30,7 +30,7 @@ function verdictTable(verdicts) {
 }
 
 export class WindowView {
-  #shown = null;
+  #opener = null;
   #controller = new AbortController();
   #ownUrls = [];
 
@@ -47,9 +47,10 @@ export class WindowView {
     }, h("div", { class: "sheet" }, h("header", {}, this.title, close), this.media, this.details));
   }
 
-  open(hit) {
+  /** Shows the tile's window; closing gives the focus back to `opener`. */
+  open(hit, opener = hit.button) {
     const { window, cameraName } = hit;
-    this.#shown = hit;
+    this.#opener = opener;
     this.title.textContent = `${cameraName} at ${dateTime(window.start)}`;
     replace(this.details, facts(window, cameraName), verdictTable(window.verdicts));
     replace(this.media, notice("info", window.clip_url ? "Loading the clip…" : "Loading the thumbnail…"));
@@ -103,7 +104,7 @@ export class WindowView {
     replace(this.media);
     for (const url of this.#ownUrls) URL.revokeObjectURL(url);
     this.#ownUrls = [];
-    this.#shown?.button.focus();
-    this.#shown = null;
+    this.#opener?.focus();
+    this.#opener = null;
   }
 }

@@ -5,16 +5,14 @@
 
 import { query } from "../api.js";
 import { field, h, notice, options, pageHeading, replace } from "../dom.js";
-import { dateTime, fromUtcInput, toUtcInput } from "../format.js";
+import { CUSTOM, PRESETS, TimeRange } from "../time-range.js";
+import { WindowTile } from "../window-tile.js";
 import { WindowView } from "../window-view.js";
 import { alertItem } from "./alerts.js";
 
 const LIMIT = 24;
 const PARAMS = ["q", "camera", "rule", "range", "from", "to"];
-const RANGES = [["", "Any time"], ["1h", "Last hour"], ["24h", "Last 24 hours"], ["7d", "Last 7 days"],
-  ["custom", "Custom range"]];
-const RANGE_S = { "1h": 3600, "24h": 86_400, "7d": 604_800 };
-const DAY_S = 86_400;
+const RANGES = [["", "Any time"], ...PRESETS, CUSTOM];
 
 function failure(error) {
   if (error.status === 503) {
@@ -26,18 +24,6 @@ function failure(error) {
   return ["error", "Search failed", error.message];
 }
 
-/** The request's time bounds (epoch seconds) for the chosen range, or a reason it has none. */
-function bounds(params, nowS) {
-  if (params.range === "custom") {
-    const since = fromUtcInput(params.from);
-    const until = fromUtcInput(params.to);
-    if (since !== null && until !== null && since >= until) return { invalid: "The range ends before it starts." };
-    return { since, until };
-  }
-  const span = RANGE_S[params.range];
-  return { since: span ? Math.floor(nowS - span) : null, until: null };
-}
-
 class SearchForm {
   constructor(current, onSearch) {
     const i = {
@@ -45,22 +31,17 @@ class SearchForm {
         placeholder: "a person on a bicycle", value: current.q }),
       camera: h("select", { name: "camera" }),
       rule: h("select", { name: "rule" }),
-      range: h("select", { name: "range", onchange: () => this.#showRange() }),
-      from: h("input", { type: "datetime-local", name: "from", value: current.from }),
-      to: h("input", { type: "datetime-local", name: "to", value: current.to }),
     };
     this.inputs = i;
+    this.period = new TimeRange(RANGES, current);
     // Until the lists arrive, the choice in the address is the only one.
     options(i.camera, current.camera ? [current.camera] : [], current.camera, "Every camera");
     options(i.rule, current.rule ? [current.rule] : [], current.rule, "Any or none");
-    options(i.range, RANGES, current.range);
-    this.custom = [field("From (UTC)", i.from), field("To (UTC)", i.to)];
     this.node = h("form", { class: "panel search-form", role: "search",
       onsubmit: (event) => { event.preventDefault(); onSearch(this.value()); } },
     h("div", { class: "search-bar" }, field("Look for", i.q), h("button", { type: "submit", text: "Search" })),
     h("div", { class: "filters" }, field("Camera", i.camera), field("Detected rule", i.rule),
-      field("Time", i.range), this.custom));
-    this.#showRange();
+      field("Time", this.period.range), this.period.custom));
   }
 
   async fillChoices(api) {
@@ -72,61 +53,8 @@ class SearchForm {
   }
 
   value() {
-    const params = Object.fromEntries(PARAMS.map((name) => [name, this.inputs[name].value]));
-    if (params.range !== "custom") Object.assign(params, { from: "", to: "" });
-    return params;
-  }
-
-  #showRange() {
-    const custom = this.inputs.range.value === "custom";
-    for (const node of this.custom) node.hidden = !custom;
-    const { from, to } = this.inputs;
-    if (custom && !from.value && !to.value) {
-      const nowS = Date.now() / 1000;
-      from.value = toUtcInput(nowS - DAY_S);
-      to.value = toUtcInput(nowS + 60);
-    }
-  }
-}
-
-class Hit {
-  constructor(window, cameraName, onOpen) {
-    this.window = window;
-    this.cameraName = cameraName;
-    this.url = null;
-    this.image = h("img", { class: "frame", alt: "" });
-    this.screen = h("span", { class: "screen" }, this.image);
-    const detected = window.verdicts.filter((v) => v.detected);
-    this.button = h("button", { type: "button", class: "hit-open", onclick: () => onOpen(this) },
-      this.screen,
-      h("span", { class: "hit-text" },
-        h("span", { class: "hit-meta" },
-          h("time", { class: "when", text: dateTime(window.start) }),
-          h("strong", { class: "hit-camera", text: cameraName })),
-        h("span", { class: "caption", text: window.caption || "No caption" }),
-        h("span", { class: "tags" },
-          detected.length ? detected.map((v) => h("span", { class: "badge detected", text: v.rule }))
-            : h("span", { class: "muted", text: "no rule detected" }),
-          window.clip_url ? h("span", { class: "badge clip", text: "clip" }) : null)));
-    this.node = h("li", { class: "tile hit", dataset: { window: window.id } }, this.button);
-  }
-
-  async load(api, signal) {
-    if (!this.window.thumbnail_url) return this.#missing("No thumbnail");
-    try {
-      this.url = (await api.objectUrl(this.window.thumbnail_url, signal)).url;
-      this.image.src = this.url;
-    } catch (error) {
-      if (error.name !== "AbortError") this.#missing("Thumbnail unavailable");
-    }
-  }
-
-  stop() {
-    if (this.url) URL.revokeObjectURL(this.url);
-  }
-
-  #missing(text) {
-    this.screen.append(h("span", { class: "no-picture", text }));
+    const { q, camera, rule } = this.inputs;
+    return { q: q.value, camera: camera.value, rule: rule.value, ...this.period.value() };
   }
 }
 
@@ -171,7 +99,7 @@ export function mount(root, { api }, route) {
         "Try other words, every camera, any rule or a wider time range."));
     }
     replace(message);
-    hits = found.windows.map((w) => new Hit(w, cameraNames.get(w.camera) || w.camera, (hit) => view.open(hit)));
+    hits = found.windows.map((w) => new WindowTile(w, cameraNames.get(w.camera) || w.camera, (hit) => view.open(hit)));
     const grid = hits.length ? h("ul", { class: "grid hits", "aria-label": "Matching windows, best first" },
       hits.map((hit) => hit.node)) : null;
     replace(results, alertsFound(alerts), grid);
@@ -181,7 +109,7 @@ export function mount(root, { api }, route) {
   async function search(params) {
     clear();
     history.replaceState(null, "", `#/search${query(params)}`);
-    const { since, until, invalid } = bounds(params, Date.now() / 1000);
+    const { since, until, invalid } = form.period.bounds();
     if (invalid) return replace(message, notice("error", "Check the time range", invalid));
     const { signal } = controller;
     replace(message, notice("info", "Searching…", "Ranking the archive's windows by words and by meaning."));
