@@ -14,7 +14,8 @@ by ``Committer.collect`` and ``commit`` in batches of the default size into the 
 table: once with the still share, once with every window analysed. Sizes: the table's
 files after compaction, per row, and the thumbnails the committer cut in the run with the
 still share, per window of that run (still windows show their analysed window's), times
-the windows of a camera-day.
+the windows of a camera-day. Last, Redis memory per alert once the hot retention has
+moved it to the archive (``agent.bench.alert_retention``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from agent.archive.embedder import Embedder
 from agent.archive.search import scan_windows, search_windows
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import TABLE, ArchiveStore, WindowFilter, WindowRow
+from agent.bench.alert_retention import RetentionConfig, redis_bytes_per_alert_after_retention
 from agent.bench.archive_load import (
     DAY_MS,
     T0_MS,
@@ -73,12 +75,6 @@ FRAMES = 64
 # captions have distinct vectors; an index built over exact copies would be unlike one.
 JITTER = 0.01
 SEARCHES = {"search": search_windows, "scan": scan_windows}
-NOT_MEASURED: Figures = {
-    "redis_bytes_per_alert_after_retention": None,
-    "redis_bytes_per_alert_after_retention_note": (
-        "not measured: alerts' hot retention in Redis is not built yet"
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +85,7 @@ class BenchConfig:
     still_share: float = 0.5
     queries: int = 50
     commit_rows: int = 3_000
+    alerts_per_round: int = 40  # alerts moved per round of the retention run
     pool: int = 2_000  # captions drawn for the table (repeats dropped), embedded once
     commit_cameras: int = 50
     seed: int = 1
@@ -118,7 +115,19 @@ async def _bench(config: BenchConfig, folder: Path, redis_url: str) -> Figures:
     parts = TimedParts(store, embedder, SETTINGS.thumbnail_width)
     result |= await commit_runs(parts, redis_url, config, rng)
     result |= _sizes(row_bytes, folder / "archive" / "thumbnails", config.commit_rows)
-    return result | NOT_MEASURED | {"run_s": round(time.perf_counter() - started, 1)}
+    retention = RetentionConfig(per_round=config.alerts_per_round)
+    result |= await _alert_retention(redis_url, folder / "alerts", retention)
+    return result | {"run_s": round(time.perf_counter() - started, 1)}
+
+
+async def _alert_retention(redis_url: str, folder: Path, config: RetentionConfig) -> Figures:
+    client = aioredis.from_url(redis_url)
+    try:
+        return await redis_bytes_per_alert_after_retention(
+            client, Keys("bench-alerts:"), folder, config
+        )
+    finally:
+        await client.aclose()
 
 
 async def build(

@@ -280,13 +280,17 @@ def bench_archive(
     ] = 0.5,
     queries: Annotated[int, typer.Option(min=1, help="Searches timed, one camera-day each.")] = 50,
     commit_rows: Annotated[int, typer.Option(min=100, help="Windows per committer run.")] = 3_000,
+    alerts_per_round: Annotated[
+        int, typer.Option(min=1, help="Alerts opened, closed and moved per retention round.")
+    ] = 40,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Windows committed/s through the archiver, search p50/p95 over the archive beside an
-    exact scan, and archive bytes per camera-day."""
+    exact scan, archive bytes per camera-day, and Redis bytes per alert after retention."""
     from agent.bench.archive import BenchConfig, main
 
-    main(BenchConfig(rows, cameras, days, still_share, queries, commit_rows), as_json)
+    config = BenchConfig(rows, cameras, days, still_share, queries, commit_rows, alerts_per_round)
+    main(config, as_json)
 
 
 @bench_app.command("ingest")
