@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -17,6 +18,8 @@ from agent.archive.embedder import Embedder
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from streams.keys import Keys
 from streams.mp4 import VideoError, encode_mp4
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,7 @@ class AlertRows:
         times = [first_s + index / self._fps for index in range(len(jpegs))]
         try:
             video = await asyncio.to_thread(encode_mp4, jpegs, times)
-        except VideoError:
+        except VideoError as error:
+            log.warning("alert %s: archived without its clip: %s", record.id, error)
             return None
         return await asyncio.to_thread(self._store.blobs.put, clip_path(record), video)

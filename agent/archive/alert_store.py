@@ -196,9 +196,12 @@ class AlertStore:
         if not rows:
             return
         table = rows_table(rows, self.dim)
-        merge = self._table.merge_insert("alert_id")
-        async with self._writing:
-            await merge.when_matched_update_all().when_not_matched_insert_all().execute(table)
+
+        async def merge() -> None:
+            builder = self._table.merge_insert("alert_id").when_matched_update_all()
+            await builder.when_not_matched_insert_all().execute(table)
+
+        await self._retried(merge)  # the API may be acknowledging an archived alert
 
     async def alert(self, alert_id: str) -> ArchivedAlert | None:
         query = self._table.query().where(f"alert_id = {sql_string(alert_id)}")
