@@ -1,11 +1,15 @@
 """The archive in both topologies: what `vigil up` runs in one process (real ingest of the
 demo footage, scheduler, worker with a scripted engine, API, archiver), and the archiver
 run apart as its own role beside the others. Each analysed window's caption becomes
-searchable at /v1/search with its thumbnail and, while its frames are buffered, its clip."""
+searchable at /v1/search with its thumbnail and, while its frames are buffered, its clip,
+and a question about the period is answered from the archive; an alert the pipeline
+opens leaves Redis after the hot retention and is served from the archive with its
+evidence clip."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
 import uuid
@@ -13,10 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import av
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from agent.archive.settings import ArchiveSettings
+from agent.pipeline.settings import AlertSettings
 from agent.runtime.config import VigilSettings
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.ingest import follow_store_in_background, ingest_from_store
@@ -24,8 +31,11 @@ from agent.runtime.service import Roles, run_agents
 from agent.runtime.startup import connect
 from streams.keys import Keys
 from tests.api.conftest import create_api_keys
+from tests.archive.test_alert_mover import held
 from tests.dashboard.conftest import RecordingEngine, settings_for, wait_until_up
+from tests.pipeline.scripted_engine import SUMMARY
 
+HOT_RETENTION_H = 0.0005  # 1.8 s after closing
 TOPOLOGIES = {
     "vigil up": [Roles(api=True, archiver=True)],
     "roles apart": [Roles(api=True), Roles(scheduler=False, worker=False, archiver=True)],
@@ -33,10 +43,11 @@ TOPOLOGIES = {
 
 
 @contextmanager
-def running(settings: VigilSettings, redis_url: str, processes: list[Roles]) -> Iterator[None]:
+def running(
+    settings: VigilSettings, redis_url: str, processes: list[Roles], engine: RecordingEngine
+) -> Iterator[None]:
     """Each entry of ``processes`` runs as `run_agents` does in one process, in a thread."""
     stop = threading.Event()
-    engine = RecordingEngine()
     with connect(redis_url) as client, ingest_from_store(settings, client) as shard:
         follow_store_in_background(shard, stop)
         threads = [
@@ -68,7 +79,8 @@ async def test_analysed_windows_become_searchable_with_thumbnails_and_clips(
     settings = base.model_copy(update={"archive": ArchiveSettings(batch_s=0.3)})
     _, read = await asyncio.to_thread(create_api_keys, redis_server.url, keys, "archive")
     started = time.time()
-    with running(settings, redis_server.url, TOPOLOGIES[topology]):
+    engine = RecordingEngine()
+    with running(settings, redis_server.url, TOPOLOGIES[topology], engine):
         url = settings.api.base_url()
         await asyncio.to_thread(wait_until_up, url)
         headers = {"Authorization": f"Bearer {read}"}
@@ -86,6 +98,79 @@ async def test_analysed_windows_become_searchable_with_thumbnails_and_clips(
             clip = await api.get(top["clip_url"])
             assert clip.status_code == 200, clip.text
             assert clip.headers["content-type"] == "video/mp4"
+            await _asked_about_the_period(api, engine, started)
+
+
+async def _asked_about_the_period(
+    api: httpx.AsyncClient, engine: RecordingEngine, started: float
+) -> None:
+    """A question about a period longer than one clip goes to the archive the committer
+    writes, wherever it runs: the engine reads the windows' captions."""
+    body = {"question": "What happened in the street?", "camera": "street", "since": started - 60}
+    response = await api.post("/v1/ask", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["mode"] == "history"
+    assert answer["no_evidence"] is False
+    assert answer["windows"]
+    assert {window["camera"] for window in answer["windows"]} == {"street"}
+    assert "A scripted scene from " in engine.records_read[-1]
+
+
+@pytest.mark.parametrize("topology", sorted(TOPOLOGIES))
+async def test_an_alert_leaves_redis_after_the_hot_retention_and_is_served_from_the_archive(
+    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory, topology: str
+) -> None:
+    keys = Keys(prefix=f"alertup-{uuid.uuid4().hex[:8]}:")
+    base = settings_for(redis_server.url, keys, tmp_path_factory.mktemp("vigil"))
+    alerts = AlertSettings(hot_retention_h=HOT_RETENTION_H, summary_wait_s=0, archive_every_s=0.5)
+    settings = base.model_copy(update={"archive": ArchiveSettings(batch_s=0.3), "alerts": alerts})
+    admin, _ = await asyncio.to_thread(create_api_keys, redis_server.url, keys, "alerts")
+    engine = RecordingEngine()
+    client = aioredis.from_url(redis_server.url)
+    with running(settings, redis_server.url, TOPOLOGIES[topology], engine):
+        url = settings.api.base_url()
+        await asyncio.to_thread(wait_until_up, url)
+        headers = {"Authorization": f"Bearer {admin}"}
+        async with httpx.AsyncClient(base_url=url, headers=headers, trust_env=False) as api:
+            engine.detect_from_now("person")
+            alert_id = await _opened(api)
+            engine.stop_detecting("person")
+            await _left_redis(client, keys, alert_id)
+            detail = (await api.get(f"/v1/alerts/{alert_id}")).json()
+            assert detail["state"] == "closed"
+            assert detail["summary"] == SUMMARY
+            kinds = [verdict["type"] for verdict in detail["verdicts"]]
+            assert (kinds[0], kinds[-1]) == ("alert.opened", "alert.closed")
+            evidence = await api.get(f"/v1/alerts/{alert_id}/evidence.mp4")
+            assert evidence.status_code == 200, evidence.text
+            with av.open(io.BytesIO(evidence.content)) as container:
+                assert sum(1 for _ in container.decode(video=0)) >= 4
+            listed = (await api.get("/v1/alerts", params={"rule": "person"})).json()["items"]
+            assert [alert["id"] for alert in listed] == [alert_id]
+            acked = await api.post(f"/v1/alerts/{alert_id}/acknowledge")
+            assert acked.json()["acknowledged"] is True
+    await client.aclose()
+
+
+async def _opened(api: httpx.AsyncClient) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        items = (await api.get("/v1/alerts", params={"rule": "person"})).json()["items"]
+        if items:
+            return str(items[0]["id"])
+        await asyncio.sleep(0.2)
+    raise AssertionError("the pipeline opened no alert")
+
+
+async def _left_redis(client: aioredis.Redis, keys: Keys, alert_id: str) -> None:
+    """Closes (close_after_s 4), summarized, archived, then deleted from Redis."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not await held(client, keys, alert_id):
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"alert {alert_id} is still in Redis")
 
 
 async def _searched(api: httpx.AsyncClient) -> list[dict[str, object]]:
