@@ -20,6 +20,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_records import AlertRecord, read_alert
 from agent.pipeline.alert_state import Phase, Track, WindowResult
 from agent.pipeline.archive_records import WindowRecord, add_window
 from agent.pipeline.jobs import Job, JobKind, JobQueue
@@ -36,6 +37,7 @@ from streams.motion import Thumbnail, motion_score, stamped_thumbnail
 log = logging.getLogger(__name__)
 
 READ_COUNT = 2000
+ALERT_RULES_KEPT = 10_000
 
 
 CameraSource = Callable[[], Awaitable[dict[str, float]]]
@@ -120,6 +122,7 @@ class Scheduler:
             client, keys, jobs_max_len=settings.jobs_max_len, evidence=settings.evidence
         )
         self._cursors: dict[str, _Cursor] = {}
+        self._alert_rules: dict[str, str] = {}  # alert id: its rule
 
     async def run(self, stop: asyncio.Event, progress: Progress = no_progress) -> None:
         progress("scheduler")
@@ -138,7 +141,10 @@ class Scheduler:
     async def tick(self) -> int:
         """One pass over every camera; returns the number of jobs enqueued."""
         rules = await self._rules.all()
-        self._camera_fps = await self._cameras()
+        scheduled_before = set(self._camera_fps)
+        self._camera_fps = dict(await self._cameras())  # a copy: the source may change it
+        for camera_id in sorted(scheduled_before - set(self._camera_fps)):
+            await self._close_open_alerts(camera_id, rules, "the camera was switched off")
         enqueued = 0
         for camera_id in self._camera_fps:
             enqueued += await self._camera_tick(camera_id, rules)
@@ -296,22 +302,55 @@ class Scheduler:
                 await self._alerts.apply(camera_id, rule, result)
 
     async def _close_alerts_switched_off(self, camera_id: str, rules: list[Rule]) -> None:
-        """A rule switched off on a camera gets no more windows there, so nothing would
-        close its open alert: it is closed at once instead."""
-        switched_off = [
-            rule for rule in rules if rule.covers(camera_id) and not rule.applies_to(camera_id)
-        ]
-        if not switched_off or not await self._has_open_alert(camera_id):
+        """A rule switched off on a camera, or deleted, gets no more windows there, so
+        nothing would close its open alert: it is closed at once instead."""
+        applying = {rule.id for rule in rules if rule.applies_to(camera_id)}
+        await self._close_open_alerts(
+            camera_id, rules, "the rule was switched off or deleted", applying
+        )
+
+    async def _close_open_alerts(
+        self, camera_id: str, rules: list[Rule], why: str, keep: set[str] | None = None
+    ) -> None:
+        """Closes the camera's open alerts but those of the rules in ``keep``; an alert of
+        a deleted rule closes under its record's terms."""
+        open_rules = await self._open_alert_rules(camera_id)
+        closing = {
+            alert_id: rule for alert_id, rule in open_rules.items() if rule not in (keep or ())
+        }
+        if not closing:
             return
+        by_id = {rule.id: rule for rule in rules}
         now_ms = round(time.time() * 1000)
         result = WindowResult(
-            start_ms=now_ms, end_ms=now_ms, detected=False, confidence=0.0,
-            description="the rule was switched off on this camera",
-        )  # fmt: skip
-        for rule in switched_off:
-            if (await self._alerts.track(camera_id, rule.id)).phase is Phase.OPEN:
-                closing_now = rule.model_copy(update={"close_after_s": 0.0})
-                await self._alerts.apply(camera_id, closing_now, result)
+            start_ms=now_ms, end_ms=now_ms, detected=False, confidence=0.0, description=why
+        )
+        for alert_id, rule_id in sorted(closing.items()):
+            record = await read_alert(self._client, self._keys, alert_id)
+            if record is None or record.state != "open":
+                continue
+            rule = by_id.get(rule_id) or _deleted_rule(record)
+            if (await self._alerts.track(camera_id, rule_id)).phase is Phase.OPEN:
+                await self._alerts.apply(
+                    camera_id, rule.model_copy(update={"close_after_s": 0.0}), result
+                )
+
+    async def _open_alert_rules(self, camera_id: str) -> dict[str, str]:
+        """The camera's open alerts and the rule of each (remembered: it never changes)."""
+        members = cast(set[bytes], await self._client.smembers(self._keys.open_alerts(camera_id)))
+        alert_ids = sorted(member.decode() for member in members)
+        if len(self._alert_rules) > ALERT_RULES_KEPT:
+            self._alert_rules.clear()  # mostly closed alerts by now; open ones are read again
+        for alert_id in alert_ids:
+            if alert_id not in self._alert_rules:
+                record = await read_alert(self._client, self._keys, alert_id)
+                if record is not None:
+                    self._alert_rules[alert_id] = record.rule
+        return {
+            alert_id: self._alert_rules[alert_id]
+            for alert_id in alert_ids
+            if alert_id in self._alert_rules
+        }
 
     async def _read_motion(self, camera_id: str, cursor: _Cursor) -> None:
         reply = await self._client.xrange(
@@ -353,3 +392,10 @@ class Scheduler:
                 "last_clip_ms": str(cursor.last_clip_ms),
             },
         )
+
+
+def _deleted_rule(record: AlertRecord) -> Rule:
+    """The rule of an open alert whose rule was deleted, as far as closing it needs."""
+    return Rule.model_validate(
+        {"id": record.rule, "question": record.question, "severity": record.severity}
+    )

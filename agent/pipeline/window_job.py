@@ -16,6 +16,7 @@ from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.archive_records import RuleVerdict, WindowRecord, add_window
 from agent.pipeline.jobs import Job
 from agent.pipeline.metrics import Counters, engine_usage
+from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
 from streams.framebuffer import FrameRecord, read_frames_async
@@ -50,11 +51,7 @@ class WindowRunner:
         # age: it was admitted once, and dropping it now could lose an alert.
         if first_attempt and await self._shed(job):
             return
-        rules = [
-            rule
-            for rule in await self._rules.all()
-            if rule.id in job.rule_ids and rule.applies_to(job.camera_id)
-        ]
+        rules = list((await self._applying_rules(job)).values())
         if not rules:
             await self._counters.add("windows_without_rules", job.camera_id)
             return
@@ -73,15 +70,28 @@ class WindowRunner:
         if not answer.ok:
             await self._record_failure(job, answer)
             return
-        by_id = {rule.id: rule for rule in rules}
+        # Read again: a rule switched off or deleted while the model was answering must
+        # not open an alert (its open one was closed by the scheduler meanwhile).
+        current = await self._applying_rules(job)
         for verdict in answer.verdicts:
+            rule = current.get(verdict.question_id)
+            if rule is None:
+                await self._counters.add("verdicts_for_rules_switched_off", job.camera_id)
+                continue
             await self._alerts.apply(
-                job.camera_id, by_id[verdict.question_id], _result(job, verdict),
-                self._stored_frames(job.camera_id),
-            )  # fmt: skip
+                job.camera_id, rule, _result(job, verdict), self._stored_frames(job.camera_id)
+            )
         # After the alerts: a worker that dies before this line re-runs the job, and the
         # archiver keeps one row per window id however often it is added.
         await add_window(self._client, self._keys, _archive_record(job, answer, records))
+
+    async def _applying_rules(self, job: Job) -> dict[str, Rule]:
+        """The job's rules that still apply to its camera, by id."""
+        return {
+            rule.id: rule
+            for rule in await self._rules.all()
+            if rule.id in job.rule_ids and rule.applies_to(job.camera_id)
+        }
 
     def _stored_frames(self, camera_id: str) -> EvidenceFrames:
         async def frames(start_s: float, end_s: float) -> list[FrameRecord]:

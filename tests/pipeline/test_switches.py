@@ -1,24 +1,32 @@
 """A rule switched off on one camera, on real Redis: the camera gets no more windows for
-it while the others do, and an alert it had open is closed at once."""
+it while the others do, an alert it had open is closed at once, and a window the model
+was answering when it was switched off opens none."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import redis
 import redis.asyncio as aioredis
 
+from agent.engines.answers import VerdictAnswer
+from agent.engines.clips import Clip
+from agent.engines.prompts import Question
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import Phase, WindowResult
-from agent.pipeline.jobs import Job
+from agent.pipeline.jobs import Job, JobKind
+from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.scheduler import Scheduler, fixed_cameras
+from agent.pipeline.window_job import WindowRunner
 from streams.framebuffer import FrameRecord, append_frame
 from streams.keys import Keys
 from tests.pipeline.conftest import FAST
+from tests.pipeline.scripted_engine import ScriptedEngine
 
 FPS = 4.0
 RULE = Rule(id="lane", question="Is a person in the lane?", motion_gated=False, cooldown_s=0)
@@ -73,3 +81,68 @@ def test_switching_one_camera_leaves_the_others() -> None:
     assert (
         not rule.model_copy(update={"enabled": False}).switched("dock", on=True).applies_to("dock")
     )  # switched off everywhere stays off
+
+
+@dataclass
+class SwitchingOffEngine(ScriptedEngine):
+    """Detects the rule, but switches it off on the camera while it is answering."""
+
+    rules: RuleStore | None = None
+
+    async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
+        assert self.rules is not None
+        await self.rules.put(RULE.switched("dock", on=False))
+        return await super().verdicts(clip, questions)
+
+
+async def test_a_rule_switched_off_while_the_model_answers_opens_no_alert(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    rules, book = RuleStore(aclient, keys), AlertBook(aclient, keys)
+    await rules.seed([RULE])
+    start_s = time.time() - 12
+    store_frames(redis_client, keys, "dock", start_s)
+    engine = SwitchingOffEngine(detect={RULE.id: [(0.0, 2e9)]}, rules=rules)
+    counters = Counters(aclient, keys)
+    window = WindowRunner(aclient, keys, engine, FAST, rules, book, counters)
+    start_ms = round(start_s * 1000) + 1000
+    job = Job(JobKind.WINDOW, "dock", start_ms, start_ms + 2000, (RULE.id,))
+    await window.run(job, first_attempt=False)
+    assert engine.calls  # the model was asked
+    assert (await book.track("dock", RULE.id)).phase is Phase.IDLE
+    assert (await counters.all())["verdicts_for_rules_switched_off:dock"] == 1
+
+
+async def test_deleting_a_rule_closes_its_open_alert_at_once(
+    aclient: aioredis.Redis, keys: Keys
+) -> None:
+    rules, book = RuleStore(aclient, keys), AlertBook(aclient, keys)
+    other = Rule(id="exit", question="Is the fire exit blocked?", cooldown_s=0)
+    await rules.seed([RULE, other])
+    start_ms = round((time.time() - 30) * 1000)
+    for rule in (RULE, other):
+        result = WindowResult(start_ms, start_ms + 2000, True, 0.9, "x")
+        assert await book.apply("dock", rule, result) is not None
+    assert await rules.delete(RULE.id)
+    await Scheduler(aclient, keys, FAST, fixed_cameras({"dock": FPS})).tick()
+    assert (await book.track("dock", RULE.id)).phase is Phase.IDLE
+    assert (await book.track("dock", other.id)).phase is Phase.OPEN  # still applies
+
+
+async def test_a_camera_switched_off_has_its_open_alert_closed(
+    aclient: aioredis.Redis, keys: Keys
+) -> None:
+    rules, book = RuleStore(aclient, keys), AlertBook(aclient, keys)
+    await rules.seed([RULE])
+    start_ms = round((time.time() - 30) * 1000)
+    for camera_id in ("dock", "gate"):
+        result = WindowResult(start_ms, start_ms + 2000, True, 0.9, "x")
+        assert await book.apply(camera_id, RULE, result) is not None
+    scheduled = {"dock": FPS, "gate": FPS}
+    scheduler = Scheduler(aclient, keys, FAST, fixed_cameras(scheduled))
+    await scheduler.tick()
+    assert (await book.track("dock", RULE.id)).phase is Phase.OPEN
+    del scheduled["dock"]
+    await scheduler.tick()
+    assert (await book.track("dock", RULE.id)).phase is Phase.IDLE
+    assert (await book.track("gate", RULE.id)).phase is Phase.OPEN
