@@ -100,6 +100,7 @@ class MqttPublisher:
                     )
                 await self._switches.sync(mqtt)
                 await publish_statuses(mqtt, self._client, self._keys, self._settings)
+                await self._record("connected", "")  # the heartbeat /v1/mqtt checks
                 next_poll = time.monotonic() + self._settings.status_poll_s
 
     async def _publish_everything(self, mqtt: aiomqtt.Client) -> None:
@@ -171,6 +172,7 @@ class MqttPublisher:
             "state": state,
             "broker": f"{self._settings.host}:{self._settings.port}",
             "at": f"{time.time():.3f}",
+            "every_s": f"{self._settings.status_poll_s:g}",
         }
         if error:
             fields["last_error"] = error

@@ -1,7 +1,10 @@
-"""/v1/mqtt: the MQTT publisher's connection as it last recorded it (read-only)."""
+"""/v1/mqtt: the MQTT publisher's connection as it last recorded it (read-only). A
+connected publisher records it again every ``status_poll_s``; one that stopped doing so
+(its process gone without a clean stop) is reported ``stale``."""
 
 from __future__ import annotations
 
+import time
 from typing import cast
 
 from fastapi import APIRouter
@@ -13,15 +16,36 @@ from agent.api.errors import responses
 router = APIRouter(prefix="/v1/mqtt", tags=["mqtt"], responses=responses(401, 403))
 
 
+STALE_AFTER_BEATS = 3  # heartbeats missed before a connected publisher is called stale
+STALE_GRACE_S = 5.0
+
+
 class MqttStatus(BaseModel):
-    state: str  # connected, disconnected, or unknown when no publisher has reported
+    state: str  # connected, disconnected, stale, or unknown when no publisher has reported
     broker: str | None = None
     last_error: str | None = None
     at: float | None = None  # when the publisher recorded the state
+    every_s: float | None = None  # how often a connected publisher records it again
 
 
 @router.get("")
 async def mqtt_status(state: State, _: ReadKey) -> MqttStatus:
     raw = cast(dict[bytes, bytes], await state.client.hgetall(state.keys.mqtt_health))
     fields = {key.decode(): value.decode() for key, value in raw.items()}
-    return MqttStatus.model_validate({"state": "unknown", **fields})
+    status = MqttStatus.model_validate({"state": "unknown", **fields})
+    return _stale(status, time.time()) if _is_stale(status, time.time()) else status
+
+
+def _is_stale(status: MqttStatus, now_s: float) -> bool:
+    if status.state != "connected" or status.at is None or status.every_s is None:
+        return False
+    return now_s - status.at > STALE_AFTER_BEATS * status.every_s + STALE_GRACE_S
+
+
+def _stale(status: MqttStatus, now_s: float) -> MqttStatus:
+    silent_s = now_s - (status.at or now_s)
+    why = (
+        f"the MQTT publisher last reported {silent_s:.0f} s ago, connected: "
+        "is `vigil mqtt` (or `vigil up` with an mqtt section) still running?"
+    )
+    return status.model_copy(update={"state": "stale", "last_error": why})

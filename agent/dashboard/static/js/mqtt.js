@@ -11,6 +11,7 @@ let lastStatus = null; // kept across pages, so a new header shows the state at 
 function describe({ state, broker, last_error: lastError }) {
   if (state === "connected") return broker ? `MQTT connected (${broker})` : "MQTT connected";
   if (state === "disconnected") return `MQTT disconnected${lastError ? `: ${lastError}` : ""}`;
+  if (state === "stale") return `MQTT publisher silent${lastError ? `: ${lastError}` : ""}`;
   return `MQTT ${state}`;
 }
 
