@@ -7,6 +7,7 @@ Enqueueing is idempotent: a job id is deterministic (``{camera}:{window_start_ms
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -15,6 +16,19 @@ import redis.asyncio as aioredis
 from streams.keys import WORKERS_GROUP, Keys
 
 SEEN_TTL_S = 24 * 3600
+
+Held = Callable[[], Awaitable[bool]]
+"""Whether this worker still holds the job it works on (see ``JobQueue.hold``)."""
+
+
+class JobTakenOverError(Exception):
+    """Another worker took the job over while this one worked on it (this one was paused
+    past ``claim_idle_s``): the effects are that worker's to write."""
+
+
+async def always_held() -> bool:
+    return True
+
 
 _ENQUEUE = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -35,6 +49,15 @@ return attempts
 _ACK = """
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return redis.call('DEL', KEYS[2])
+"""
+
+# Still this consumer's job? Then its idle time starts again, so that no other worker
+# takes it over while it is being worked on (JUSTID: not counted as a delivery).
+_HOLD = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if #pending == 0 or pending[1][2] ~= ARGV[2] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
 """
 
 # A consumer that holds no job leaves the group; one that still holds some stays, so
@@ -107,6 +130,7 @@ class JobQueue:
         self._leave = client.register_script(_LEAVE)
         self._attempt = client.register_script(_ATTEMPT)
         self._ack = client.register_script(_ACK)
+        self._hold = client.register_script(_HOLD)
 
     async def ensure_group(self) -> None:
         try:
@@ -138,6 +162,12 @@ class JobQueue:
         """The job is done: acknowledged, and its delivery count dropped with it."""
         keys = [self._keys.jobs, self._keys.job_attempts(job_id)]
         await self._ack(keys=keys, args=[WORKERS_GROUP, entry_id])
+
+    async def hold(self, entry_id: bytes, consumer: str) -> bool:
+        """True while ``consumer`` holds the job (its idle time renewed); False once
+        another worker took it over or it was acknowledged."""
+        args: list[str | bytes] = [WORKERS_GROUP, consumer, entry_id]
+        return bool(await self._hold(keys=[self._keys.jobs], args=args))
 
     async def leave(self, consumer: str) -> bool:
         """Drops the consumer from the group unless it still holds jobs; True if dropped."""

@@ -88,7 +88,12 @@ class PipelineSettings(BaseModel):
         int, Field(ge=1, le=256, description="Engine calls in flight per worker.")
     ] = 8
     claim_idle_s: Annotated[
-        float, Field(gt=0, description="A job pending this long is taken over by another worker.")
+        float,
+        Field(
+            gt=0,
+            description="A job its worker has not renewed for this long (the worker died or "
+            "stalled; a live one renews every third of it) is taken over by another worker.",
+        ),
     ] = 60.0
     max_deliveries: Annotated[int, Field(ge=1, description="Tries before a dead letter.")] = 5
     summary_context_s: Annotated[

@@ -14,7 +14,7 @@ from agent.engines.prompts import Question
 from agent.pipeline.alert_book import AlertBook, EvidenceFrames
 from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.archive_records import RuleVerdict, WindowRecord, add_window
-from agent.pipeline.jobs import Job
+from agent.pipeline.jobs import Held, Job, JobTakenOverError, always_held
 from agent.pipeline.metrics import Counters, engine_usage
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
@@ -46,7 +46,8 @@ class WindowRunner:
         self._alerts = alerts
         self._counters = counters
 
-    async def run(self, job: Job, first_attempt: bool) -> None:
+    async def run(self, job: Job, first_attempt: bool, held: Held = always_held) -> None:
+        """Raises JobTakenOverError when the job is no longer ``held`` once the model answered."""
         # A job that was taken before (a worker died holding it) is finished whatever its
         # age: it was admitted once, and dropping it now could lose an alert.
         if first_attempt and await self._shed(job):
@@ -65,6 +66,8 @@ class WindowRunner:
         clip = await asyncio.to_thread(self._engine.clip, records, job.fps)
         questions = [Question(rule.id, rule.question) for rule in rules]
         answer = await self._engine.verdicts(clip, questions)
+        if not await held():
+            raise JobTakenOverError(job.id)
         usage = engine_usage(answer.completion)
         await self._counters.add_many({"windows_processed": 1, **usage}, job.camera_id)
         if not answer.ok:

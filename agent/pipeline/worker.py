@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from agent.engines import Engine, EngineError
 from agent.pipeline.alert_book import AlertBook
-from agent.pipeline.jobs import Job, JobKind, JobQueue
+from agent.pipeline.jobs import Held, Job, JobKind, JobQueue, JobTakenOverError
 from agent.pipeline.metrics import Counters
 from agent.pipeline.progress import Progress, no_progress
 from agent.pipeline.rules_store import RuleStore
@@ -136,13 +136,17 @@ class Worker:
         except (KeyError, ValueError) as error:
             await self._dead_letter(entry_id, fields, f"malformed job: {error!r}")
             return
+        holding = asyncio.create_task(self._keep_holding(entry_id))
         try:
             attempt = await self._queue.attempt(job.id)
             if attempt > self._settings.max_deliveries:
                 await self._dead_letter(entry_id, fields, await self._last_error(job))
                 return
-            await self._run(job, first_attempt=attempt == 1)
+            await self._run(job, attempt == 1, lambda: self._queue.hold(entry_id, self.name))
             await self._queue.ack(entry_id, job.id)
+        except JobTakenOverError:
+            log.warning("job %s: taken over by another worker meanwhile; left to it", job.id)
+            await self._counters.add("jobs_taken_over", job.camera_id)
         except EngineError as error:
             await self._note_failure(job, f"engine: {error}")
         except (aioredis.ConnectionError, aioredis.TimeoutError) as error:
@@ -150,12 +154,25 @@ class Worker:
         except Exception as error:
             log.exception("job %s failed", job.id)
             await self._note_failure(job, f"{type(error).__name__}: {error}")
+        finally:
+            holding.cancel()
 
-    async def _run(self, job: Job, first_attempt: bool) -> None:
+    async def _run(self, job: Job, first_attempt: bool, held: Held) -> None:
         if job.kind is JobKind.SUMMARY:
             await self._summaries.run(job)
         else:
-            await self._windows.run(job, first_attempt)
+            await self._windows.run(job, first_attempt, held)
+
+    async def _keep_holding(self, entry_id: bytes) -> None:
+        """Renews the job's idle time while it is worked on, so that a long engine call
+        is not taken for a dead worker's; stops once the job is no longer held."""
+        while True:
+            await asyncio.sleep(self._settings.claim_idle_s / 3)
+            try:
+                if not await self._queue.hold(entry_id, self.name):
+                    return
+            except (aioredis.ConnectionError, aioredis.TimeoutError):
+                continue
 
     async def _note_failure(self, job: Job, error: str) -> None:
         log.warning("job %s failed, will be retried: %s", job.id, error)

@@ -1,4 +1,5 @@
-"""The pipeline under faults: a worker killed mid-job, Redis restarted, the engine stalling."""
+"""The pipeline under faults: a worker killed mid-job, Redis restarted, the engine stalling,
+a long engine call kept from a takeover, a paused worker's late answer dropped."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 from typing import cast
 
+import pytest
 import redis
 import redis.asyncio as aioredis
 
@@ -16,16 +18,20 @@ from agent.engines import EngineUnavailableError
 from agent.engines.answers import VerdictAnswer
 from agent.engines.clips import Clip
 from agent.engines.prompts import Question
-from agent.pipeline.jobs import Job, JobKind, JobQueue
+from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_state import Phase
+from agent.pipeline.jobs import Job, JobKind, JobQueue, JobTakenOverError
 from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
+from agent.pipeline.window_job import WindowRunner
 from agent.pipeline.worker import Worker
 from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.demo import demo_video_path
 from streams.keys import Keys
 from tests.pipeline.conftest import FAST, eventually, running_pipeline
 from tests.pipeline.scripted_engine import ScriptedEngine
+from tests.pipeline.test_switches import store_frames
 from tests.streams.helpers import all_frames, camera, running_ingest, wait_for
 
 LANE = Rule(
@@ -256,3 +262,80 @@ async def test_dead_workers_leave_the_group_once_their_jobs_are_taken_over(
         stop.set()
         await task
     assert await names() == set()
+
+
+async def test_a_held_job_is_the_holders_until_taken_over_or_done(
+    aclient: aioredis.Redis, keys: Keys
+) -> None:
+    queue = JobQueue(aclient, keys, 1000)
+    await queue.ensure_group()
+    job = Job(JobKind.WINDOW, "dock", 1000, 3000, ("lane",))
+    await queue.enqueue(job)
+    reply = await aclient.xreadgroup("workers", "first", {keys.jobs: ">"}, count=1)
+    entry_id = reply[0][1][0][0]
+    assert await queue.hold(entry_id, "first")
+    assert not await queue.hold(entry_id, "second")
+    await aclient.xautoclaim(keys.jobs, "workers", "second", min_idle_time=0, count=1)
+    assert not await queue.hold(entry_id, "first")
+    assert await queue.hold(entry_id, "second")
+    await queue.ack(entry_id, job.id)
+    assert not await queue.hold(entry_id, "second")
+
+
+async def test_a_long_engine_call_is_not_taken_over_by_another_worker(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    """The engine answers after four times claim_idle_s; the other worker, trying to take
+    over idle jobs all the while, never gets it: the window is asked about once."""
+    settings = FAST.model_copy(update={"claim_idle_s": 0.5})
+    await RuleStore(aclient, keys).seed([LANE])
+    start_s = time.time() - 6
+    store_frames(redis_client, keys, "dock", start_s)
+    queue = JobQueue(aclient, keys, 1000)
+    await queue.ensure_group()
+    start_ms = round(start_s * 1000) + 1000
+    await queue.enqueue(Job(JobKind.WINDOW, "dock", start_ms, start_ms + 2000, ("lane",)))
+    engine = ScriptedEngine(delay_s=4 * settings.claim_idle_s)
+    stop = asyncio.Event()
+    workers = [Worker(aclient, keys, engine, settings, name) for name in ("one", "two")]
+    tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
+    try:
+
+        async def done() -> bool:
+            return (await Counters(aclient, keys).all()).get("windows_processed", 0) == 1
+
+        await eventually(done, 15, "the window processed")
+        await asyncio.sleep(2 * settings.claim_idle_s)  # a second run would start by now
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert [mode for mode, _ in engine.calls] == ["verdicts"]
+    assert "jobs_taken_over" not in await Counters(aclient, keys).all()
+    assert (await aclient.xpending(keys.jobs, "workers"))["pending"] == 0
+
+
+async def test_a_window_taken_over_while_the_model_answered_writes_nothing(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    """A worker paused past claim_idle_s wakes to find its job taken over: the answer it
+    got is dropped, so the window's alert and archive record are written once, by the
+    worker that took it over."""
+    rules, book = RuleStore(aclient, keys), AlertBook(aclient, keys)
+    counters = Counters(aclient, keys)
+    await rules.seed([LANE])
+    start_s = time.time() - 6
+    store_frames(redis_client, keys, "dock", start_s)
+    engine = ScriptedEngine(detect={"lane": [(0.0, 2e9)]})
+    runner = WindowRunner(aclient, keys, engine, FAST, rules, book, counters)
+    start_ms = round(start_s * 1000) + 1000
+    job = Job(JobKind.WINDOW, "dock", start_ms, start_ms + 2000, ("lane",))
+
+    async def taken_over() -> bool:
+        return False
+
+    with pytest.raises(JobTakenOverError):
+        await runner.run(job, first_attempt=True, held=taken_over)
+    assert engine.calls
+    assert (await book.track("dock", "lane")).phase is Phase.IDLE
+    assert await aclient.xlen(keys.archive) == 0
+    assert "windows_processed" not in await counters.all()
