@@ -6,8 +6,10 @@ directory, another endpoint) keeps working. Every call blocks: run them in a thr
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +19,7 @@ from pyarrow import fs
 from agent.archive.settings import S3_SCHEME, ArchiveSettings, S3Settings
 
 S3_TIMEOUT_S = 10.0
+DELETE_THREADS = 16
 # A still window shows the thumbnail of the window it is unchanged since when that one
 # started at most this long before it; retention relies on the bound to find the windows
 # that still show a thumbnail whose own window it deletes.
@@ -58,12 +61,17 @@ class BlobStore:
         return data
 
     def delete(self, keys: Sequence[str]) -> None:
-        """Deletes what exists of ``keys``."""
-        for key in keys:
-            try:
-                self._fs.delete_file(self._path(key))
-            except FileNotFoundError:
-                continue
+        """Deletes what exists of ``keys``, several at once: an object store answers each
+        delete in a round trip, and retention deletes a camera-day's thumbnails at a time."""
+        if not keys:
+            return
+        with ThreadPoolExecutor(min(DELETE_THREADS, len(keys))) as pool:
+            for _ in pool.map(self._delete_one, keys):
+                pass
+
+    def _delete_one(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._fs.delete_file(self._path(key))
 
     def _write(self, path: str, data: bytes) -> None:
         with self._fs.open_output_stream(path) as stream:
