@@ -113,6 +113,7 @@ class Scheduler:
         self._settings = settings
         self._cameras = cameras
         self._camera_fps: dict[str, float] = {}
+        self._ticked = False
         self._grid = WindowGrid(round(settings.window_s * 1000), round(settings.stride_s * 1000))
         self._confirm_ms = min(round(settings.confirm_stride_s * 1000), self._grid.stride_ms)
         self._rules = RuleStore(client, keys)
@@ -141,7 +142,8 @@ class Scheduler:
     async def tick(self) -> int:
         """One pass over every camera; returns the number of jobs enqueued."""
         rules = await self._rules.all()
-        scheduled_before = set(self._camera_fps)
+        scheduled_before = set(self._camera_fps) if self._ticked else await self._stored_cameras()
+        self._ticked = True
         self._camera_fps = dict(await self._cameras())  # a copy: the source may change it
         for camera_id in sorted(scheduled_before - set(self._camera_fps)):
             await self._close_open_alerts(camera_id, rules, "the camera was switched off")
@@ -334,6 +336,12 @@ class Scheduler:
                 await self._alerts.apply(
                     camera_id, rule.model_copy(update={"close_after_s": 0.0}), result
                 )
+
+    async def _stored_cameras(self) -> set[str]:
+        """Every camera Redis holds, switched off or not: one switched off while no
+        scheduler ran may have alerts left open."""
+        cameras = cast(list[bytes], await self._client.hkeys(self._keys.cameras))
+        return {camera.decode() for camera in cameras}
 
     async def _open_alert_rules(self, camera_id: str) -> dict[str, str]:
         """The camera's open alerts and the rule of each (remembered: it never changes)."""

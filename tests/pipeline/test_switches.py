@@ -11,18 +11,21 @@ import cv2
 import numpy as np
 import redis
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 
 from agent.engines.answers import VerdictAnswer
 from agent.engines.clips import Clip
 from agent.engines.prompts import Question
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import Phase, WindowResult
+from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.jobs import Job, JobKind
 from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.scheduler import Scheduler, fixed_cameras
 from agent.pipeline.window_job import WindowRunner
+from streams.config import CameraConfig, IngestSettings
 from streams.framebuffer import FrameRecord, append_frame
 from streams.keys import Keys
 from tests.pipeline.conftest import FAST
@@ -146,3 +149,22 @@ async def test_a_camera_switched_off_has_its_open_alert_closed(
     await scheduler.tick()
     assert (await book.track("dock", RULE.id)).phase is Phase.IDLE
     assert (await book.track("gate", RULE.id)).phase is Phase.OPEN
+
+
+async def test_a_camera_switched_off_while_no_scheduler_ran_has_its_alert_closed(
+    aclient: aioredis.Redis, keys: Keys
+) -> None:
+    await RuleStore(aclient, keys).seed([RULE])
+    book = AlertBook(aclient, keys)
+    start_ms = round((time.time() - 30) * 1000)
+    result = WindowResult(start_ms, start_ms + 2000, True, 0.9, "x")
+    assert await book.apply("dock", RULE, result) is not None
+    off = CameraConfig(id="dock", url=SecretStr("rtsp://127.0.0.1:1/dock"), enabled=False)
+    await CameraStore(aclient, keys).seed([off])
+    cameras = CameraStore(aclient, keys)
+
+    async def enabled() -> dict[str, float]:
+        return await cameras.fps_by_camera(IngestSettings())
+
+    await Scheduler(aclient, keys, FAST, enabled).tick()
+    assert (await book.track("dock", RULE.id)).phase is Phase.IDLE
