@@ -371,6 +371,22 @@ def test_ask_over_an_empty_period_says_there_is_no_evidence(vigil: LiveVigil, pa
     expect(page.locator(".result")).to_contain_text("The range ends before it starts")
 
 
+def test_ask_about_any_time_on_one_camera_reads_its_whole_archive(
+    vigil: LiveVigil, page: Page
+) -> None:
+    asked_before = len(vigil.engine.records_read)
+    sign_in(page, vigil.url, vigil.read, "#/ask")
+    expect(page.get_by_label("Camera").locator("option")).to_have_count(3)  # loaded
+    page.get_by_label("Camera").select_option("street")
+    page.get_by_label("Period").select_option("all")
+    page.get_by_label("Question").fill("When did a truck unload crates?")
+    page.get_by_role("button", name="Ask").click()
+    answer = page.locator(".answer.history")
+    expect(answer).to_contain_text("History of camera street, the archive's start to ")
+    assert len(vigil.engine.records_read) == asked_before + 1
+    assert ARCHIVED["truck"].caption in vigil.engine.records_read[-1]  # 30 hours ago
+
+
 def test_ask_about_the_last_seconds_needs_a_camera(vigil: LiveVigil, page: Page) -> None:
     sign_in(page, vigil.url, vigil.read, "#/ask")
     expect(page.get_by_label("Camera").locator("option")).to_have_count(3)  # loaded

@@ -71,7 +71,7 @@ function factsTable(facts, cameraNames) {
 
 function periodText(result) {
   const where = result.camera ? `camera ${result.camera}` : "every camera";
-  const since = result.since === null ? "the archive's start" : dateTime(result.since);
+  const since = result.since ? dateTime(result.since) : "the archive's start";
   return `${where}, ${since} to ${dateTime(result.until)}`;
 }
 
@@ -130,7 +130,9 @@ class AskForm {
     }
     const { since, until, invalid } = this.period.bounds();
     if (invalid) return { invalid };
-    return { camera, question, since: since ?? undefined, until: until ?? undefined };
+    // An open start is the archive's start: without one, the API would read a camera's
+    // last seconds instead.
+    return { camera, question, since: since ?? 0, until: until ?? undefined };
   }
 
   #showSeconds() {
