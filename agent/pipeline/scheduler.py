@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 READ_COUNT = 2000
 ALERT_RULES_KEPT = 10_000
+SWITCHED_OFF_RECHECK_S = 30.0
 
 
 CameraSource = Callable[[], Awaitable[dict[str, float]]]
@@ -124,6 +125,8 @@ class Scheduler:
         )
         self._cursors: dict[str, _Cursor] = {}
         self._alert_rules: dict[str, str] = {}  # alert id: its rule
+        # camera: its applying rules when its open alerts were last checked, and when
+        self._applying: dict[str, tuple[frozenset[str], float]] = {}
 
     async def run(self, stop: asyncio.Event, progress: Progress = no_progress) -> None:
         progress("scheduler")
@@ -306,20 +309,25 @@ class Scheduler:
     async def _close_alerts_switched_off(self, camera_id: str, rules: list[Rule]) -> None:
         """A rule switched off on a camera, or deleted, gets no more windows there, so
         nothing would close its open alert: it is closed at once instead."""
-        applying = {rule.id for rule in rules if rule.applies_to(camera_id)}
+        applying = frozenset(rule.id for rule in rules if rule.applies_to(camera_id))
+        checked = self._applying.get(camera_id)
+        now = time.monotonic()
+        # Alerts open only for applying rules, but for a window answered just as its rule
+        # went: the camera's open alerts are read when its rules change, and now and then.
+        if checked and checked[0] == applying and now < checked[1] + SWITCHED_OFF_RECHECK_S:
+            return
+        self._applying[camera_id] = (applying, now)
         await self._close_open_alerts(
             camera_id, rules, "the rule was switched off or deleted", applying
         )
 
     async def _close_open_alerts(
-        self, camera_id: str, rules: list[Rule], why: str, keep: set[str] | None = None
+        self, camera_id: str, rules: list[Rule], why: str, keep: frozenset[str] = frozenset()
     ) -> None:
         """Closes the camera's open alerts but those of the rules in ``keep``; an alert of
         a deleted rule closes under its record's terms."""
         open_rules = await self._open_alert_rules(camera_id)
-        closing = {
-            alert_id: rule for alert_id, rule in open_rules.items() if rule not in (keep or ())
-        }
+        closing = {alert_id: rule for alert_id, rule in open_rules.items() if rule not in keep}
         if not closing:
             return
         by_id = {rule.id: rule for rule in rules}
