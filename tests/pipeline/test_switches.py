@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from agent.engines.answers import VerdictAnswer
 from agent.engines.clips import Clip
 from agent.engines.prompts import Question
-from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_book import AlertBook, AlertEvent
 from agent.pipeline.alert_state import Phase, WindowResult
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.jobs import Job, JobKind
@@ -44,6 +44,15 @@ def store_frames(client: redis.Redis, keys: Keys, camera_id: str, start_s: float
     pipe.execute()
 
 
+async def open_alert(book: AlertBook, camera_id: str, rule: Rule) -> AlertEvent:
+    """The rule's alert opened on the camera by a window 30 s ago."""
+    start_ms = round((time.time() - 30) * 1000)
+    result = WindowResult(start_ms, start_ms + 2000, True, 0.9, "x")
+    opened = await book.apply(camera_id, rule, result)
+    assert opened is not None
+    return opened
+
+
 async def test_a_rule_switched_off_on_a_camera_gets_no_windows_there(
     redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
 ) -> None:
@@ -63,9 +72,7 @@ async def test_switching_a_rule_off_closes_its_open_alert_at_once(
 ) -> None:
     rules, book = RuleStore(aclient, keys), AlertBook(aclient, keys)
     await rules.seed([RULE])
-    start_ms = round((time.time() - 30) * 1000)
-    opened = await book.apply("dock", RULE, WindowResult(start_ms, start_ms + 2000, True, 0.9, "x"))
-    assert opened is not None
+    opened = await open_alert(book, "dock", RULE)
     await rules.put(RULE.switched("dock", on=False))
     await Scheduler(aclient, keys, FAST, fixed_cameras({"dock": FPS})).tick()
     assert (await book.track("dock", RULE.id)).phase is Phase.IDLE
@@ -122,10 +129,8 @@ async def test_deleting_a_rule_closes_its_open_alert_at_once(
     rules, book = RuleStore(aclient, keys), AlertBook(aclient, keys)
     other = Rule(id="exit", question="Is the fire exit blocked?", cooldown_s=0)
     await rules.seed([RULE, other])
-    start_ms = round((time.time() - 30) * 1000)
     for rule in (RULE, other):
-        result = WindowResult(start_ms, start_ms + 2000, True, 0.9, "x")
-        assert await book.apply("dock", rule, result) is not None
+        await open_alert(book, "dock", rule)
     assert await rules.delete(RULE.id)
     await Scheduler(aclient, keys, FAST, fixed_cameras({"dock": FPS})).tick()
     assert (await book.track("dock", RULE.id)).phase is Phase.IDLE
@@ -137,10 +142,8 @@ async def test_a_camera_switched_off_has_its_open_alert_closed(
 ) -> None:
     rules, book = RuleStore(aclient, keys), AlertBook(aclient, keys)
     await rules.seed([RULE])
-    start_ms = round((time.time() - 30) * 1000)
     for camera_id in ("dock", "gate"):
-        result = WindowResult(start_ms, start_ms + 2000, True, 0.9, "x")
-        assert await book.apply(camera_id, RULE, result) is not None
+        await open_alert(book, camera_id, RULE)
     scheduled = {"dock": FPS, "gate": FPS}
     scheduler = Scheduler(aclient, keys, FAST, fixed_cameras(scheduled))
     await scheduler.tick()
@@ -156,9 +159,7 @@ async def test_a_camera_switched_off_while_no_scheduler_ran_has_its_alert_closed
 ) -> None:
     await RuleStore(aclient, keys).seed([RULE])
     book = AlertBook(aclient, keys)
-    start_ms = round((time.time() - 30) * 1000)
-    result = WindowResult(start_ms, start_ms + 2000, True, 0.9, "x")
-    assert await book.apply("dock", RULE, result) is not None
+    await open_alert(book, "dock", RULE)
     off = CameraConfig(id="dock", url=SecretStr("rtsp://127.0.0.1:1/dock"), enabled=False)
     await CameraStore(aclient, keys).seed([off])
     cameras = CameraStore(aclient, keys)

@@ -33,17 +33,16 @@ async def mqtt_status(state: State, _: ReadKey) -> MqttStatus:
     raw = cast(dict[bytes, bytes], await state.client.hgetall(state.keys.mqtt_health))
     fields = {key.decode(): value.decode() for key, value in raw.items()}
     status = MqttStatus.model_validate({"state": "unknown", **fields})
-    return _stale(status, time.time()) if _is_stale(status, time.time()) else status
+    return _with_staleness(status, time.time())
 
 
-def _is_stale(status: MqttStatus, now_s: float) -> bool:
+def _with_staleness(status: MqttStatus, now_s: float) -> MqttStatus:
+    """``status``, or ``stale`` when it says connected but the heartbeats stopped."""
     if status.state != "connected" or status.at is None or status.every_s is None:
-        return False
-    return now_s - status.at > STALE_AFTER_BEATS * status.every_s + STALE_GRACE_S
-
-
-def _stale(status: MqttStatus, now_s: float) -> MqttStatus:
-    silent_s = now_s - (status.at or now_s)
+        return status
+    silent_s = now_s - status.at
+    if silent_s <= STALE_AFTER_BEATS * status.every_s + STALE_GRACE_S:
+        return status
     why = (
         f"the MQTT publisher last reported {silent_s:.0f} s ago, connected: "
         "is `vigil mqtt` (or `vigil up` with an mqtt section) still running?"
