@@ -101,9 +101,13 @@ def test_frames_arrive_at_4_fps_with_monotonic_capture_times(
     frames = [f for f in all_frames(redis_client, keys, codec) if first <= f.ts < first + SECONDS]
     assert abs(len(frames) / SECONDS - 4.0) <= 0.2 + 1 / SECONDS
     stamps = [f.ts for f in frames]
-    # Samples lie on the 0.25 s grid; the first after connecting may be half a period early.
-    assert all(0.12 < b - a < 0.35 for a, b in itertools.pairwise(stamps))
-    assert all(abs(b - a - 0.25) < 0.05 for a, b in itertools.pairwise(stamps[1:]))
+    # The first sample after connecting may be half a period early; the others are the
+    # first 30 fps frame at or after a tick of the wall-clock 0.25 s grid. On a loaded
+    # machine the handoff may drop the frames next to a tick, which makes a sample late
+    # (never early, never doubled), so two off the grid are allowed.
+    assert all(0.12 < b - a < 0.6 for a, b in itertools.pairwise(stamps))
+    after_tick = [ts % 0.25 for ts in stamps[1:]]
+    assert sum(offset > 0.05 for offset in after_tick) <= 2, after_tick
     assert abs(time.time() - frames[-1].ts) < 5, "capture times are wall-clock times"
     assert (frames[0].width, frames[0].height) == (448, 252 + 28)
     assert health["state"] == "online"
