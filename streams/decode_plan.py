@@ -17,6 +17,14 @@ packets without a time, every packet is decoded. The one case left: a live sourc
 clock drifts past the clock's limit re-anchors at an arbitrary frame, and packets already
 in the decoder (a few frames) were judged on the old anchor.
 
+A frame that no tick wants may still be needed as a reference by a later frame that one
+does. Such packets are held back rather than decoded: the next packet that must be
+decoded takes them to the decoder first, and a packet that starts a closed group of
+pictures (streams/gop.py) drops them, since nothing after it refers to them. So the tail
+of a group of pictures after its last kept frame is never decoded, on streams without
+B-frames too, and an intra-only stream decodes only the frames it keeps. Holding adds no
+delay to kept frames: they are decoded as soon as their packet arrives.
+
 "fast" mode also skips H.264's and H.265's deblocking filter on every frame: less CPU,
 and kept frames that differ slightly from a full decode (BENCHMARKS.md gives the PSNR).
 """
@@ -24,7 +32,7 @@ and kept frames that differ slightly from a full decode (BENCHMARKS.md gives the
 from __future__ import annotations
 
 import bisect
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from streams.config import DecodeMode
 
@@ -32,6 +40,9 @@ from streams.config import DecodeMode
 # wrap, a splice), after which the clock may re-anchor.
 MAX_STEP_S = 1.0
 RECENT_PACKETS = 64  # presentation times remembered, to find a packet's predecessor
+HELD_PACKETS = 90  # bounds the packets held back: 3 s at 30 fps, far more than a tick
+
+P = TypeVar("P")
 
 
 class KeepTest(Protocol):
@@ -82,3 +93,27 @@ class DecodePlan:
         if len(self._recent) > RECENT_PACKETS:
             del self._recent[0]
         return previous
+
+
+class HeldPackets(Generic[P]):
+    """Packets no kept frame needs so far, in decoding order (see the module's text)."""
+
+    def __init__(self, limit: int = HELD_PACKETS) -> None:
+        self._limit = limit
+        self._held: list[P] = []
+        self.dropped = 0  # packets never decoded, for tests and benches
+
+    def admit(self, packet: P, must_decode: bool, starts_closed_gop: bool) -> list[tuple[P, bool]]:
+        """The packets to decode now, in order, each with whether its frame must be decoded
+        (False: the decoder may skip it if nothing references it)."""
+        if starts_closed_gop:
+            self.dropped += len(self._held)
+            self._held.clear()
+        if must_decode:
+            ready = [(held, False) for held in self._held]
+            self._held.clear()
+            return [*ready, (packet, True)]
+        self._held.append(packet)
+        if len(self._held) > self._limit:  # a stream without cuts: decode as it comes
+            return [(self._held.pop(0), False)]
+        return []

@@ -17,11 +17,13 @@ import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
 
-from streams.decode_plan import DecodePlan, KeepTest, codec_options
+from streams.decode_plan import DecodePlan, HeldPackets, KeepTest, codec_options
+from streams.gop import GopCuts
 from streams.source_types import SourceError, SourceFrame, SourceOptions
 from streams.urls import WHEP_SCHEMES, CameraUrl
 
@@ -114,16 +116,21 @@ def _decoded(
     context = stream.codec_context
     context.options = codec_options(options.decode)
     plan = DecodePlan(keeps)
+    cuts = GopCuts(context)
+    held: HeldPackets[av.Packet[Any]] = HeldPackets()
     packets = 0  # since the last frame delivered
     for packet in container.demux(stream):
-        packets += packet.size > 0  # the last one, empty, only flushes the decoder
+        flush = packet.size == 0  # the last packet only flushes the decoder
+        packets += not flush
         wanted = plan.must_decode(_time_s(packet.pts, packet.time_base, pts_offset_s))
-        context.skip_frame = "DEFAULT" if wanted else "NONREF"
-        for frame in packet.decode():
-            frame_s = None if frame.time is None else frame.time + pts_offset_s
-            yield SourceFrame(pts_s=frame_s, frame=frame, source_frames=packets)
-            packets = 0
-            plan.delivered(frame_s)
+        cut = not flush and cuts.starts_closed_gop(packet)
+        for ready, needed in held.admit(packet, wanted or flush, cut):
+            context.skip_frame = "DEFAULT" if needed else "NONREF"
+            for frame in ready.decode():
+                frame_s = None if frame.time is None else frame.time + pts_offset_s
+                yield SourceFrame(pts_s=frame_s, frame=frame, source_frames=packets)
+                packets = 0
+                plan.delivered(frame_s)
 
 
 def _time_s(pts: int | None, time_base: Fraction | None, pts_offset_s: float) -> float | None:
