@@ -101,7 +101,7 @@ class HeldPackets(Generic[P]):
     def __init__(self, limit: int = HELD_PACKETS) -> None:
         self._limit = limit
         self._held: list[P] = []
-        self.dropped = 0  # packets never decoded, for tests and benches
+        self.dropped = 0  # packets never decoded
 
     def admit(self, packet: P, must_decode: bool, starts_closed_gop: bool) -> list[tuple[P, bool]]:
         """The packets to decode now, in order, each with whether its frame must be decoded

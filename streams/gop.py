@@ -13,6 +13,7 @@ extradata gives the length's size).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import av.packet
@@ -59,19 +60,15 @@ def first_slice_is_closed(data: bytes, codec: str, length_size: int | None) -> b
     return False
 
 
-def _nal_headers(data: bytes, length_size: int | None) -> list[int]:
-    """The first byte of each NAL unit in the packet."""
+def _nal_headers(data: bytes, length_size: int | None) -> Iterator[int]:
+    """The first byte of each NAL unit in the packet, in order."""
     if length_size is None:
-        starts = []
         at = data.find(START_CODE)
         while at >= 0 and at + 3 < len(data):
-            starts.append(data[at + 3])
+            yield data[at + 3]
             at = data.find(START_CODE, at + 3)
-        return starts
-    headers = []
+        return
     at = 0
     while at + length_size < len(data):
-        size = int.from_bytes(data[at : at + length_size], "big")
-        headers.append(data[at + length_size])
-        at += length_size + size
-    return headers
+        yield data[at + length_size]
+        at += length_size + int.from_bytes(data[at : at + length_size], "big")

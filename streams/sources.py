@@ -124,7 +124,7 @@ def _decoded(
         packets += not flush
         wanted = plan.must_decode(_time_s(packet.pts, packet.time_base, pts_offset_s))
         cut = not flush and cuts.starts_closed_gop(packet)
-        for ready, needed in held.admit(packet, wanted or flush, cut):
+        for ready, needed in held.admit(packet, wanted, cut):
             context.skip_frame = "DEFAULT" if needed else "NONREF"
             for frame in ready.decode():
                 frame_s = None if frame.time is None else frame.time + pts_offset_s
