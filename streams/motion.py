@@ -17,17 +17,21 @@ Thumbnail = npt.NDArray[np.uint8]
 
 
 def thumbnail(picture_bgr: npt.NDArray[np.uint8]) -> Thumbnail:
-    grey = cv2.cvtColor(picture_bgr, cv2.COLOR_BGR2GRAY)
+    return grey_thumbnail(np.asarray(cv2.cvtColor(picture_bgr, cv2.COLOR_BGR2GRAY), np.uint8))
+
+
+def grey_thumbnail(grey: npt.NDArray[np.uint8]) -> Thumbnail:
+    """The thumbnail of a grey picture (a luma plane)."""
     return np.asarray(cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA), np.uint8)
 
 
 def stamped_thumbnail(jpeg: bytes) -> Thumbnail | None:
     """The thumbnail of a stored frame's picture, its timestamp strip left out; None when
-    the JPEG does not decode."""
-    picture = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR_BGR)
-    if picture is None or picture.shape[0] <= STRIP_HEIGHT:
+    the JPEG does not decode. Only the JPEG's luma is decoded: the grey picture itself."""
+    grey = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None or grey.shape[0] <= STRIP_HEIGHT:
         return None
-    return thumbnail(np.asarray(picture[:-STRIP_HEIGHT], np.uint8))
+    return grey_thumbnail(np.asarray(grey[:-STRIP_HEIGHT], np.uint8))
 
 
 def motion_score(previous: Thumbnail | None, current: Thumbnail) -> float:

@@ -74,7 +74,7 @@ def _advance() -> int:
 
 
 @functools.lru_cache(maxsize=512)
-def _band(width: int, text: str, frame_index: int) -> Grey:
+def strip_band(width: int, text: str, frame_index: int) -> Grey:
     """The grey band for one frame (read-only, cached: clip strips repeat every window)."""
     band = np.zeros((STRIP_HEIGHT, width + 2 * _MARGIN), dtype=np.uint8)
     centre_x = width / 4 if frame_index % 2 == 0 else 3 * width / 4
@@ -91,7 +91,7 @@ def _band(width: int, text: str, frame_index: int) -> Grey:
 
 def render_strip(width: int, text: str, frame_index: int) -> Image3:
     """The strip for one frame as a 3-channel image (white text on black)."""
-    return np.repeat(_band(width, text, frame_index)[:, :, None], 3, axis=2)
+    return np.repeat(strip_band(width, text, frame_index)[:, :, None], 3, axis=2)
 
 
 def add_strip(picture: Image3, text: str, frame_index: int) -> Image3:
@@ -99,11 +99,11 @@ def add_strip(picture: Image3, text: str, frame_index: int) -> Image3:
     height, width = picture.shape[:2]
     stamped = np.empty((height + STRIP_HEIGHT, width, 3), dtype=np.uint8)
     stamped[:height] = picture
-    stamped[height:] = _band(width, text, frame_index)[:, :, None]
+    stamped[height:] = strip_band(width, text, frame_index)[:, :, None]
     return stamped
 
 
 def redraw_strip(stamped: Image3, text: str, frame_index: int) -> None:
     """Replaces the strip of an already stamped image in place."""
     width = stamped.shape[1]
-    stamped[-STRIP_HEIGHT:] = _band(width, text, frame_index)[:, :, None]
+    stamped[-STRIP_HEIGHT:] = strip_band(width, text, frame_index)[:, :, None]

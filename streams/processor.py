@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import cv2
 from av.video.frame import VideoFrame
-from av.video.reformatter import Interpolation, VideoReformatter
+from av.video.reformatter import VideoReformatter
 
 from streams.clock import CaptureClock
 from streams.framebuffer import FrameRecord
-from streams.motion import Thumbnail, motion_score, thumbnail
-from streams.overlay import Image3, add_strip, wall_time_text
+from streams.motion import Thumbnail, grey_thumbnail, motion_score
+from streams.overlay import wall_time_text
+from streams.picture import Picture420, draw_strip, encode_jpeg, scale_into, stamped_blank
 from streams.sampling import RateSampler
 from streams.sizing import picture_size
 from streams.sources import SourceFrame
@@ -28,7 +28,7 @@ class FrameProcessor:
     ) -> None:
         self.camera_id = camera_id
         self._max_pixels = max_pixels
-        self._encode_params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
+        self._jpeg_quality = jpeg_quality
         self._clock = clock
         self._sampler = RateSampler(fps)
         self._reformatter = VideoReformatter()
@@ -53,38 +53,29 @@ class FrameProcessor:
         capture_s = self._clock.capture_time(item.pts_s)
         if not self._sampler.take(capture_s):
             return None
-        picture = self.picture(item.frame)
-        thumb = thumbnail(picture)
+        width, height = self._size_for(item.frame.width, item.frame.height)
+        stamped = stamped_blank(width, height)
+        picture = scale_into(self._reformatter, item.frame, stamped.top(height))
+        thumb = grey_thumbnail(picture.y)
         motion = motion_score(self._previous_thumb, thumb)
         self._previous_thumb = thumb
-        stamped = add_strip(picture, wall_time_text(capture_s), self._seq)
-        ok, jpeg = cv2.imencode(".jpg", stamped, self._encode_params)
-        if not ok:
-            raise RuntimeError("JPEG encoding failed")
+        draw_strip(stamped, wall_time_text(capture_s), self._seq)
         record = FrameRecord(
             camera_id=self.camera_id,
             ts=capture_s,
             seq=self._seq,
             motion=motion,
-            width=stamped.shape[1],
-            height=stamped.shape[0],
-            jpeg=jpeg.tobytes(),
+            width=stamped.width,
+            height=stamped.height,
+            jpeg=encode_jpeg(stamped, self._jpeg_quality),
         )
         self._seq += 1
         return record
 
-    def picture(self, frame: VideoFrame) -> Image3:
-        """The frame at the stored size, strip excluded, in BGR."""
+    def picture(self, frame: VideoFrame) -> Picture420:
+        """The frame at the stored size, strip excluded, as the JPEG stores it."""
         width, height = self._size_for(frame.width, frame.height)
-        picture: Image3 = self._reformatter.reformat(
-            frame,
-            width=width,
-            height=height,
-            format="bgr24",
-            interpolation=Interpolation.AREA,
-            threads=1,  # swscale's own threads cost more than they save at this size
-        ).to_ndarray(format="bgr24")  # type: ignore[assignment]
-        return picture
+        return scale_into(self._reformatter, frame, Picture420.blank(width, height))
 
     def _size_for(self, source_width: int, source_height: int) -> tuple[int, int]:
         key = (source_width, source_height)

@@ -2,7 +2,8 @@
 
 A file is read through ingest's own frame path (source, clock, sampler, resize) once with
 every frame decoded and once per mode; the kept frames are compared at the stored size
-(448x252 by default), before the strip and JPEG, as PSNR over all three colour channels.
+(448x252 by default), before the strip and JPEG, as PSNR over the samples of all three
+planes (Y, U and V, 4:2:0, as the JPEG stores them).
 All readings anchor the clock at the same instant, so they sample the same grid.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 from streams.clock import CaptureClock
 from streams.config import DecodeMode, IngestSettings
 from streams.file_sampling import video_duration_s
-from streams.overlay import Image3
+from streams.picture import Picture420
 from streams.processor import FrameProcessor
 from streams.source_types import SourceOptions
 from streams.sources import open_frames
@@ -37,7 +38,7 @@ class Fidelity:
     frames: int
 
 
-def kept_pictures(path: Path, mode: DecodeMode | None) -> dict[float, Image3]:
+def kept_pictures(path: Path, mode: DecodeMode | None) -> dict[float, Picture420]:
     """Capture time -> picture of each kept frame over one pass of the file; ``mode``
     None decodes every frame."""
     settings = IngestSettings()
@@ -60,8 +61,9 @@ def kept_pictures(path: Path, mode: DecodeMode | None) -> dict[float, Image3]:
     return kept
 
 
-def psnr_db(reference: Image3, other: Image3) -> float:
-    error = np.mean((reference.astype(np.float64) - other.astype(np.float64)) ** 2)
+def psnr_db(reference: Picture420, other: Picture420) -> float:
+    difference = reference.samples().astype(np.float64) - other.samples().astype(np.float64)
+    error = np.mean(difference**2)
     return math.inf if error == 0 else 10 * math.log10(255.0**2 / float(error))
 
 
