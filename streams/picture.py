@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import simplejpeg
 from av.video.frame import VideoFrame
 from av.video.plane import VideoPlane
 from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
-from streams.overlay import STRIP_HEIGHT, Grey, strip_band
+from streams.overlay import STRIP_HEIGHT, Grey, Image3, strip_band
 
 NEUTRAL_CHROMA = 128  # U and V of a grey pixel: the strip is black and white
 
@@ -59,6 +60,14 @@ class Picture420:
     def samples(self) -> Grey:
         """Every sample of the three planes in one flat array (for comparisons)."""
         return np.concatenate([self.y.ravel(), self.u.ravel(), self.v.ravel()])
+
+    def bgr(self) -> Image3:
+        """The picture in BGR as a JPEG decoder shows it (JFIF matrix, chroma repeated)."""
+        size = (self.width, self.height)
+        v, u = (
+            cv2.resize(plane, size, interpolation=cv2.INTER_NEAREST) for plane in (self.v, self.u)
+        )
+        return np.asarray(cv2.cvtColor(cv2.merge([self.y, v, u]), cv2.COLOR_YCrCb2BGR), np.uint8)
 
 
 def scale_into(reformatter: VideoReformatter, frame: VideoFrame, picture: Picture420) -> Picture420:

@@ -2,8 +2,8 @@
 
 A file is read through ingest's own frame path (source, clock, sampler, resize) once with
 every frame decoded and once per mode; the kept frames are compared at the stored size
-(448x252 by default), before the strip and JPEG, as PSNR over the samples of all three
-planes (Y, U and V, 4:2:0, as the JPEG stores them).
+(448x252 by default), before the strip and JPEG, as PSNR over all three colour channels
+of the pictures as a JPEG decoder would show them.
 All readings anchor the clock at the same instant, so they sample the same grid.
 """
 
@@ -62,7 +62,7 @@ def kept_pictures(path: Path, mode: DecodeMode | None) -> dict[float, Picture420
 
 
 def psnr_db(reference: Picture420, other: Picture420) -> float:
-    difference = reference.samples().astype(np.float64) - other.samples().astype(np.float64)
+    difference = reference.bgr().astype(np.float64) - other.bgr().astype(np.float64)
     error = np.mean(difference**2)
     return math.inf if error == 0 else 10 * math.log10(255.0**2 / float(error))
 
@@ -74,7 +74,7 @@ def fidelity(path: Path, mode: DecodeMode) -> Fidelity:
     scores = [psnr_db(full[ts], tried[ts]) for ts in full]
     finite = [score for score in scores if math.isfinite(score)]
     return Fidelity(
-        identical=not finite,
+        identical=all(np.array_equal(full[ts].samples(), tried[ts].samples()) for ts in full),
         min_psnr_db=min(finite) if finite else None,
         median_psnr_db=statistics.median(finite) if finite else None,
         frames=len(scores),

@@ -113,7 +113,8 @@ def make_videos(
     directory: Path, resolution: str, config: BenchConfig, bframes: bool = False
 ) -> list[Path]:
     """One video per stream, each with its own hue so no two streams are identical;
-    ``bframes``: x264's default B-frames (3 between references), else none."""
+    ``bframes``: x264's default B-frames (3 between references), else none. The streams'
+    groups of pictures start at staggered frames (``gop_offset_frames``)."""
     if shutil.which("ffmpeg") is None:
         raise BenchError("ffmpeg is not installed (apt-get install ffmpeg)")
     width, height = RESOLUTIONS[resolution]
@@ -122,6 +123,7 @@ def make_videos(
         path = directory / f"{resolution}{BFRAMES_SUFFIX if bframes else ''}-{index}.mp4"
         hue_deg = index * 360 // config.streams
         source = f"testsrc2=size={width}x{height}:rate={SOURCE_FPS}"
+        offset = gop_offset_frames(index, config.streams)
         subprocess.run(
             [
                 "ffmpeg",
@@ -144,6 +146,8 @@ def make_videos(
                 *([] if bframes else ["-bf", "0"]),
                 "-g",
                 str(SOURCE_FPS),
+                "-force_key_frames",
+                f"expr:eq(mod(n+{offset},{SOURCE_FPS}),0)",
                 "-pix_fmt",
                 "yuv420p",
                 str(path),
@@ -152,6 +156,16 @@ def make_videos(
         )
         paths.append(path)
     return paths
+
+
+def gop_offset_frames(index: int, streams: int) -> int:
+    """How many frames before each whole second stream ``index``'s keyframes fall (its
+    first group of pictures is that much shorter): the streams' groups of pictures are
+    spread over one sampling period, as real cameras' are against the sampling grid. How much of a GOP's tail goes undecoded depends on where its last
+    kept frame falls; without the spread, all streams of a run would share one random
+    position, and runs would differ by up to a fifth of the decode."""
+    frames_per_sample = SOURCE_FPS / IngestSettings().fps
+    return round(index * frames_per_sample / streams)
 
 
 # --- ingest ------------------------------------------------------------------------------

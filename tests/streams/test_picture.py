@@ -77,6 +77,14 @@ def test_colours_survive_scaling_and_jpeg_whatever_the_stream_matrix(
         assert max(abs(a - b) for a, b in zip(seen, colour, strict=True)) <= 6, (seen, colour)
 
 
+def test_bgr_rendering_shows_the_colours_a_jpeg_decoder_would() -> None:
+    frame = camera_frame(patches(), "yuv420p", "ITU709", "MPEG")
+    picture = scale_into(VideoReformatter(), frame, Picture420.blank(448, 126))
+    shown = patch_centres(picture.bgr(), 448 / frame.width)
+    for seen, colour in zip(shown, PATCHES, strict=True):
+        assert max(abs(a - b) for a, b in zip(seen, colour, strict=True)) <= 4, (seen, colour)
+
+
 def test_strip_is_the_overlay_band_in_neutral_grey_below_an_untouched_picture() -> None:
     frame = camera_frame(patches(), "yuv420p", "ITU601", "MPEG")
     stamped = stamped_blank(448, 126)
