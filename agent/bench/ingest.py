@@ -1,7 +1,8 @@
 """``vigil bench ingest``: the CPU ingest costs beside a bare decode of the same streams.
 
 For each resolution, N H.264 30 fps test videos are generated into a temporary directory,
-without B-frames and (file source) with x264's default B-frames. The real ingest service
+without B-frames and (file source) with x264's default B-frames, their groups of pictures
+staggered over a sampling period. The real ingest service
 (unpaced, a private ``redis-server``, the configured decode mode) reads them concurrently
 until every camera has received one pass of the video; then a default bare PyAV decode of
 the same files (FFmpeg's default threading, every frame) decodes the same number of frames
@@ -161,9 +162,10 @@ def make_videos(
 def gop_offset_frames(index: int, streams: int) -> int:
     """How many frames before each whole second stream ``index``'s keyframes fall (its
     first group of pictures is that much shorter): the streams' groups of pictures are
-    spread over one sampling period, as real cameras' are against the sampling grid. How much of a GOP's tail goes undecoded depends on where its last
-    kept frame falls; without the spread, all streams of a run would share one random
-    position, and runs would differ by up to a fifth of the decode."""
+    spread over one sampling period, as real cameras' are against the sampling grid.
+    How much of a GOP's tail goes undecoded depends on where its last kept frame falls;
+    without the spread, all streams of a run would share one random position, and runs
+    would differ by up to a fifth of the decode."""
     frames_per_sample = SOURCE_FPS / IngestSettings().fps
     return round(index * frames_per_sample / streams)
 

@@ -7,9 +7,13 @@ tests.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import av
+import pytest
 from typer.testing import CliRunner
 
+from agent.bench.ingest import BenchConfig, make_videos
 from agent.cli.app import app
 
 FIGURES = {
@@ -58,6 +62,20 @@ def test_bench_ingest_json_report() -> None:
     assert report["ingest_rss_cameras"] == 8
     assert 30 < report["ingest_rss_mb"] < 2000
     assert report["ingest_rss_mb_by_resolution"].keys() == {"720p"}
+
+
+@pytest.mark.parametrize("bframes", [False, True])
+def test_bench_videos_stagger_their_groups_of_pictures(tmp_path: Path, bframes: bool) -> None:
+    """Four streams' IDR pictures 0, 2, 4 and 6 frames before each second: spread over
+    the 7.5 frames of a sampling period."""
+    videos = make_videos(tmp_path, "480p", BenchConfig(streams=4, seconds=2.5), bframes)
+    for offset, video in zip((0, 2, 4, 6), videos, strict=True):
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            keyframes = [packet.pts for packet in container.demux(stream) if packet.is_keyframe]
+        frame_pts = round(1 / (stream.time_base * 30))
+        expected = [0, *(second * 30 - offset for second in (1, 2) if second * 30 - offset < 75)]
+        assert [pts // frame_pts for pts in keyframes if pts is not None] == expected
 
 
 def test_bench_ingest_rejects_unknown_resolution() -> None:
