@@ -3,10 +3,11 @@ chroma at half resolution (4:2:0), with the timestamp strip and the JPEG made fr
 
 A decoded frame is already Y'CbCr. Scaling it straight to these planes, and encoding them
 as they are, leaves out ingest's two colour conversions (to BGR for the strip, back to
-Y'CbCr inside the JPEG encoder) and a second chroma resampling, at under half the CPU of
-the BGR route. The luma plane is the grey picture that motion scoring needs. Frames in
-other matrices or ranges (BT.709, full-range MJPEG) are converted to BT.601 full range,
-the JPEG (JFIF) convention, while they are scaled.
+Y'CbCr inside the JPEG encoder) and a second chroma resampling: per kept frame, half the
+CPU of the BGR route from a 720p source and 60% from 1080p (BENCHMARKS.md). The luma
+plane is the grey picture that motion scoring needs. Frames in other matrices or ranges
+(BT.709, full-range MJPEG) are converted to BT.601 full range, the JPEG (JFIF)
+convention, while they are scaled.
 """
 
 from __future__ import annotations
