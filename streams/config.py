@@ -14,7 +14,7 @@ PROCESS_SETTINGS = {"queue_frames", "health_interval_s", "lease_s", "shard_id"}
 CAMERA_OVERRIDES = {"fps", "max_pixels", "jpeg_quality", "retention_s", "decode"}
 
 # exact: the kept frames are those of a full decode. fast: the deblocking filter is
-# skipped too, for less CPU and slightly different pixels (streams/decode_plan.py).
+# skipped too, for less CPU and slightly different pixels (streams/decode/plan.py).
 DecodeMode = Literal["exact", "fast"]
 
 

@@ -14,7 +14,7 @@ import redis
 import redis.asyncio as aioredis
 
 from agent.runtime.embedded_redis import EmbeddedRedis
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.servers.redis_cluster import LocalRedisCluster, cluster_ports
 from tests.servers.rtsp import RtspServer
 

@@ -1,5 +1,5 @@
 """The repository's shape: imports point one way between the parts, and README's Redis
-section lists every key that ``streams/keys.py`` defines."""
+section lists every key that ``streams/bus/keys.py`` defines."""
 
 from __future__ import annotations
 
@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = (
     "agent/cli", "agent/bench", "agent/eval", "agent/runtime", "agent/api", "agent/webhooks",
     "agent/dashboard", "agent/mqtt", "agent/archive", "agent/pipeline", "agent/engines",
-    "streams",
+    "streams", "streams/ingest", "streams/buffer", "streams/webrtc", "streams/decode",
+    "streams/picture", "streams/bus",
 )  # fmt: skip
+STREAMS_MODULES = ("streams/config.py", "streams/urls.py")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -43,12 +45,25 @@ def skeleton(root: Path) -> None:
         folder = root / package
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "__init__.py").touch()
+    for module in STREAMS_MODULES:
+        (root / module).touch()
 
 
 @pytest.mark.parametrize(
     ("importer", "imported"),
     [
-        ("streams/sampling.py", "agent.pipeline"),
+        ("streams/decode/sampling.py", "agent.pipeline"),
+        ("streams/picture/ycbcr.py", "streams.ingest"),
+        ("streams/picture/ycbcr.py", "streams.bus"),
+        ("streams/picture/ycbcr.py", "streams.decode"),
+        ("streams/decode/plan.py", "streams.ingest"),
+        ("streams/decode/plan.py", "streams.bus"),
+        ("streams/decode/plan.py", "streams.buffer"),
+        ("streams/webrtc/whep.py", "streams.buffer"),
+        ("streams/buffer/frames.py", "streams.ingest"),
+        ("streams/bus/keys.py", "streams.buffer"),
+        ("streams/config.py", "streams.decode"),
+        ("streams/urls.py", "streams.config"),
         ("agent/engines/local.py", "agent.pipeline"),
         ("agent/engines/local.py", "agent.api"),
         ("agent/engines/local.py", "agent.webhooks"),
@@ -76,6 +91,13 @@ def test_a_right_way_import_keeps_the_contracts(tmp_path: Path) -> None:
     skeleton(tmp_path)
     (tmp_path / "agent/api/app.py").write_text("import agent.pipeline\nimport streams\n")
     (tmp_path / "agent/pipeline/worker.py").write_text("import agent.engines\n")
+    right_way = {
+        "streams/ingest/camera.py": "import streams.buffer\nimport streams.webrtc\n",
+        "streams/buffer/frames.py": "import streams.bus\nimport streams.config\n",
+        "streams/webrtc/whep.py": "import streams.decode\nimport streams.urls\n",
+    }
+    for module, imports in right_way.items():
+        (tmp_path / module).write_text(imports)
     result = lint_imports(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 

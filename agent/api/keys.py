@@ -17,7 +17,7 @@ from typing import cast
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 TOKEN_PREFIX = "vk_"  # noqa: S105 (a prefix, not a secret)
 

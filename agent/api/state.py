@@ -10,8 +10,8 @@ from agent.api.archive_access import ArchiveAccess
 from agent.api.settings import ApiSettings
 from agent.engines import Engine
 from agent.webhooks.settings import WebhookSettings
+from streams.bus.keys import Keys
 from streams.config import IngestSettings
-from streams.keys import Keys
 
 
 @dataclass(frozen=True, slots=True)

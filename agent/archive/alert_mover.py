@@ -32,7 +32,7 @@ from agent.archive.alert_store import AlertStore
 from agent.pipeline.alert_records import AlertKey, AlertRecord
 from agent.pipeline.alert_state import EventType
 from agent.pipeline.settings import AlertSettings
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from agent.pipeline.alert_records import (
     AlertRecord,
     list_hot_alerts,
 )
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 
 async def page_alerts(

@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 from agent.archive.alert_store import AlertRow, AlertStore, alert_text, clip_path
 from agent.archive.embedder import Embedder
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
-from streams.keys import Keys
-from streams.mp4 import VideoError, encode_mp4
+from streams.bus.keys import Keys
+from streams.picture.mp4 import VideoError, encode_mp4
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from agent.archive.alert_store import AlertStore
 from agent.archive.embedder import Embedder
 from agent.pipeline.alert_records import AlertFilter, AlertRecord, read_alert
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 
 async def search_alerts(

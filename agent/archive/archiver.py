@@ -28,9 +28,9 @@ from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore
 from agent.pipeline.progress import Progress, no_progress
 from agent.pipeline.settings import AlertSettings
-from streams.backoff import Backoff, sleep_unless
-from streams.keys import Keys
-from streams.lease import Lease
+from streams.bus.backoff import Backoff, sleep_unless
+from streams.bus.keys import Keys
+from streams.bus.lease import Lease
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore, WindowRow
 from agent.pipeline.archive_records import WindowRecord
 from agent.pipeline.metrics import Counters
-from streams.consumer_group import Entry, GroupReader
-from streams.framebuffer import FrameRecord
-from streams.keys import ARCHIVE_GROUP, Keys
-from streams.overlay import STRIP_HEIGHT
+from streams.buffer.frames import FrameRecord
+from streams.bus.consumer_group import Entry, GroupReader
+from streams.bus.keys import ARCHIVE_GROUP, Keys
+from streams.picture.overlay import STRIP_HEIGHT
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
+from streams.bus.keys import Keys
 from streams.config import CameraConfig
-from streams.keys import Keys
 
 WINDOW_MS = 2000
 START_MS = 1_800_000_000_000

@@ -35,8 +35,8 @@ from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.rules import Rule
 from agent.pipeline.settings import AlertSettings
-from streams.framebuffer import FrameRecord
-from streams.keys import Keys
+from streams.buffer.frames import FrameRecord
+from streams.bus.keys import Keys
 
 Figures = dict[str, float | int | str | None]
 HOT_RETENTION_H = 0.0001

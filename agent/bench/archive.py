@@ -58,8 +58,8 @@ from agent.bench.delivery import percentile
 from agent.bench.output import echo_figures
 from agent.pipeline.archive_records import WindowRecord, add_window
 from agent.runtime.embedded_redis import EmbeddedRedis
-from streams.framebuffer import FrameRecord, append_frame
-from streams.keys import Keys
+from streams.buffer.frames import FrameRecord, append_frame
+from streams.bus.keys import Keys
 
 Figures = dict[str, float | int | str | None]
 KEYS = Keys("bench:")

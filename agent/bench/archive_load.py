@@ -15,11 +15,11 @@ import cv2
 from av.video.reformatter import Interpolation
 
 from agent.pipeline.archive_records import RuleVerdict, WindowRecord
+from streams.buffer.frames import FrameRecord
 from streams.config import IngestSettings
-from streams.demo import demo_video_path
-from streams.framebuffer import FrameRecord
-from streams.overlay import Image3, add_strip, wall_time_text
-from streams.sizing import picture_size
+from streams.ingest.demo import demo_video_path
+from streams.picture.overlay import Image3, add_strip, wall_time_text
+from streams.picture.sizing import picture_size
 
 T0_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DAY_MS = 86_400_000

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from streams.clock import CaptureClock
 from streams.config import DecodeMode, IngestSettings
-from streams.file_sampling import video_duration_s
-from streams.picture import Picture420
-from streams.processor import FrameProcessor
-from streams.source_types import SourceOptions
-from streams.sources import open_frames
+from streams.decode.clock import CaptureClock
+from streams.decode.source_types import SourceOptions
+from streams.ingest.file_sampling import video_duration_s
+from streams.ingest.processor import FrameProcessor
+from streams.ingest.sources import open_frames
+from streams.picture.ycbcr import Picture420
 from streams.urls import parse_camera_url
 
 ANCHOR_S = 1_000_000.0871  # any instant will do; off the grid, as a camera's would be

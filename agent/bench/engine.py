@@ -37,11 +37,17 @@ from agent.engines.prompts import Question, verdict_prompt
 from agent.engines.settings import EngineSettings
 from agent.engines.testmodel import build_test_model
 from agent.runtime.embedded_redis import EmbeddedRedis
-from streams.file_sampling import Sampling, sample_file
-from streams.framebuffer import FrameRecord, append_frame, read_frames
-from streams.keys import Keys
-from streams.overlay import STRIP_HEIGHT, add_strip, clip_time_text, strip_font, wall_time_text
-from streams.sizing import picture_size
+from streams.buffer.frames import FrameRecord, append_frame, read_frames
+from streams.bus.keys import Keys
+from streams.ingest.file_sampling import Sampling, sample_file
+from streams.picture.overlay import (
+    STRIP_HEIGHT,
+    add_strip,
+    clip_time_text,
+    strip_font,
+    wall_time_text,
+)
+from streams.picture.sizing import picture_size
 
 QUESTIONS = [
     Question("person", "Is a person in the road?"),
@@ -156,7 +162,7 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 def _footage(config: BenchConfig) -> list[FrameRecord]:
-    from streams.demo import demo_video_path
+    from streams.ingest.demo import demo_video_path
 
     sampling = Sampling(config.fps, config.max_pixels, config.jpeg_quality)
     records = sample_file(demo_video_path(), sampling, config.window_frames)

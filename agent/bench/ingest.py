@@ -46,10 +46,10 @@ from agent.bench.decode_fidelity import MODES, Fidelity, fidelity, worst
 from agent.bench.ingest_memory import MemoryBenchError, ingest_rss_mb
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.startup import connect
+from streams.bus.keys import Keys
 from streams.config import CameraConfig, CameraSpec, DecodeMode, IngestSettings, resolve_camera
-from streams.demo import demo_video_path
-from streams.ingest import IngestService
-from streams.keys import Keys
+from streams.ingest.demo import demo_video_path
+from streams.ingest.service import IngestService
 
 SOURCE_FPS = 30
 SOURCES = ("file", "whep")

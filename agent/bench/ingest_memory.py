@@ -19,7 +19,7 @@ import redis
 import yaml
 
 from agent.runtime.embedded_redis import EmbeddedRedis
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 KEY_PREFIX = "bench-rss:"
 START_TIMEOUT_S = 60.0

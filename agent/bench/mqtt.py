@@ -37,7 +37,7 @@ from agent.mqtt.publisher import MqttPublisher
 from agent.mqtt.settings import MqttSettings
 from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
 from agent.runtime.embedded_redis import EmbeddedRedis
-from streams.keys import MQTT_GROUP, Keys
+from streams.bus.keys import MQTT_GROUP, Keys
 
 KEYS = Keys("bench:")
 PREFIX = "bench"

@@ -37,12 +37,12 @@ from agent.pipeline.settings import PipelineSettings
 from agent.pipeline.worker import Worker
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.startup import connect_async
-from streams.clock import CaptureClock
-from streams.demo import demo_video_path
-from streams.framebuffer import FrameRecord, append_frame
-from streams.keys import WORKERS_GROUP, Keys
-from streams.processor import FrameProcessor
-from streams.sources import SourceOptions, open_frames
+from streams.buffer.frames import FrameRecord, append_frame
+from streams.bus.keys import WORKERS_GROUP, Keys
+from streams.decode.clock import CaptureClock
+from streams.ingest.demo import demo_video_path
+from streams.ingest.processor import FrameProcessor
+from streams.ingest.sources import SourceOptions, open_frames
 from streams.urls import parse_camera_url
 
 FPS = 4.0

@@ -27,7 +27,7 @@ from agent.webhooks.dispatcher import Dispatcher
 from agent.webhooks.settings import WebhookSettings
 from agent.webhooks.signing import new_secret
 from agent.webhooks.subscriptions import SubscriptionStore, WebhookIn, new_subscription
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 KEYS = Keys("bench:")
 SETTINGS = WebhookSettings(allow_hosts=["127.0.0.1"], poll_s=0.2)

@@ -28,9 +28,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from agent.bench.whep_endpoint import WhepEndpoint, allow_loopback_ice
-from streams.whep import apply_answer, video_codecs
-from streams.whep_signaling import WhepEndpoint as WhepTarget
-from streams.whep_signaling import delete_resource, post_offer
+from streams.webrtc.signaling import WhepEndpoint as WhepTarget
+from streams.webrtc.signaling import delete_resource, post_offer
+from streams.webrtc.whep import apply_answer, video_codecs
 
 
 class FilePacketTrack(MediaStreamTrack):

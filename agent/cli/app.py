@@ -27,7 +27,7 @@ from agent.runtime.startup import (
     redis_url_for,
     stop_on_signals,
 )
-from streams.camera_registry import stored_specs
+from streams.ingest.registry import stored_specs
 
 if TYPE_CHECKING:
     from agent.runtime.service import Roles

@@ -20,8 +20,8 @@ from agent.engines.settings import EngineSettings
 from agent.engines.testmodel import is_test_model
 from agent.runtime.config import VigilSettings
 from agent.runtime.startup import keys_for, redis_for
-from streams.file_sampling import FileSamplingError, Sampling, sample_file
-from streams.framebuffer import FrameRecord, read_frames
+from streams.buffer.frames import FrameRecord, read_frames
+from streams.ingest.file_sampling import FileSamplingError, Sampling, sample_file
 
 
 class AskError(RuntimeError):

@@ -8,8 +8,8 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from streams.health_records import read_health
-from streams.keys import Keys
+from streams.buffer.health_records import read_health
+from streams.bus.keys import Keys
 
 COLUMNS = (
     "camera",

@@ -20,7 +20,7 @@ from agent.engines.errors import (
     EngineUnavailableError,
 )
 from agent.engines.prompts import Question
-from streams.framebuffer import FrameRecord
+from streams.buffer.frames import FrameRecord
 
 __all__ = [
     "Engine",

@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.engines.prompts import ClipFacts
-from streams.framebuffer import FrameRecord
-from streams.overlay import clip_time_text, redraw_strip
+from streams.buffer.frames import FrameRecord
+from streams.picture.overlay import clip_time_text, redraw_strip
 
 Frames = npt.NDArray[np.uint8]  # (frames, height, width, 3) RGB
 DEFAULT_JPEG_QUALITY = 90

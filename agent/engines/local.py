@@ -36,7 +36,7 @@ from agent.engines.prompts import (
 )
 from agent.engines.settings import EngineSettings
 from agent.engines.testmodel import is_test_model
-from streams.framebuffer import FrameRecord
+from streams.buffer.frames import FrameRecord
 
 logger = logging.getLogger(__name__)
 

@@ -49,7 +49,7 @@ from agent.engines.prompts import (
     verdict_token_budget,
 )
 from agent.engines.settings import EngineSettings
-from streams.framebuffer import FrameRecord
+from streams.buffer.frames import FrameRecord
 
 logger = logging.getLogger(__name__)
 HEALTH_TIMEOUT_S = 2.0

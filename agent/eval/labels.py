@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from agent.pipeline.rules import Rule
 from streams.config import CAMERA_ID_PATTERN
-from streams.file_sampling import FileSamplingError, video_duration_s
+from streams.ingest.file_sampling import FileSamplingError, video_duration_s
 
 Interval = tuple[float, float]
 

@@ -33,8 +33,8 @@ from agent.engines.answers import (
 )
 from agent.engines.clips import Clip, ClipError, Frames, PixelClip, pixel_clip
 from agent.engines.prompts import CAPTION_KEY, Question, history_prompt
-from streams.framebuffer import FrameRecord
-from streams.overlay import STRIP_HEIGHT
+from streams.buffer.frames import FrameRecord
+from streams.picture.overlay import STRIP_HEIGHT
 
 # OpenCV hue is 0..179 (degrees / 2); red wraps around 0.
 HUE_BANDS: dict[str, tuple[tuple[int, int], ...]] = {

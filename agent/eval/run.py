@@ -8,8 +8,8 @@ or an embedded one, and is deleted afterwards, so a running deployment is never 
 
 Each video's wall-clock origin is the capture time of its camera's first stored frame:
 file playback starts at pts 0, the capture clock anchors pts 0 to the wall clock at that
-frame (``streams/clock.py``), and the sampler always keeps a camera's first frame
-(``streams/sampling.py``); so video second ``s`` is ``origin + s`` in every alert time.
+frame (``streams/decode/clock.py``), and the sampler always keeps a camera's first frame
+(``streams/decode/sampling.py``); so video second ``s`` is ``origin + s`` in every alert time.
 A camera is removed from the store once its video has played once, so the file's loop
 never replays an event; the run then waits until the queues are drained (or ``tail_s``).
 """
@@ -41,9 +41,9 @@ from agent.runtime.service import Roles, run_agents
 from agent.runtime.startup import connect
 from agent.webhooks.signing import new_secret
 from agent.webhooks.subscriptions import WebhookIn, new_subscription
-from streams.camera_registry import camera_document
+from streams.bus.keys import DISPATCH_GROUP, WORKERS_GROUP, Keys
 from streams.config import CameraConfig
-from streams.keys import DISPATCH_GROUP, WORKERS_GROUP, Keys
+from streams.ingest.registry import camera_document
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from agent.mqtt import topics
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules_store import RuleStore
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 log = logging.getLogger(__name__)
 PAYLOADS = {b"ON": True, b"OFF": False}

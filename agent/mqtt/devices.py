@@ -18,7 +18,7 @@ from agent.mqtt import discovery
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules_store import RuleStore
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 REMOVED = ""
 

@@ -24,7 +24,7 @@ from agent.mqtt.relay import OutboxRelay, ensure_group
 from agent.mqtt.settings import MqttSettings
 from agent.mqtt.snapshot import SwitchStates, publish_snapshot, publish_statuses
 from agent.pipeline.progress import Progress, no_progress
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 log = logging.getLogger(__name__)
 LOOP = "mqtt"

@@ -17,9 +17,9 @@ from agent.mqtt import topics
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from agent.pipeline.alert_state import EventType
-from streams.consumer_group import GroupReader
-from streams.consumer_group import ensure_group as ensure_stream_group
-from streams.keys import MQTT_GROUP, Keys
+from streams.bus.consumer_group import GroupReader
+from streams.bus.consumer_group import ensure_group as ensure_stream_group
+from streams.bus.keys import MQTT_GROUP, Keys
 
 BATCH = 100
 READ_BLOCK_MS = 1000

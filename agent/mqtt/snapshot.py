@@ -14,8 +14,8 @@ from agent.mqtt.settings import MqttSettings
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules_store import RuleStore
-from streams.health_records import health_from_record
-from streams.keys import Keys
+from streams.buffer.health_records import health_from_record
+from streams.bus.keys import Keys
 
 
 async def open_alerts(client: aioredis.Redis, keys: Keys, camera_id: str) -> list[AlertRecord]:

@@ -32,8 +32,8 @@ from agent.pipeline.alert_state import (
 from agent.pipeline.jobs import SEEN_TTL_S, Job, JobKind
 from agent.pipeline.rules import Rule
 from agent.pipeline.settings import EvidenceSettings
-from streams.framebuffer import FrameRecord
-from streams.keys import Keys
+from streams.buffer.frames import FrameRecord
+from streams.bus.keys import Keys
 
 EVENT_STREAM_MAX_LEN = 100_000
 

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 
 from agent.engines.clip_times import PlacedTime
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 SCAN_BATCH = 200
 SCAN_LIMIT = 5000  # alerts looked at per page at most; the cursor resumes the walk

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 # Bounds the stream (~100 MB) while no archiver reads it: half an hour of 1,000 cameras'
 # windows (125/s), a day of 10 cameras'. Beyond it the oldest records are dropped.

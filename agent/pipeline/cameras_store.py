@@ -11,9 +11,9 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from streams.camera_registry import camera_document, cameras_from_hash
+from streams.bus.keys import Keys
 from streams.config import CameraConfig, IngestSettings, resolve_camera
-from streams.keys import Keys
+from streams.ingest.registry import camera_document, cameras_from_hash
 from streams.urls import CameraUrlError, mask_url, parse_camera_url, redact
 
 log = logging.getLogger(__name__)

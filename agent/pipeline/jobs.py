@@ -13,7 +13,7 @@ from enum import StrEnum
 
 import redis.asyncio as aioredis
 
-from streams.keys import WORKERS_GROUP, Keys
+from streams.bus.keys import WORKERS_GROUP, Keys
 
 SEEN_TTL_S = 24 * 3600
 

@@ -7,7 +7,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from agent.engines.answers import Completion
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 
 def engine_usage(completion: Completion) -> dict[str, int]:

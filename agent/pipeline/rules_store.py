@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from agent.pipeline.rules import Rule
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 log = logging.getLogger(__name__)
 

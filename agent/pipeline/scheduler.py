@@ -30,9 +30,9 @@ from agent.pipeline.rules import Rule, rules_for
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
 from agent.pipeline.windows import Activity, Attention, Gate, Window, WindowGrid, gate
-from streams.framebuffer import latest_frame_async
-from streams.keys import Keys
-from streams.motion import Thumbnail, motion_score, stamped_thumbnail
+from streams.buffer.frames import latest_frame_async
+from streams.bus.keys import Keys
+from streams.picture.motion import Thumbnail, motion_score, stamped_thumbnail
 
 log = logging.getLogger(__name__)
 

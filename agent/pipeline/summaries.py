@@ -19,8 +19,8 @@ from agent.pipeline.alert_state import EventType
 from agent.pipeline.jobs import Job
 from agent.pipeline.metrics import Counters, engine_usage
 from agent.pipeline.settings import PipelineSettings
-from streams.framebuffer import FrameRecord, read_frames_async
-from streams.keys import Keys
+from streams.buffer.frames import FrameRecord, read_frames_async
+from streams.bus.keys import Keys
 
 log = logging.getLogger(__name__)
 

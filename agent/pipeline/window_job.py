@@ -19,8 +19,8 @@ from agent.pipeline.metrics import Counters, engine_usage
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
-from streams.framebuffer import FrameRecord, read_frames_async
-from streams.keys import Keys
+from streams.buffer.frames import FrameRecord, read_frames_async
+from streams.bus.keys import Keys
 
 log = logging.getLogger(__name__)
 

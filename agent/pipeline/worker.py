@@ -24,8 +24,8 @@ from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
 from agent.pipeline.summaries import Summarizer
 from agent.pipeline.window_job import WindowRunner
-from streams.backoff import sleep_unless
-from streams.keys import WORKERS_GROUP, Keys
+from streams.bus.backoff import sleep_unless
+from streams.bus.keys import WORKERS_GROUP, Keys
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 READ_BLOCK_MS = 1000
 TEXT_MAX_CHARS = 200  # of the model's text on one line: a noisy model cannot flood it

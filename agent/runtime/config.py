@@ -21,8 +21,8 @@ from agent.mqtt.settings import MqttSettings
 from agent.pipeline.rules import Rule
 from agent.pipeline.settings import AlertSettings, PipelineSettings
 from agent.webhooks.settings import WebhookSettings
+from streams.bus.keys import DEFAULT_PREFIX
 from streams.config import CameraConfig, IngestSettings
-from streams.keys import DEFAULT_PREFIX
 
 CONFIG_ENV = "VIGIL_CONFIG"
 DEFAULT_CONFIG_FILE = Path("vigil.yaml")

@@ -1,7 +1,7 @@
 """Ingest inside Vigil's processes: its share of the stored cameras, edits applied live.
 
 The configured cameras seed the Redis camera store (stored edits win). The running
-ingest is one shard among any number (``streams/shards.py``): every step it reads the
+ingest is one shard among any number (``streams/ingest/shards.py``): every step it reads the
 store, renews its leases and reads exactly the cameras whose lease it holds, so a camera
 added, changed or removed through the API is picked up within seconds, and shards that
 come and go share the cameras between them without a restart.
@@ -22,10 +22,10 @@ import redis
 from agent.pipeline.progress import Progress, no_progress
 from agent.runtime.config import VigilSettings
 from agent.runtime.startup import configured_cameras, keys_for
-from streams.camera_registry import seed_cameras, stored_specs
 from streams.config import CameraSpec
-from streams.ingest import IngestService
-from streams.shards import IngestShard, ShardStep
+from streams.ingest.registry import seed_cameras, stored_specs
+from streams.ingest.service import IngestService
+from streams.ingest.shards import IngestShard, ShardStep
 
 log = logging.getLogger(__name__)
 

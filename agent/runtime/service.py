@@ -37,7 +37,7 @@ from agent.runtime.alert_feed import follow_alerts
 from agent.runtime.config import VigilSettings
 from agent.runtime.startup import configured_cameras, configured_rules, connect_async, keys_for
 from agent.webhooks.dispatcher import Dispatcher
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from agent.pipeline.rules import Rule, Severity
 from agent.runtime.config import VigilSettings
 from agent.runtime.embedded_redis import EmbeddedRedis
+from streams.bus.keys import Keys
 from streams.config import CameraConfig, CameraSpec, resolve_camera
-from streams.demo import DEMO_CAMERA_ID, demo_video_path
-from streams.keys import Keys
+from streams.ingest.demo import DEMO_CAMERA_ID, demo_video_path
 
 REDIS_TIMEOUT_S = 5.0
 DEMO_RULE = Rule(
@@ -30,7 +30,7 @@ DEMO_RULE = Rule(
 
 # Vigil's code is written against redis-py's Redis interface. RedisCluster offers the same
 # commands (each routed by its key's slot, pipelines split per node, transactions and
-# scripts inside one slot, which streams/keys.py guarantees), so a cluster client is
+# scripts inside one slot, which streams/bus/keys.py guarantees), so a cluster client is
 # handed out under the Redis type; the core flow's tests run against both.
 
 

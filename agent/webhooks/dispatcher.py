@@ -25,9 +25,9 @@ from agent.webhooks.messages import Message
 from agent.webhooks.queue import WebhookQueue
 from agent.webhooks.settings import WebhookSettings
 from agent.webhooks.subscriptions import Subscription, SubscriptionStore
-from streams.backoff import sleep_unless
-from streams.keys import Keys
-from streams.lease import Lease
+from streams.bus.backoff import sleep_unless
+from streams.bus.keys import Keys
+from streams.bus.lease import Lease
 
 log = logging.getLogger(__name__)
 HEAD_BATCH = 64

@@ -20,9 +20,9 @@ from agent.pipeline.alert_records import record_from_hash
 from agent.webhooks.messages import Message, webhook_body
 from agent.webhooks.queue import WebhookQueue
 from agent.webhooks.subscriptions import Subscription, SubscriptionStore, matches
-from streams.consumer_group import Entry, GroupReader
-from streams.consumer_group import ensure_group as ensure_stream_group
-from streams.keys import DISPATCH_GROUP, Keys
+from streams.bus.consumer_group import Entry, GroupReader
+from streams.bus.consumer_group import ensure_group as ensure_stream_group
+from streams.bus.keys import DISPATCH_GROUP, Keys
 
 log = logging.getLogger(__name__)
 BATCH = 200

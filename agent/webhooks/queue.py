@@ -19,7 +19,7 @@ from redis.asyncio.client import Pipeline
 from agent.webhooks.delivery import Attempt
 from agent.webhooks.messages import DeliveryRecord, Message
 from agent.webhooks.settings import WebhookSettings
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 
 def retry_delay_s(attempts: int, settings: WebhookSettings, rng: random.Random) -> float:

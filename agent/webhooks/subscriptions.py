@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.pipeline.alert_state import EventType
 from agent.pipeline.rules import RULE_ID_PATTERN, Severity
+from streams.bus.keys import Keys
 from streams.config import CAMERA_ID_PATTERN
-from streams.keys import Keys
 
 TEST_EVENT = "webhook.test"
 WebhookUrl = Annotated[str, Field(min_length=8, max_length=2000, pattern=r"^https?://\S+$")]

@@ -26,7 +26,7 @@ from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.service import api_state
 from agent.runtime.startup import connect, connect_async
 from agent.webhooks.settings import WebhookSettings
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.conftest import free_port
 
 

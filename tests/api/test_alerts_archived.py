@@ -22,7 +22,7 @@ from agent.archive.embedder import Embedder
 from agent.archive.settings import ArchiveSettings
 from agent.pipeline.settings import AlertSettings
 from agent.runtime.startup import connect
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.api.conftest import LiveApi, api_settings, create_api_keys, running_api
 from tests.archive.test_alert_mover import FRAMES, held, write_alerts
 from tests.conftest import free_port

@@ -19,7 +19,7 @@ from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule
-from streams.framebuffer import FrameRecord, append_frame
+from streams.buffer.frames import FrameRecord, append_frame
 from tests.api.conftest import LiveApi, live_api_on
 from tests.pipeline.evidence import fixed_frames
 

@@ -9,8 +9,8 @@ import uuid
 from agent.engines.clip_times import EN_DASH
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.startup import connect
-from streams.framebuffer import append_frame
-from streams.keys import Keys
+from streams.buffer.frames import append_frame
+from streams.bus.keys import Keys
 from tests.api.conftest import LiveApi, api_settings, create_api_keys, running_api
 from tests.conftest import free_port
 from tests.engines.frames import make_frame_records

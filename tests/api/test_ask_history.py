@@ -24,8 +24,8 @@ from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.startup import connect_async
-from streams.framebuffer import append_frame
-from streams.keys import Keys
+from streams.buffer.frames import append_frame
+from streams.bus.keys import Keys
 from tests.api.conftest import LiveApi, api_settings, create_api_keys, running_api
 from tests.conftest import free_port
 from tests.engines.frames import make_frame_records

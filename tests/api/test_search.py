@@ -17,7 +17,7 @@ from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore, WindowRow
 from agent.pipeline.archive_records import RuleVerdict, WindowRecord
 from agent.runtime.embedded_redis import EmbeddedRedis
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.api.conftest import LiveApi, api_settings, create_api_keys, running_api
 from tests.conftest import free_port
 

@@ -30,7 +30,7 @@ from agent.bench.alert_retention import (
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.settings import AlertSettings
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.pipeline.evidence import fixed_frames
 
 SETTINGS = AlertSettings(hot_retention_h=1.0, summary_wait_s=0.0)

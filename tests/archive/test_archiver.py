@@ -23,10 +23,10 @@ from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore
 from agent.pipeline.archive_records import WindowRecord, add_window
 from agent.pipeline.metrics import Counters
-from streams.framebuffer import FrameRecord, append_frame
-from streams.keys import ARCHIVE_GROUP, Keys
-from streams.lease import Lease
-from streams.overlay import add_strip, wall_time_text
+from streams.buffer.frames import FrameRecord, append_frame
+from streams.bus.keys import ARCHIVE_GROUP, Keys
+from streams.bus.lease import Lease
+from streams.picture.overlay import add_strip, wall_time_text
 from tests.archive.conftest import WINDOW_MS, still_record, window_record
 
 SETTINGS = ArchiveSettings(batch_s=0.2)

@@ -28,9 +28,9 @@ from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore
 from agent.pipeline.archive_records import WindowRecord, add_window
 from agent.pipeline.metrics import Counters
-from streams.framebuffer import FrameRecord, append_frame
-from streams.keys import Keys
-from streams.overlay import STRIP_HEIGHT, add_strip, wall_time_text
+from streams.buffer.frames import FrameRecord, append_frame
+from streams.bus.keys import Keys
+from streams.picture.overlay import STRIP_HEIGHT, add_strip, wall_time_text
 from tests.archive.conftest import T0_MS, WINDOW_MS, still_record, window_record
 
 SETTINGS = ArchiveSettings(batch_s=0.2)

@@ -29,7 +29,7 @@ from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.ingest import follow_store_in_background, ingest_from_store
 from agent.runtime.service import Roles, run_agents
 from agent.runtime.startup import connect
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.api.conftest import create_api_keys
 from tests.archive.test_alert_mover import held
 from tests.dashboard.conftest import RecordingEngine, settings_for, wait_until_up

@@ -6,7 +6,7 @@ import redis.asyncio as aioredis
 
 from agent.api.keys import ApiKeyStore, Scope
 from agent.cli.keys import FIRST_KEY_NAME, first_start_key
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 
 async def test_a_first_start_creates_one_admin_key_and_later_starts_none(

@@ -21,14 +21,14 @@ def loaded_after(code: str) -> list[str]:
 
 
 def test_the_ingest_command_loads_neither_the_reasoning_side_nor_webrtc() -> None:
-    assert loaded_after("import agent.cli.app, agent.runtime.ingest, streams.ingest") == []
+    assert loaded_after("import agent.cli.app, agent.runtime.ingest, streams.ingest.service") == []
 
 
 def test_a_webrtc_camera_loads_aiortc_and_still_nothing_of_the_reasoning_side() -> None:
     code = (
         "import threading\n"
-        "from streams.sources import open_frames\n"
-        "from streams.source_types import SourceOptions\n"
+        "from streams.ingest.sources import open_frames\n"
+        "from streams.decode.source_types import SourceOptions\n"
         "from streams.urls import parse_camera_url\n"
         "open_frames(parse_camera_url('whep://127.0.0.1:9/cam/whep'), SourceOptions(),"
         " threading.Event())"

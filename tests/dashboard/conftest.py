@@ -29,9 +29,9 @@ from agent.runtime.ingest import follow_store_in_background, ingest_from_store
 from agent.runtime.service import Roles, run_agents
 from agent.runtime.startup import connect
 from agent.webhooks.settings import WebhookSettings
+from streams.bus.keys import Keys
 from streams.config import CameraConfig, IngestSettings
-from streams.demo import demo_video_path
-from streams.keys import Keys
+from streams.ingest.demo import demo_video_path
 from tests.api.conftest import create_api_keys
 from tests.conftest import free_port
 from tests.dashboard.archived import commit_archived

@@ -238,7 +238,7 @@ def api_get_paths() -> set[str]:
 
     from agent.api.app import create_app
     from agent.runtime.service import api_state
-    from streams.keys import Keys
+    from streams.bus.keys import Keys
 
     state = api_state(VigilSettings(), aioredis.Redis(), Keys("vigil:"))
     app = create_app(state)
@@ -497,7 +497,7 @@ def test_worker_autoscaler_reads_the_adapter_metric() -> None:
         c for c in pod_containers(k8s_named("StatefulSet", "redis")) if c["name"] == "exporter"
     ]
     streams = k8s_env(exporter)["REDIS_EXPORTER_CHECK_SINGLE_STREAMS"]
-    from streams.keys import Keys
+    from streams.bus.keys import Keys
 
     assert streams == f"db0={Keys(VigilSettings().key_prefix).jobs}"
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from streams.framebuffer import FrameRecord
-from streams.overlay import STRIP_HEIGHT, add_strip, wall_time_text
+from streams.buffer.frames import FrameRecord
+from streams.picture.overlay import STRIP_HEIGHT, add_strip, wall_time_text
 
 CLIP_START_S = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 

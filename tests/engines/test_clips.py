@@ -10,9 +10,9 @@ import pytest
 import redis
 
 from agent.engines.clips import ClipError, jpeg_clip, pixel_clip
-from streams.framebuffer import append_frame, read_frames
-from streams.keys import Keys
-from streams.overlay import STRIP_HEIGHT, clip_time_text, render_strip
+from streams.buffer.frames import append_frame, read_frames
+from streams.bus.keys import Keys
+from streams.picture.overlay import STRIP_HEIGHT, clip_time_text, render_strip
 from tests.engines.frames import CLIP_START_S, MakeRecords
 
 

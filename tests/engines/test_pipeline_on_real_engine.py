@@ -12,8 +12,8 @@ from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.runtime.embedded_redis import EmbeddedRedis
-from streams.demo import demo_video_path
-from streams.keys import Keys
+from streams.bus.keys import Keys
+from streams.ingest.demo import demo_video_path
 from tests.pipeline.conftest import FAST, eventually, running_pipeline
 from tests.streams.helpers import camera, running_ingest
 

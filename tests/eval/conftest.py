@@ -8,7 +8,7 @@ import pytest
 
 from agent.eval.footage import generate
 from agent.eval.labels import LabelSet, load_labels
-from streams.framebuffer import FrameRecord
+from streams.buffer.frames import FrameRecord
 from tests.eval.records import frames_of
 
 

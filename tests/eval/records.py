@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.engines.prompts import Question
-from streams.file_sampling import Sampling, sample_file
-from streams.framebuffer import FrameRecord
+from streams.buffer.frames import FrameRecord
+from streams.ingest.file_sampling import Sampling, sample_file
 
 FPS = 4.0
 RED = Question("red-object", "Is a red object in the picture?")

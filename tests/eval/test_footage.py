@@ -15,8 +15,8 @@ from agent.eval.footage import FPS, decoded_frames, generate
 from agent.eval.labels import LabelSet
 from agent.eval.pixel_engine import HUE_BANDS, MIN_SHARE, colour_shares, question_colour
 from agent.pipeline.settings import PipelineSettings
-from streams.motion import Thumbnail, motion_score, thumbnail
-from streams.sampling import RateSampler
+from streams.decode.sampling import RateSampler
+from streams.picture.motion import Thumbnail, motion_score, thumbnail
 
 THRESHOLD = PipelineSettings().motion_threshold
 Runs = list[tuple[int, int]]

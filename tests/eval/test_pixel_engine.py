@@ -8,8 +8,8 @@ import pytest
 
 from agent.eval.labels import LabelSet
 from agent.eval.pixel_engine import PixelEngine, question_colour, reasoning_text, showing
-from streams.framebuffer import FrameRecord
-from streams.overlay import STRIP_HEIGHT
+from streams.buffer.frames import FrameRecord
+from streams.picture.overlay import STRIP_HEIGHT
 from tests.eval.records import FPS, QUESTIONS, RED, first_showing, window
 
 

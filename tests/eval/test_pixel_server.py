@@ -12,7 +12,7 @@ from agent.engines.openai_http import OpenAIHttpEngine
 from agent.engines.settings import EngineSettings
 from agent.eval.pixel_engine import PixelEngine
 from agent.eval.pixel_server import MODEL, PixelServer
-from streams.framebuffer import FrameRecord
+from streams.buffer.frames import FrameRecord
 from tests.eval.records import FPS, QUESTIONS, window
 
 

@@ -27,7 +27,7 @@ from agent.eval.run import alert_times, eval_settings, run_eval
 from agent.runtime.config import VigilSettings
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.webhooks.signing import new_secret, signed_headers
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 # The scene still but for a small mover: where gating must save calls. Scenes with events
 # analyse every window while a streak is pending or an alert open, by design.

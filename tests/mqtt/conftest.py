@@ -18,8 +18,8 @@ from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.runtime.embedded_mosquitto import EmbeddedMosquitto, PasswordListener
+from streams.bus.keys import Keys
 from streams.config import CameraConfig
-from streams.keys import Keys
 from tests.conftest import free_port
 
 USER, PASSWORD = "vigil", "s3cret-broker-pass"

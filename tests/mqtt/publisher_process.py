@@ -9,7 +9,7 @@ import sys
 import redis.asyncio as aioredis
 
 from agent.mqtt.publisher import MqttPublisher
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.mqtt.conftest import BASE_URL, mqtt_settings
 
 

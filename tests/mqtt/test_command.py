@@ -17,7 +17,7 @@ from agent.pipeline.rules_store import RuleStore
 from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.liveness import heartbeat_file
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.mqtt.conftest import WAIT_S, seed, subscribed, topic_prefix, until
 
 VIGIL = Path(sys.executable).with_name("vigil")

@@ -13,7 +13,7 @@ from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.mqtt.conftest import RULE, mqtt_settings, running_publisher, seed, subscribed, until
 
 OTHER_RULE = Rule(id="smoke", question="Is there smoke?", cameras=["dock"])

@@ -17,7 +17,7 @@ from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import EventType, WindowResult
 from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
 from agent.runtime.embedded_redis import EmbeddedRedis
-from streams.keys import MQTT_GROUP, Keys
+from streams.bus.keys import MQTT_GROUP, Keys
 from tests.mqtt.conftest import (
     BASE_URL,
     PASSWORD,

@@ -16,7 +16,7 @@ from agent.mqtt.settings import MqttSettings
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules_store import RuleStore
 from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.mqtt.conftest import (
     RULE,
     mqtt_settings,

@@ -16,7 +16,7 @@ from agent.pipeline.scheduler import Scheduler, fixed_cameras
 from agent.pipeline.settings import PipelineSettings
 from agent.pipeline.worker import Worker
 from agent.runtime.startup import connect, connect_async
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.conftest import RedisTarget
 from tests.streams.helpers import make_video
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.pipeline.alert_book import EvidenceFrames
-from streams.framebuffer import FrameRecord
+from streams.buffer.frames import FrameRecord
 
 
 def fixed_frames(jpegs: list[bytes], camera_id: str = "cam") -> EvidenceFrames:

@@ -19,7 +19,7 @@ from agent.engines.answers import (
 )
 from agent.engines.clips import Clip, jpeg_clip
 from agent.engines.prompts import Question
-from streams.framebuffer import FrameRecord
+from streams.buffer.frames import FrameRecord
 
 SUMMARY = "A person walked into the lane from the left at 1.00s."  # a clip time to place
 

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.rules import Rule
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.pipeline.evidence import fixed_frames
 
 RULE = Rule(

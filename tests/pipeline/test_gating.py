@@ -17,10 +17,10 @@ from agent.pipeline.jobs import Job
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.scheduler import Scheduler, fixed_cameras
-from streams.framebuffer import FrameRecord, append_frame
-from streams.keys import Keys
-from streams.motion import motion_score, thumbnail
-from streams.overlay import add_strip, wall_time_text
+from streams.buffer.frames import FrameRecord, append_frame
+from streams.bus.keys import Keys
+from streams.picture.motion import motion_score, thumbnail
+from streams.picture.overlay import add_strip, wall_time_text
 from tests.pipeline.conftest import FAST
 
 WIDTH, HEIGHT, FPS = 448, 252, 4.0

@@ -27,8 +27,8 @@ from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.window_job import WindowRunner
 from agent.pipeline.worker import Worker
 from agent.runtime.embedded_redis import EmbeddedRedis
-from streams.demo import demo_video_path
-from streams.keys import Keys
+from streams.bus.keys import Keys
+from streams.ingest.demo import demo_video_path
 from tests.pipeline.conftest import FAST, eventually, running_pipeline
 from tests.pipeline.scripted_engine import ScriptedEngine
 from tests.pipeline.test_switches import store_frames

@@ -17,8 +17,8 @@ from agent.pipeline.archive_records import WindowRecord
 from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
-from streams.demo import demo_video_path
-from streams.keys import Keys
+from streams.bus.keys import Keys
+from streams.ingest.demo import demo_video_path
 from tests.pipeline.conftest import FAST, eventually, running_pipeline
 from tests.pipeline.scripted_engine import SUMMARY, ScriptedEngine
 from tests.streams.helpers import camera, running_ingest

@@ -16,8 +16,8 @@ from agent.pipeline.alert_records import read_alert
 from agent.pipeline.jobs import Job, JobKind
 from agent.pipeline.settings import PipelineSettings
 from agent.pipeline.summaries import Summarizer
-from streams.framebuffer import append_frame
-from streams.keys import Keys
+from streams.buffer.frames import append_frame
+from streams.bus.keys import Keys
 from tests.engines.frames import make_frame_records
 from tests.pipeline.scripted_engine import ScriptedEngine
 

@@ -25,9 +25,9 @@ from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.scheduler import Scheduler, fixed_cameras
 from agent.pipeline.window_job import WindowRunner
+from streams.buffer.frames import FrameRecord, append_frame
+from streams.bus.keys import Keys
 from streams.config import CameraConfig, IngestSettings
-from streams.framebuffer import FrameRecord, append_frame
-from streams.keys import Keys
 from tests.pipeline.conftest import FAST
 from tests.pipeline.scripted_engine import ScriptedEngine
 

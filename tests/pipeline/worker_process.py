@@ -12,7 +12,7 @@ import sys
 import redis.asyncio as aioredis
 
 from agent.pipeline.worker import Worker
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.pipeline.conftest import FAST
 from tests.pipeline.scripted_engine import ScriptedEngine
 

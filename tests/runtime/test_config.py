@@ -9,7 +9,7 @@ import yaml
 
 from agent.runtime.config import ConfigError, load_settings
 from agent.runtime.startup import camera_specs
-from streams.demo import demo_video_path
+from streams.ingest.demo import demo_video_path
 
 CONFIG = {
     "ingest": {"fps": 4, "retention_s": 300},

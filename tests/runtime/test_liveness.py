@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from agent.pipeline.scheduler import Scheduler
 from agent.pipeline.settings import PipelineSettings
 from agent.runtime.liveness import Heartbeat, heartbeat_file, heartbeat_written, main, probe
-from streams.keys import Keys
+from streams.bus.keys import Keys
 
 SETTINGS = PipelineSettings(scheduler_poll_s=0.02)
 WRITE_PERIOD_S = 0.02

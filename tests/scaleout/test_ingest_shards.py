@@ -14,10 +14,10 @@ from agent.cli.cameras import print_camera_table
 from agent.runtime.config import VigilSettings
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.ingest import ShardedIngest, ingest_from_store
+from streams.buffer.frames import last_capture_s
+from streams.buffer.health_records import read_health
+from streams.bus.keys import Keys
 from streams.config import CameraConfig
-from streams.framebuffer import last_capture_s
-from streams.health_records import read_health
-from streams.keys import Keys
 from tests.servers.rtsp import RtspServer
 from tests.streams.helpers import FAST_RECONNECT, wait_for
 

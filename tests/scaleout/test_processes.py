@@ -27,8 +27,8 @@ import yaml
 
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.liveness import heartbeat_file
-from streams.framebuffer import last_capture_s
-from streams.keys import WORKERS_GROUP, Keys
+from streams.buffer.frames import last_capture_s
+from streams.bus.keys import WORKERS_GROUP, Keys
 from tests.conftest import free_port
 from tests.servers.rtsp import RtspServer
 from tests.servers.vllm import SERVED_NAME, VllmServer

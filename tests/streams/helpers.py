@@ -11,11 +11,11 @@ from pathlib import Path
 import redis
 from pydantic import SecretStr
 
+from streams.buffer.frames import FrameRecord, read_frames
+from streams.buffer.health_records import read_health
+from streams.bus.keys import Keys
 from streams.config import CameraConfig, CameraSpec, IngestSettings, resolve_camera
-from streams.framebuffer import FrameRecord, read_frames
-from streams.health_records import read_health
-from streams.ingest import IngestService
-from streams.keys import Keys
+from streams.ingest.service import IngestService
 
 FAST_RECONNECT = IngestSettings(
     backoff_initial_s=0.2,

@@ -19,7 +19,7 @@ from agent.webhooks.subscriptions import (
     WebhookIn,
     new_subscription,
 )
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.conftest import free_port
 from tests.webhooks.receiver import Receiver
 

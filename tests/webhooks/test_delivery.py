@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 from agent.runtime.startup import connect_async
 from agent.webhooks.queue import WebhookQueue
 from agent.webhooks.subscriptions import Subscription
-from streams.keys import Keys
+from streams.bus.keys import Keys
 from tests.conftest import RedisTarget
 from tests.pipeline.conftest import eventually
 from tests.webhooks.conftest import FAST, new_receiver, publish, running_dispatcher, subscribe

@@ -28,9 +28,9 @@ from agent.pipeline.alert_records import (
     read_alert,
 )
 from agent.pipeline.rules import Severity
+from streams.bus.keys import Keys
 from streams.config import CAMERA_ID_PATTERN
-from streams.keys import Keys
-from streams.mp4 import VideoError, encode_mp4
+from streams.picture.mp4 import VideoError, encode_mp4
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=responses(401, 403, 404))
 AlertId = Annotated[str, Path(pattern=r"^al_[0-9a-f]{1,64}$")]

@@ -19,8 +19,8 @@ from agent.engines import EngineError
 from agent.engines.answers import ReasoningAnswer
 from agent.engines.clip_times import PlacedText, PlacedTime, place_times
 from agent.engines.prompts import ClipFacts
+from streams.buffer.frames import FrameRecord, read_frames_async
 from streams.config import CAMERA_ID_PATTERN
-from streams.framebuffer import FrameRecord, read_frames_async
 
 EpochS = Annotated[float | None, Field(ge=0, le=1e11, description="Epoch seconds.")]
 

@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from agent.api.deps import AdminKey, ReadKey, State
 from agent.api.errors import responses
 from agent.pipeline.cameras_store import CameraStore, public_url
+from streams.buffer.frames import latest_frame_async, read_frames_async
+from streams.buffer.health_records import health_from_record
 from streams.config import CAMERA_ID_PATTERN, CameraConfig, DecodeMode
-from streams.framebuffer import latest_frame_async, read_frames_async
-from streams.health_records import health_from_record
-from streams.mp4 import VideoError, encode_mp4
+from streams.picture.mp4 import VideoError, encode_mp4
 
 router = APIRouter(prefix="/v1/cameras", tags=["cameras"], responses=responses(401, 403, 404))
 CameraId = Annotated[str, Path(pattern=CAMERA_ID_PATTERN)]

@@ -12,7 +12,7 @@ from agent.api.deps import ReadKey, State
 from agent.api.errors import responses
 from agent.api.prometheus import Sample, counter_families, health_families, render
 from agent.pipeline.metrics import Counters
-from streams.health_records import health_from_record
+from streams.buffer.health_records import health_from_record
 
 router = APIRouter(tags=["metrics"], responses=responses(401, 403))
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
