@@ -67,7 +67,8 @@ class AlertFilter:
 
     def accepts(self, alert: AlertRecord) -> bool:
         return (
-            (self.rule is None or alert.rule == self.rule)
+            (self.camera is None or alert.camera == self.camera)
+            and (self.rule is None or alert.rule == self.rule)
             and (self.severity is None or alert.severity == self.severity)
             and (self.state is None or alert.state == self.state)
             and (self.since is None or alert.opened_at >= self.since)
@@ -169,7 +170,7 @@ async def list_hot_alerts(
     found: list[AlertRecord] = []
     looked_at = 0
     async for batch in walk.below(bound):
-        records = await _read_alerts(client, keys, [key.alert_id for key in batch])
+        records = await read_alerts(client, keys, [key.alert_id for key in batch])
         for key, alert in zip(batch, records, strict=True):
             looked_at += 1
             if alert is not None and wanted.accepts(alert):
@@ -197,9 +198,10 @@ def _upper_bound(before: AlertKey | None, until: float | None) -> AlertKey | Non
     return until_key if before is None else min(before, until_key)
 
 
-async def _read_alerts(
+async def read_alerts(
     client: aioredis.Redis, keys: Keys, alert_ids: list[str]
 ) -> list[AlertRecord | None]:
+    """Each alert as Redis holds it, in order; None for one it no longer holds."""
     pipe = client.pipeline(transaction=False)
     for alert_id in alert_ids:
         pipe.hgetall(keys.alert(alert_id))

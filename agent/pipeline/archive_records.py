@@ -1,15 +1,19 @@
 """What the pipeline hands the archive for each window: the ``archive`` stream's records.
 
-A worker adds one record per analysed window (its caption and every rule's verdict) and
-the scheduler one per window it skipped as still ("unchanged since" the last analysed
-window), so the archive's timeline has no holes. The archiver commits them keyed by
-``window_id``: a record added twice (a job re-run after a worker died) is one row.
+A worker adds one record per analysed window (its caption and every rule's verdict; when
+the model's answer did not parse, each rule asked marked unparsed with the failure and
+the start of the raw answer, and no caption) and the scheduler one per window it skipped
+as still ("unchanged since" the last analysed window), so the archive's timeline has no
+holes. The archiver commits them keyed by ``window_id``: a record added twice (a job
+re-run after a worker died) is one row.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 import redis.asyncio as aioredis
 
@@ -18,6 +22,15 @@ from streams.bus.keys import Keys
 # Bounds the stream (~100 MB) while no archiver reads it: half an hour of 1,000 cameras'
 # windows (125/s), a day of 10 cameras'. Beyond it the oldest records are dropped.
 ARCHIVE_MAX_LEN = 250_000
+# What an unparsed verdict keeps of the failure and of the model's raw answer (the whole
+# answer is on the ``verdict-failures`` stream while it lasts).
+FAILURE_MAX_CHARS = 200
+RAW_MAX_CHARS = 500
+
+
+class VerdictStatus(StrEnum):
+    ANSWERED = "answered"
+    UNPARSED = "unparsed"  # the model's answer did not parse: nothing is claimed
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +38,8 @@ class RuleVerdict:
     rule_id: str
     detected: bool
     confidence: float
-    description: str
+    description: str  # unparsed: why, and how the raw answer began
+    status: VerdictStatus = VerdictStatus.ANSWERED
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -33,16 +47,35 @@ class RuleVerdict:
             "detected": self.detected,
             "confidence": self.confidence,
             "description": self.description,
+            "status": self.status.value,
         }
 
     @classmethod
     def from_json(cls, raw: dict[str, object]) -> RuleVerdict:
+        """Raises ValueError for a verdict that is not one of these (records from before
+        the status was kept are answered ones)."""
         confidence = raw["confidence"]
         if not isinstance(confidence, int | float):
             raise ValueError(f"confidence is not a number: {confidence!r}")
+        status = VerdictStatus(str(raw.get("status", VerdictStatus.ANSWERED)))
         return cls(
-            str(raw["rule"]), raw["detected"] is True, float(confidence), str(raw["description"])
+            str(raw["rule"]),
+            raw["detected"] is True,
+            float(confidence),
+            str(raw["description"]),
+            status,
         )
+
+
+def unparsed_verdicts(rule_ids: Iterable[str], failure: str, raw: str) -> tuple[RuleVerdict, ...]:
+    """Each rule asked, marked unparsed: not detected, no confidence, and a bounded note
+    of why and of how the raw answer began."""
+    note = f"The model's answer did not parse ({failure[:FAILURE_MAX_CHARS]})."
+    if raw.strip():
+        note += f" It began: {raw.strip()[:RAW_MAX_CHARS]}"
+    return tuple(
+        RuleVerdict(rule_id, False, 0.0, note, VerdictStatus.UNPARSED) for rule_id in rule_ids
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +83,7 @@ class WindowRecord:
     camera_id: str
     start_ms: int
     end_ms: int
-    caption: str  # what the model saw; "" when the window was skipped as still
+    caption: str  # what the model saw; "" when the window was skipped as still or unparsed
     verdicts: tuple[RuleVerdict, ...]  # empty when skipped
     unchanged_since: str | None  # skipped as still: the window id last analysed
     thumbnail_ms: int | None  # capture time of the frame buffered for the thumbnail
@@ -59,6 +92,11 @@ class WindowRecord:
     def window_id(self) -> str:
         """The window job's id: ``{camera}:{start_ms}``."""
         return f"{self.camera_id}:{self.start_ms}"
+
+    @property
+    def unparsed(self) -> bool:
+        """Analysed, but the model's answer did not parse."""
+        return any(verdict.status is VerdictStatus.UNPARSED for verdict in self.verdicts)
 
     def fields(self) -> dict[str, str]:
         return {

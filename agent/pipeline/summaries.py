@@ -1,4 +1,9 @@
-"""Root-cause summaries: a reasoning pass over the time that led to an alert."""
+"""Root-cause summaries: a reasoning pass over the time that led to an alert.
+
+A summary is written once: only by the worker that still holds its job when the model
+has answered (one paused past ``claim_idle_s`` finds it taken over and drops its answer),
+only while the alert is in Redis, and only if no summary was written before.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from agent.engines.clip_times import place_times
 from agent.engines.prompts import ClipFacts
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import EventType
-from agent.pipeline.jobs import Job
+from agent.pipeline.jobs import Held, Job, JobTakenOverError, always_held
 from agent.pipeline.metrics import Counters, engine_usage
 from agent.pipeline.settings import PipelineSettings
 from streams.buffer.frames import FrameRecord, read_frames_async
@@ -60,7 +65,9 @@ class Summarizer:
         self._alerts = alerts
         self._counters = Counters(client, keys)
 
-    async def run(self, job: Job) -> None:
+    async def run(self, job: Job, held: Held = always_held) -> None:
+        """Raises JobTakenOverError when the job is no longer ``held`` once the model
+        answered (or the frames were found gone)."""
         alert_key = self._keys.alert(job.alert_id)
         alert = cast(dict[bytes, bytes], await self._client.hgetall(alert_key))
         if not alert or b"summarized_at" in alert:
@@ -71,7 +78,8 @@ class Summarizer:
         )
         records, clip_fps = thin_to_rate(records, job.fps, self._settings.summary_fps)
         if len(records) < 2:
-            await self._store(job, alert, {"summary_failure": "frames no longer in the buffer"})
+            failure: dict[str, object] = {"summary_failure": "frames no longer in the buffer"}
+            await self._store(job, alert, failure, held)
             return
         clip = await asyncio.to_thread(self._engine.clip, records, clip_fps)
         offset_s = job.start_ms / 1000 - records[0].ts
@@ -88,14 +96,21 @@ class Summarizer:
         }
         if not answer.ok:
             fields["summary_raw"] = answer.completion.text[:20_000]
-        await self._store(job, alert, fields)
+        await self._store(job, alert, fields, held)
 
-    async def _store(self, job: Job, alert: dict[bytes, bytes], fields: dict[str, object]) -> None:
-        """Writes the summary and its event once, however often the job runs."""
+    async def _store(
+        self, job: Job, alert: dict[bytes, bytes], fields: dict[str, object], held: Held
+    ) -> None:
+        """Writes the summary and its event once, however often the job runs and whoever
+        runs it: not after the job was taken over, not over an alert that left Redis
+        meanwhile, not a second time."""
+        if not await held():  # held now: no other worker can take it before the write
+            raise JobTakenOverError(job.id)
         alert_key = self._keys.alert(job.alert_id)
         async with self._client.pipeline(transaction=True) as pipe:
             await pipe.watch(alert_key)
-            if await pipe.hexists(alert_key, "summarized_at"):
+            alert_id, summarized = await pipe.hmget(alert_key, ["id", "summarized_at"])
+            if alert_id is None or summarized is not None:
                 await pipe.unwatch()  # type: ignore[no-untyped-call]
                 return
             pipe.multi()  # type: ignore[no-untyped-call]

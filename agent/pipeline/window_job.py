@@ -13,7 +13,12 @@ from agent.engines.answers import Verdict, VerdictAnswer
 from agent.engines.prompts import Question
 from agent.pipeline.alert_book import AlertBook, EvidenceFrames
 from agent.pipeline.alert_state import WindowResult
-from agent.pipeline.archive_records import RuleVerdict, WindowRecord, add_window
+from agent.pipeline.archive_records import (
+    RuleVerdict,
+    WindowRecord,
+    add_window,
+    unparsed_verdicts,
+)
 from agent.pipeline.jobs import Held, Job, JobTakenOverError, always_held
 from agent.pipeline.metrics import Counters, engine_usage
 from agent.pipeline.rules import Rule
@@ -72,6 +77,8 @@ class WindowRunner:
         await self._counters.add_many({"windows_processed": 1, **usage}, job.camera_id)
         if not answer.ok:
             await self._record_failure(job, answer)
+            # Archived all the same, marked unparsed: the timeline has no hole.
+            await add_window(self._client, self._keys, _archive_record(job, answer, records, rules))
             return
         # Read again: a rule switched off or deleted while the model was answering must
         # not open an alert (its open one was closed by the scheduler meanwhile).
@@ -86,7 +93,7 @@ class WindowRunner:
             )
         # After the alerts: a worker that dies before this line re-runs the job, and the
         # archiver keeps one row per window id however often it is added.
-        await add_window(self._client, self._keys, _archive_record(job, answer, records))
+        await add_window(self._client, self._keys, _archive_record(job, answer, records, rules))
 
     async def _applying_rules(self, job: Job) -> dict[str, Rule]:
         """The job's rules that still apply to its camera, by id."""
@@ -129,19 +136,29 @@ class WindowRunner:
         )
 
 
-def _archive_record(job: Job, answer: VerdictAnswer, records: list[FrameRecord]) -> WindowRecord:
-    verdicts = tuple(
-        RuleVerdict(verdict.question_id, verdict.detected, verdict.confidence, verdict.description)
-        for verdict in answer.verdicts
-    )
+def _archive_record(
+    job: Job, answer: VerdictAnswer, records: list[FrameRecord], asked: list[Rule]
+) -> WindowRecord:
+    """The window for the archive: its caption and verdicts, or, when the answer did not
+    parse, each rule ``asked`` marked unparsed and no caption."""
     return WindowRecord(
         camera_id=job.camera_id,
         start_ms=job.start_ms,
         end_ms=job.end_ms,
-        caption=answer.caption,
-        verdicts=verdicts,
+        caption=answer.caption if answer.ok else "",
+        verdicts=_archive_verdicts(answer, asked),
         unchanged_since=None,
         thumbnail_ms=records[len(records) // 2].ts_ms,
+    )
+
+
+def _archive_verdicts(answer: VerdictAnswer, asked: list[Rule]) -> tuple[RuleVerdict, ...]:
+    if not answer.ok:
+        rule_ids = [rule.id for rule in asked]
+        return unparsed_verdicts(rule_ids, answer.failure or "", answer.completion.text)
+    return tuple(
+        RuleVerdict(verdict.question_id, verdict.detected, verdict.confidence, verdict.description)
+        for verdict in answer.verdicts
     )
 
 

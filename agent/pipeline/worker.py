@@ -158,8 +158,9 @@ class Worker:
             holding.cancel()
 
     async def _run(self, job: Job, first_attempt: bool, held: Held) -> None:
+        """Raises JobTakenOverError when the job was taken over before its effects."""
         if job.kind is JobKind.SUMMARY:
-            await self._summaries.run(job)
+            await self._summaries.run(job, held)
         else:
             await self._windows.run(job, first_attempt, held)
 

@@ -1,7 +1,8 @@
 """The committer's rows against real Redis, real LanceDB and the real embedding model:
 thumbnails cut from buffered frames at reduced size with their time strip kept, still
 windows showing the thumbnail of the window they are unchanged since (and retention
-keeping it while one of them is left), and captions embedded once while recent."""
+keeping it while one of them is left), windows whose answer did not parse archived marked
+so, and captions embedded once while recent."""
 
 from __future__ import annotations
 
@@ -25,8 +26,13 @@ from agent.archive.committer import (
 )
 from agent.archive.embedder import Embedder
 from agent.archive.settings import ArchiveSettings
-from agent.archive.store import ArchiveStore
-from agent.pipeline.archive_records import WindowRecord, add_window
+from agent.archive.store import ArchiveStore, WindowFilter
+from agent.pipeline.archive_records import (
+    VerdictStatus,
+    WindowRecord,
+    add_window,
+    unparsed_verdicts,
+)
 from agent.pipeline.metrics import Counters
 from streams.buffer.frames import FrameRecord, append_frame
 from streams.bus.keys import Keys
@@ -173,6 +179,38 @@ async def test_still_windows_show_the_thumbnail_of_the_window_they_are_unchanged
     assert store.blobs.get(thumbnail_path("dock", first.start_ms)) is None  # none of its own
     counters = await Counters(aclient, keys).all()
     assert counters["archive_thumbnails_missing"] == 1  # unframed's frame
+
+
+async def test_a_window_whose_answer_did_not_parse_is_archived_marked_so(
+    aclient: aioredis.Redis, keys: Keys, parts: ArchiveParts
+) -> None:
+    """Between two analysed windows, one the model's answer to did not parse: all three are
+    archived; it shows its thumbnail and says why, claims no caption and no detection,
+    and no search by words or meaning finds it."""
+    first = framed(window_record("dock", T0_MS, "A forklift crosses the dock."))
+    unparsed = framed(
+        replace(
+            window_record("dock", T0_MS + WINDOW_MS, ""),
+            verdicts=unparsed_verdicts(["person", "vehicle"], "not JSON", "I think a forklift"),
+        )
+    )
+    last = framed(window_record("dock", T0_MS + 2 * WINDOW_MS, "The dock is empty."))
+    await buffer(aclient, keys, [first, unparsed, last])
+    await commit(aclient, keys, parts, [first, unparsed, last])
+
+    store = parts.store
+    assert await store.count_windows(WindowFilter(camera="dock")) == 3
+    stored = await store.window(unparsed.window_id)
+    assert stored is not None
+    assert stored.caption == ""
+    assert stored.detected_rules == ()
+    assert stored.rules == ("person", "vehicle")
+    assert {verdict.status for verdict in stored.verdicts} == {VerdictStatus.UNPARSED}
+    assert "I think a forklift" in stored.verdicts[0].description
+    assert stored.thumbnail_uri == thumbnail_path("dock", unparsed.start_ms)
+    vector = parts.embedder.embed(["a forklift on the dock"])[0]
+    found = await store.vector_search(vector, WindowFilter(camera="dock"), 10)
+    assert unparsed.window_id not in {window.window_id for window in found}
 
 
 async def test_retention_keeps_a_shared_thumbnail_while_a_window_showing_it_is_kept(
