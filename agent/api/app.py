@@ -1,4 +1,5 @@
-"""The FastAPI application: built from typed state, JSON errors, closed CORS by default.
+"""The FastAPI application: built from typed state, JSON errors, closed CORS by default,
+request bodies bounded before any route reads them, and the caps on concurrent work.
 
 It also serves the dashboard (``agent.dashboard``) at ``/``.
 """
@@ -11,7 +12,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from agent.api.body_limit import BodyLimitMiddleware
 from agent.api.errors import install_error_handlers
+from agent.api.limits import ApiLimits
 from agent.api.routes import (
     alerts,
     ask,
@@ -43,8 +46,8 @@ ROUTERS = (
 
 def create_app(state: ApiState) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ApiState]]:
-        yield {"vigil": state}
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, ApiState | ApiLimits]]:
+        yield {"vigil": state, "limits": ApiLimits.of(state.api)}
 
     app = FastAPI(
         title="Vigil",
@@ -53,6 +56,12 @@ def create_app(state: ApiState) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Added before CORS, so it runs inside it: a 413 carries the CORS headers too.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_bytes=state.api.max_body_bytes,
+        by_prefix=state.api.body_limits,
+    )
     origins = state.api.cors_origins
     if origins:
         app.add_middleware(

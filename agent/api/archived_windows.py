@@ -18,6 +18,8 @@ class ArchivedVerdict(BaseModel):
     detected: bool
     confidence: float
     description: str
+    # "unparsed": the model's answer for the window could not be read; nothing detected.
+    status: str = "answered"
 
 
 class ArchivedWindow(BaseModel):

@@ -1,4 +1,5 @@
-"""Dependencies of the routes: the typed state and the API key with its scope."""
+"""Dependencies of the routes: the typed state, the caps on concurrent work and the API
+key with its scope."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.api.keys import ApiKey, ApiKeyStore, Scope
+from agent.api.limits import ApiLimits
 from agent.api.state import ApiState
 
 
@@ -15,7 +17,12 @@ def _state(request: Request) -> ApiState:
     return cast(ApiState, request.state.vigil)
 
 
+def _limits(request: Request) -> ApiLimits:
+    return cast(ApiLimits, request.state.limits)
+
+
 State = Annotated[ApiState, Depends(_state)]
+Limits = Annotated[ApiLimits, Depends(_limits)]
 
 _bearer = HTTPBearer(
     auto_error=False, description="An API key (`vigil keys create`) as a bearer token."

@@ -1,12 +1,16 @@
 """/v1/ask over history: a question about a period the buffer no longer holds (or about
 every camera), answered in one reasoning call over the archive's records, citing the
-windows it used; "no evidence" without a call when the archive holds nothing on it."""
+windows it used; "no evidence" without a call when the archive holds nothing on it.
+
+The records are cut to the model's context (``agent.api.history_budget``), and the whole
+question, archive reads included, has ``api.history_timeout_s``."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Literal
 
+from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 from agent.api.archived_windows import (
@@ -16,6 +20,7 @@ from agent.api.archived_windows import (
     open_archive,
     window_out,
 )
+from agent.api.history_budget import fit_records
 from agent.api.state import ApiState
 from agent.archive.alert_pages import page_alerts
 from agent.archive.history import AlertFact, HistoryRecords, RuleFact, clock, gather_records
@@ -61,6 +66,10 @@ class HistoryAnswer(BaseModel):
     cited: list[str] = Field(description="Ids of the windows the answer cites, in its order.")
     windows: list[HistoryWindow] = Field(description="The windows the model read, oldest first.")
     facts: list[HistoryFact]
+    windows_left_out: int = Field(
+        description="Windows about the question left out to fit the model's context."
+    )
+    facts_left_out: int = Field(description="Facts left out to fit the model's context.")
     counts_are_lower_bounds: bool
     prompt_tokens: int
     completion_tokens: int
@@ -75,8 +84,31 @@ async def answer_from_history(
     since: float | None,
     until: float,
 ) -> HistoryAnswer:
-    """Raises HTTPException 503 when the API has no archive; EngineError and
-    TimeoutError from the call go to the caller."""
+    """Raises HTTPException 503 when the API has no archive, 504 past
+    ``history_timeout_s``; EngineError (EngineContextError when the question alone does
+    not fit the context) and TimeoutError from the call go to the caller."""
+    limit_s = state.api.history_timeout_s
+    try:
+        async with asyncio.timeout(limit_s) as deadline:
+            return await _from_history(state, engine, question, camera, since, until)
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise HTTPException(
+            504,
+            f"the history question took longer than {limit_s:g} s (api.history_timeout_s: "
+            "archive reads and the model's answer)",
+        ) from None
+
+
+async def _from_history(
+    state: ApiState,
+    engine: Engine,
+    question: str,
+    camera: str | None,
+    since: float | None,
+    until: float,
+) -> HistoryAnswer:
     store, embedder = await open_archive(state)
     where = WindowFilter(camera, None, epoch_ms(since), epoch_ms(until))
     alerts = await _period_alerts(state, camera, since, until)
@@ -84,6 +116,7 @@ async def answer_from_history(
     if records.empty:
         return _no_evidence(camera, since, until)
     rules = {rule.id: rule.question for rule in await RuleStore(state.client, state.keys).all()}
+    records = fit_records(records, rules, question, engine.budget)
     answer = await asyncio.wait_for(
         engine.reason_over_records(records.text(rules), question), state.api.ask_timeout_s
     )
@@ -113,6 +146,7 @@ async def _answer(
         answer=answer.answer, reasoning=answer.reasoning, failure=answer.failure,
         no_evidence=False, camera=camera, since=since, until=until, cited=cited,
         windows=windows, facts=[_fact_out(fact) for fact in records.facts],
+        windows_left_out=records.windows_left_out, facts_left_out=records.facts_left_out,
         counts_are_lower_bounds=records.detections_capped,
         prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
         latency_ms=answer.completion.latency_ms,
@@ -128,8 +162,9 @@ def _no_evidence(camera: str | None, since: float | None, until: float) -> Histo
     )
     return HistoryAnswer(
         answer=text, reasoning=None, failure=None, no_evidence=True, camera=camera,
-        since=since, until=until, cited=[], windows=[], facts=[],
-        counts_are_lower_bounds=False, prompt_tokens=0, completion_tokens=0, latency_ms=0.0,
+        since=since, until=until, cited=[], windows=[], facts=[], windows_left_out=0,
+        facts_left_out=0, counts_are_lower_bounds=False, prompt_tokens=0,
+        completion_tokens=0, latency_ms=0.0,
     )  # fmt: skip
 
 

@@ -9,6 +9,10 @@ Two kinds of records go to the model, in one reasoning call:
   answer can cite them: every captioned window when the period holds few, otherwise
   the best matches of the question whose caption is near it in meaning, with the last
   detection of each fact beside them.
+
+What fits the model's context is chosen after (``agent.api.history_budget``): facts
+first, then the last detections, then the best matches (``priority``); the records then
+say how many were left out.
 """
 
 from __future__ import annotations
@@ -67,9 +71,13 @@ class RuleFact:
 @dataclass(frozen=True, slots=True)
 class HistoryRecords:
     windows: tuple[StoredWindow, ...]  # oldest first; window n is tagged [w<n+1>]
-    facts: tuple[RuleFact, ...]
+    facts: tuple[RuleFact, ...]  # most recently detected first
     alerts: tuple[AlertFact, ...]
     detections_capped: bool  # more detections than DETECTIONS_MAX: counts are lower bounds
+    # Window ids, the most important first: the facts' last detections, then best matches.
+    priority: tuple[str, ...] = ()
+    windows_left_out: int = 0  # for the model's context
+    facts_left_out: int = 0
 
     @property
     def empty(self) -> bool:
@@ -92,36 +100,50 @@ class HistoryRecords:
         lines = ["Facts:"]
         if self.detections_capped:
             lines.append(f"- (counted over the newest {DETECTIONS_MAX} detections only)")
-        for fact in self.facts:
-            question = rule_questions.get(fact.rule_id)
-            named = f'rule {fact.rule_id} ("{question}")' if question else f"rule {fact.rule_id}"
+        tags = {window.window_id: self.tag(i) for i, window in enumerate(self.windows)}
+        lines += [fact_line(f, rule_questions, tags.get(f.last_window_id)) for f in self.facts]
+        if self.facts_left_out:
             lines.append(
-                f"- {named} on camera {fact.camera_id}: detected {fact.occurrences} "
-                f"separate times ({fact.windows} windows, {fact.alerts} alerts), first at "
-                f"{clock(fact.first_ms)}, last until {clock(fact.last_ms)}"
-                f"{self._tag_of(fact.last_window_id)}."
+                f"- ({self.facts_left_out} more rules detected in this period are left out "
+                "to fit the model's context.)"
             )
-        if len(lines) == 1:
+        elif len(lines) == 1:
             lines.append("- no rule was detected in this period.")
         return "\n".join(lines)
 
     def _windows_text(self) -> str:
         lines = ["Windows:"]
-        for index, window in enumerate(self.windows):
-            detected = ", ".join(window.detected_rules) or "none"
+        lines += [window_line(window, self.tag(i)) for i, window in enumerate(self.windows)]
+        if self.windows_left_out:
             lines.append(
-                f"[{self.tag(index)}] camera {window.camera_id}, {clock(window.start_ms)} to "
-                f"{clock(window.end_ms)}: {window.caption} (rules detected: {detected})"
+                f"({self.windows_left_out} more windows about the question are left out to "
+                "fit the model's context.)"
             )
-        if len(lines) == 1:
+        elif len(lines) == 1:
             lines.append("- no window of this period is about the question.")
         return "\n".join(lines)
 
-    def _tag_of(self, window_id: str) -> str:
-        for index, window in enumerate(self.windows):
-            if window.window_id == window_id:
-                return f" [{self.tag(index)}]"
-        return ""
+
+def fact_line(fact: RuleFact, rule_questions: dict[str, str], tag: str | None) -> str:
+    """One fact as the model reads it; ``tag`` names its last detection's window when
+    the records show that window."""
+    question = rule_questions.get(fact.rule_id)
+    named = f'rule {fact.rule_id} ("{question}")' if question else f"rule {fact.rule_id}"
+    return (
+        f"- {named} on camera {fact.camera_id}: detected {fact.occurrences} "
+        f"separate times ({fact.windows} windows, {fact.alerts} alerts), first at "
+        f"{clock(fact.first_ms)}, last until {clock(fact.last_ms)}"
+        f"{f' [{tag}]' if tag else ''}."
+    )
+
+
+def window_line(window: StoredWindow, tag: str) -> str:
+    """One window as the model reads it: tag, camera, UTC times, caption, rules."""
+    detected = ", ".join(window.detected_rules) or "none"
+    return (
+        f"[{tag}] camera {window.camera_id}, {clock(window.start_ms)} to "
+        f"{clock(window.end_ms)}: {window.caption} (rules detected: {detected})"
+    )
 
 
 async def gather_records(
@@ -136,12 +158,15 @@ async def gather_records(
     capped = len(detections) > DETECTIONS_MAX
     facts = await _with_still_ends(store, rule_facts(detections[:DETECTIONS_MAX], alerts))
     windows = await _evidence_windows(store, embedder, question, where)
-    last_detected = {fact.last_window_id for fact in facts}
-    missing = last_detected - {window.window_id for window in windows}
+    last_detected = [fact.last_window_id for fact in facts]
+    missing = set(last_detected) - {window.window_id for window in windows}
     extra = await asyncio.gather(*(store.window(window_id) for window_id in sorted(missing)))
     chosen = [*windows, *(window for window in extra if window is not None)]
+    found = {window.window_id for window in chosen}
+    ranked = [*last_detected, *(window.window_id for window in windows)]
+    priority = tuple(window_id for window_id in dict.fromkeys(ranked) if window_id in found)
     chosen.sort(key=lambda window: (window.start_ms, window.camera_id))
-    return HistoryRecords(tuple(chosen), tuple(facts), tuple(alerts), capped)
+    return HistoryRecords(tuple(chosen), tuple(facts), tuple(alerts), capped, priority)
 
 
 def rule_facts(detections: Sequence[Detection], alerts: Sequence[AlertFact]) -> list[RuleFact]:
@@ -193,12 +218,15 @@ async def _evidence_windows(
     store: ArchiveStore, embedder: Embedder, question: str, where: WindowFilter
 ) -> list[StoredWindow]:
     """Every captioned window when the period holds few; else the best matches of the
-    question that are near it in meaning."""
-    if await store.count_windows(where, captioned=True) <= EVIDENCE_WINDOWS:
-        windows, _vectors = await store.captioned_windows(where)
-        return windows
+    question that are near it in meaning; the nearest in meaning first."""
     text = question.strip()
     [vector] = await asyncio.to_thread(embedder.embed, [text])
+    if await store.count_windows(where, captioned=True) <= EVIDENCE_WINDOWS:
+        windows, vectors = await store.captioned_windows(where)
+        if not windows:
+            return []
+        order = cosine_similarity(vectors, vector).argsort(kind="stable")[::-1]
+        return [windows[int(index)] for index in order]
     hits = await search_windows_near(store, text, vector, where, EVIDENCE_WINDOWS)
     vectors = await store.vectors([hit.window.window_id for hit in hits])
     similarity = cosine_similarity(vectors, vector)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from lancedb.index import FTS, Bitmap, BTree, HnswSq, LabelList
-from lancedb.query import AsyncStandardQuery
+from lancedb.query import AsyncStandardQuery, ColumnOrdering
 from lancedb.table import AsyncTable
 
 from agent.archive.blobs import SHARED_THUMBNAIL_MS, BlobStore
@@ -101,6 +101,11 @@ class StoredWindow:
 
 
 DETECTION_COLUMNS = ["window_id", "camera", "start_ms", "end_ms", "detected_rules"]
+# Newest first, ties in a fixed order: LanceDB sorts and keeps the top rows itself.
+NEWEST_FIRST = [
+    ColumnOrdering(column_name="start_ms", ascending=False),
+    ColumnOrdering(column_name="camera"),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,13 +363,16 @@ class ArchiveStore:
         return await _windows(query, where_sql(where, captioned=True), limit, "_distance")
 
     async def captioned_windows(
-        self, where: WindowFilter | None
+        self, where: WindowFilter | None, limit: int | None = None
     ) -> tuple[list[StoredWindow], np.ndarray]:
-        """Every filtered window with a caption, and its vectors (n, dim): a full scan."""
+        """The filtered windows with a caption (every one, a full scan, unless ``limit``
+        caps them: the newest ``limit``), and their vectors (n, dim)."""
         query = self._table.query()
         predicate = where_sql(where, captioned=True)
         if predicate:
             query = query.where(predicate)
+        if limit is not None:
+            query = query.order_by(NEWEST_FIRST).limit(limit)
         table = await query.select([*WINDOW_COLUMNS, "vector"]).to_arrow()
         flat = table.column("vector").combine_chunks().flatten().to_numpy()
         vectors = np.asarray(flat, np.float32).reshape(table.num_rows, self.dim)
@@ -373,27 +381,34 @@ class ArchiveStore:
 
     async def still_until(self, window_ids: Sequence[str]) -> dict[str, int]:
         """Per window, the end of the last window skipped as still since it (windows
-        with none left out): how long what it saw stayed."""
+        with none left out): how long what it saw stayed. The still windows are reduced
+        in Arrow, never a Python row each (a window has at most ``pipeline.heartbeat_s``
+        of still windows after it)."""
         if not window_ids:
             return {}
         listed = ", ".join(sql_string(window_id) for window_id in window_ids)
         query = self._table.query().where(f"unchanged_since IN ({listed})")
         table = await query.select(["unchanged_since", "end_ms"]).to_arrow()
-        ends: dict[str, int] = {}
-        for row in table.to_pylist():
-            since = row["unchanged_since"]
-            ends[since] = max(ends.get(since, 0), row["end_ms"])
-        return ends
+        last = table.group_by("unchanged_since").aggregate([("end_ms", "max")])
+        return dict(
+            zip(
+                last.column("unchanged_since").to_pylist(),
+                last.column("end_ms_max").to_pylist(),
+                strict=True,
+            )
+        )
 
     async def detections(self, where: WindowFilter | None, limit: int) -> list[Detection]:
         """The filtered windows where some rule was detected, at most ``limit`` of them,
-        the newest first."""
+        the newest first; LanceDB sorts and cuts, so at most ``limit`` rows are read
+        into Python."""
+        if limit < 1:
+            return []
         clauses = [clause for clause in (where_sql(where),) if clause]
         predicate = " AND ".join([*clauses, "array_length(detected_rules) > 0"])
         query = self._table.query().where(predicate).select(DETECTION_COLUMNS)
-        table = await query.to_arrow()
-        rows = sorted(table.to_pylist(), key=lambda row: row["start_ms"], reverse=True)
-        return [Detection.from_row(row) for row in rows[:limit]]
+        rows = await query.order_by(NEWEST_FIRST).limit(limit).to_list()
+        return [Detection.from_row(row) for row in rows]
 
 
 async def _windows(

@@ -27,8 +27,10 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.engines.answers import Completion, ReasoningAnswer, Usage, Verdict, VerdictAnswer
+from agent.engines.budget import PromptBudget
 from agent.engines.clips import Clip, pixel_clip
 from agent.engines.prompts import Question
+from agent.engines.tokens import ByteBound
 from agent.pipeline.metrics import Counters
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
@@ -78,6 +80,8 @@ class BenchResult:
 
 class InstantEngine:
     """Answers at once; detects a rule in two windows out of three, so alerts cycle."""
+
+    budget = PromptBudget(32768, 1024, ByteBound())
 
     def clip(self, records: list[FrameRecord], fps: float) -> Clip:
         return pixel_clip(records, fps)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from agent.engines.answers import ReasoningAnswer, VerdictAnswer
+from agent.engines.budget import PromptBudget
 from agent.engines.clips import Clip
 from agent.engines.errors import (
+    EngineContextError,
     EngineError,
     EngineOverloadedError,
     EngineRequestError,
@@ -24,6 +26,7 @@ from streams.buffer.frames import FrameRecord
 
 __all__ = [
     "Engine",
+    "EngineContextError",
     "EngineError",
     "EngineOverloadedError",
     "EngineRequestError",
@@ -34,7 +37,16 @@ __all__ = [
 
 
 class Engine(Protocol):
-    """An engine serves many requests at once; callers gather them to fill its batch."""
+    """An engine serves many requests at once; callers gather them to fill its batch.
+
+    A request that cannot fit the model's context raises EngineContextError before it
+    is sent."""
+
+    @property
+    def budget(self) -> PromptBudget:
+        """The model's context length, the tokens a reasoning answer is given, and how
+        this engine counts a prompt's tokens."""
+        ...
 
     def clip(self, records: list[FrameRecord], fps: float) -> Clip:
         """The clip in the form this engine sends (pixels or JPEGs), bands redrawn."""

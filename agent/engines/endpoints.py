@@ -21,6 +21,7 @@ class Endpoint:
     outstanding: int = 0
     unhealthy_until: float = 0.0  # monotonic seconds
     failures: int = 0
+    context_tokens: int | None = None  # the model's context, as the server reports it
 
     def healthy(self, now: float) -> bool:
         return now >= self.unhealthy_until

@@ -24,8 +24,9 @@ from agent.engines.answers import (
     parse_reasoning,
     parse_verdicts,
 )
+from agent.engines.budget import PromptBudget, check_request
 from agent.engines.clips import Clip, ClipError, PixelClip, pixel_clip
-from agent.engines.errors import EngineError
+from agent.engines.errors import EngineContextError, EngineError, context_overflow
 from agent.engines.prompts import (
     Prompt,
     Question,
@@ -36,6 +37,7 @@ from agent.engines.prompts import (
 )
 from agent.engines.settings import EngineSettings
 from agent.engines.testmodel import is_test_model
+from agent.engines.tokens import ChatTokenizer
 from streams.buffer.frames import FrameRecord
 
 logger = logging.getLogger(__name__)
@@ -46,7 +48,8 @@ class LocalEngine:
         """Takes a started ``vllm.v1.engine.async_llm.AsyncLLM``; see ``start``."""
         self._llm = llm
         self._settings = settings
-        self._tokenizer = llm.get_tokenizer()
+        self._tokenizer = ChatTokenizer(llm.get_tokenizer())
+        self._context_tokens = int(llm.model_config.max_model_len)  # as vLLM derived it
         self._video_token_id = int(llm.model_config.hf_config.video_token_id)
         self._slots = asyncio.Semaphore(settings.max_concurrency)
 
@@ -67,22 +70,32 @@ class LocalEngine:
         """Requests the engine holds now (queued or running): what it can batch."""
         return int(self._llm.get_num_unfinished_requests())
 
+    @property
+    def budget(self) -> PromptBudget:
+        return PromptBudget(
+            self._context_tokens, self._settings.reasoning_max_tokens, self._tokenizer
+        )
+
     def clip(self, records: list[FrameRecord], fps: float) -> Clip:
         return pixel_clip(records, fps)
 
     async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
         pixels = _pixels(clip)
         prompt = verdict_prompt(pixels.facts, questions)
+        assert prompt.schema is not None
+        check_request(self.budget, prompt, verdict_token_budget(prompt.schema), pixels)
         completion = await self._complete(pixels, prompt, self._verdict_sampling(prompt))
         return parse_verdicts(completion, pixels.facts, questions)
 
     async def reason(self, clip: Clip, question: str) -> ReasoningAnswer:
         pixels = _pixels(clip)
         prompt = reasoning_prompt(pixels.facts, question)
+        check_request(self.budget, prompt, self._settings.reasoning_max_tokens, pixels)
         return parse_reasoning(await self._complete(pixels, prompt, self._reasoning_sampling()))
 
     async def reason_over_records(self, records: str, question: str) -> ReasoningAnswer:
         prompt = history_prompt(records, question)
+        check_request(self.budget, prompt, self._settings.reasoning_max_tokens)
         return parse_reasoning(await self._complete(None, prompt, self._reasoning_sampling()))
 
     async def close(self) -> None:
@@ -91,16 +104,7 @@ class LocalEngine:
     def engine_input(self, clip: PixelClip | None, prompt: Prompt) -> dict[str, Any]:
         """The prompt as vLLM takes it: chat-templated text, then video frames and
         metadata when there is a clip."""
-        content: list[dict[str, str]] = [{"type": "text", "text": prompt.text}]
-        if clip is not None:
-            content.insert(0, {"type": "video"})
-        messages = [
-            {"role": "system", "content": prompt.system},
-            {"role": "user", "content": content},
-        ]
-        text = self._tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
+        text = self._tokenizer.render(prompt, video=clip is not None)
         if clip is None:
             return {"prompt": text}
         facts = clip.facts
@@ -127,7 +131,7 @@ class LocalEngine:
                 async for output in self._llm.generate(engine_input, sampling, _request_id()):
                     final = output
             except Exception as error:  # vLLM raises its own types; callers see one
-                raise EngineError(f"vLLM request failed: {error}") from error
+                raise _engine_error(error) from error
             latency_ms = (time.perf_counter() - started) * 1000
         if final is None or not final.outputs:
             raise EngineError("vLLM returned no output")
@@ -182,6 +186,12 @@ def engine_arguments(settings: EngineSettings) -> dict[str, Any]:
         "disable_log_stats": True,
         "seed": settings.seed if settings.seed is not None else 0,
     }
+
+
+def _engine_error(error: Exception) -> EngineError:
+    message = f"vLLM request failed: {error}"
+    over, _ = context_overflow(str(error))
+    return EngineContextError(message) if over else EngineError(message)
 
 
 def _pixels(clip: Clip) -> PixelClip:

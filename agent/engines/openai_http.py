@@ -30,15 +30,18 @@ from agent.engines.answers import (
     parse_reasoning,
     parse_verdicts,
 )
+from agent.engines.budget import PromptBudget, check_request
 from agent.engines.clips import Clip, ClipError, JpegClip, jpeg_clip
 from agent.engines.endpoints import Endpoint, EndpointPool
 from agent.engines.errors import (
+    EngineContextError,
     EngineError,
     EngineOverloadedError,
     EngineRequestError,
     EngineResponseError,
     EngineTimeoutError,
     EngineUnavailableError,
+    context_overflow,
 )
 from agent.engines.prompts import (
     Prompt,
@@ -49,6 +52,7 @@ from agent.engines.prompts import (
     verdict_token_budget,
 )
 from agent.engines.settings import EngineSettings
+from agent.engines.tokens import ByteBound, TokenCounter, TokenizerFile
 from streams.buffer.frames import FrameRecord
 
 logger = logging.getLogger(__name__)
@@ -73,6 +77,17 @@ class OpenAIHttpEngine:
         self._client = client or _client(settings)
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._health_task: asyncio.Task[None] | None = None
+        self._counter: TokenCounter = (
+            TokenizerFile.load(settings.tokenizer) if settings.tokenizer else ByteBound()
+        )
+
+    @property
+    def budget(self) -> PromptBudget:
+        """The smallest context the servers report (``max_model_len`` in /v1/models, or
+        in a refusal), else the ``max_model_len`` setting."""
+        reported = [e.context_tokens for e in self._pool.endpoints if e.context_tokens]
+        context = min(reported, default=self._settings.max_model_len)
+        return PromptBudget(context, self._settings.reasoning_max_tokens, self._counter)
 
     @property
     def endpoints(self) -> list[Endpoint]:
@@ -93,16 +108,20 @@ class OpenAIHttpEngine:
     async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
         jpegs = _jpegs(clip)
         prompt = verdict_prompt(jpegs.facts, questions)
+        assert prompt.schema is not None
+        check_request(self.budget, prompt, verdict_token_budget(prompt.schema), jpegs)
         completion = await self.complete(self.request_body(jpegs, prompt))
         return parse_verdicts(completion, jpegs.facts, questions)
 
     async def reason(self, clip: Clip, question: str) -> ReasoningAnswer:
         jpegs = _jpegs(clip)
         prompt = reasoning_prompt(jpegs.facts, question)
+        check_request(self.budget, prompt, self._settings.reasoning_max_tokens, jpegs)
         return parse_reasoning(await self.complete(self.request_body(jpegs, prompt)))
 
     async def reason_over_records(self, records: str, question: str) -> ReasoningAnswer:
         prompt = history_prompt(records, question)
+        check_request(self.budget, prompt, self._settings.reasoning_max_tokens)
         body = self.request_body(None, prompt)
         return parse_reasoning(await self.complete(body))
 
@@ -232,10 +251,24 @@ class OpenAIHttpEngine:
         except httpx.HTTPError:
             healthy = False
         if healthy:
+            endpoint.context_tokens = self._served_context(response) or endpoint.context_tokens
             self._pool.mark_healthy(endpoint)
         else:
             self._pool.mark_failed(endpoint)
         return healthy
+
+    def _served_context(self, response: httpx.Response) -> int | None:
+        """``max_model_len`` of the served model in a /v1/models answer (vLLM's)."""
+        try:
+            models = response.json()["data"]
+            lengths = [
+                int(model["max_model_len"])
+                for model in models
+                if model.get("id") == self._settings.request_model and "max_model_len" in model
+            ]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return lengths[0] if lengths else None
 
 
 class _FailedError(Exception):
@@ -272,6 +305,10 @@ def _status_attempt(endpoint: Endpoint, response: httpx.Response) -> _Attempt:
         )
     if status >= httpx.codes.INTERNAL_SERVER_ERROR:
         return _Attempt(EngineOverloadedError(detail), endpoint_at_fault=True)
+    over, context = context_overflow(detail)
+    if over:
+        endpoint.context_tokens = context or endpoint.context_tokens
+        return _Attempt(EngineContextError(detail), endpoint_at_fault=False, retryable=False)
     return _Attempt(EngineRequestError(detail), endpoint_at_fault=False, retryable=False)
 
 

@@ -39,7 +39,19 @@ class EngineSettings(BaseModel):
         description="Send the clip's fps per request (server needs --trust-request-mm-kwargs).",
     )
     jpeg_quality: Annotated[int, Field(ge=30, le=100)] = 90
-    max_model_len: Annotated[int, Field(ge=512)] = 16384
+    max_model_len: Annotated[
+        int,
+        Field(
+            ge=512,
+            description="The model's context in tokens: the in-process engine's; over HTTP "
+            "used only until the servers report theirs (max_model_len in /v1/models).",
+        ),
+    ] = 16384
+    tokenizer: str | None = Field(
+        default=None,
+        description="HTTP: a local directory with the served model's tokenizer.json, to "
+        "measure prompts exactly; unset, prompts are bounded by their UTF-8 bytes.",
+    )
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] = 0.9
     dtype: str = "bfloat16"
     tensor_parallel_size: Annotated[int, Field(ge=1)] = 1

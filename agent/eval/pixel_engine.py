@@ -31,8 +31,10 @@ from agent.engines.answers import (
     parse_reasoning,
     parse_verdicts,
 )
+from agent.engines.budget import PromptBudget
 from agent.engines.clips import Clip, ClipError, Frames, PixelClip, pixel_clip
 from agent.engines.prompts import CAPTION_KEY, Question, history_prompt
+from agent.engines.tokens import ByteBound
 from streams.buffer.frames import FrameRecord
 from streams.picture.overlay import STRIP_HEIGHT
 
@@ -49,6 +51,8 @@ MIN_SHARE = 0.003  # of the picture: 339 pixels of 448x252
 CONFIDENCE = 0.9
 _WORD = re.compile(r"[a-z]+")
 PATCH = 28
+CONTEXT_TOKENS = 32768  # as a Cosmos-Reason1 server would be run; prompts counted in bytes
+REASONING_TOKENS = 1024
 
 
 def question_colour(text: str) -> str | None:
@@ -193,7 +197,8 @@ def _sentence(frames: Frames, fps: float, colour: str) -> str:
 class PixelEngine:
     """The ``Engine`` protocol over the pixel rule; counts its calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, context_tokens: int = CONTEXT_TOKENS) -> None:
+        self.budget = PromptBudget(context_tokens, REASONING_TOKENS, ByteBound())
         self.verdict_calls = 0
         self.reason_calls = 0
         self.calls_by_camera: Counter[str] = Counter()

@@ -2,7 +2,8 @@
 
 Jobs are acknowledged only once their effects are written. A job that fails stays
 pending and is taken over (XAUTOCLAIM) by any worker once idle long enough; a job tried
-too often goes to the dead-letter stream with its last error. On stop, a worker takes no
+too often goes to the dead-letter stream with its last error; one the engine refuses as
+it stands (over the model's context, say) goes there at once. On stop, a worker takes no
 new jobs, gives in-flight ones a grace period, and leaves the rest pending for others.
 """
 
@@ -15,7 +16,7 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-from agent.engines import Engine, EngineError
+from agent.engines import Engine, EngineError, EngineRequestError
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.jobs import Held, Job, JobKind, JobQueue, JobTakenOverError
 from agent.pipeline.metrics import Counters
@@ -147,6 +148,8 @@ class Worker:
         except JobTakenOverError:
             log.warning("job %s: taken over by another worker meanwhile; left to it", job.id)
             await self._counters.add("jobs_taken_over", job.camera_id)
+        except EngineRequestError as error:  # refused as it stands (over the context, say)
+            await self._dead_letter(entry_id, fields, f"engine refused the request: {error}")
         except EngineError as error:
             await self._note_failure(job, f"engine: {error}")
         except (aioredis.ConnectionError, aioredis.TimeoutError) as error:

@@ -7,7 +7,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,11 +109,15 @@ def _wait_until_up(port: int) -> None:
     raise AssertionError("the API did not start")
 
 
-def api_settings(port: int, **webhooks: object) -> VigilSettings:
-    """Settings of an API on ``port``, its data (the archive) in a directory of its own."""
+def api_settings(
+    port: int, api: Mapping[str, object] | None = None, **webhooks: object
+) -> VigilSettings:
+    """Settings of an API on ``port`` (``api`` changes its defaults here), its data (the
+    archive) in a directory of its own."""
+    fields = {"port": port, "sse_keepalive_s": 1.0, "clip_max_s": 30.0, **(api or {})}
     return VigilSettings(
         data_dir=Path(tempfile.mkdtemp(prefix="vigil-api-")),
-        api=ApiSettings(port=port, sse_keepalive_s=1.0, clip_max_s=30.0),
+        api=ApiSettings.model_validate(fields),
         webhooks=WebhookSettings.model_validate(
             {"allow_hosts": ["127.0.0.1"], "backoff_initial_s": 0.1, **webhooks}
         ),
@@ -121,13 +125,15 @@ def api_settings(port: int, **webhooks: object) -> VigilSettings:
 
 
 @contextmanager
-def live_api_on(redis_url: str, cluster: bool = False) -> Iterator[LiveApi]:
+def live_api_on(
+    redis_url: str, cluster: bool = False, api: Mapping[str, object] | None = None
+) -> Iterator[LiveApi]:
     """The API with a key prefix of its own and an admin and a read key."""
     keys = Keys(prefix=f"api-{uuid.uuid4().hex[:8]}:")
     port = free_port()
     admin, read = create_api_keys(redis_url, keys, cluster=cluster)
     with (
-        running_api(redis_url, api_settings(port), keys, cluster=cluster),
+        running_api(redis_url, api_settings(port, api), keys, cluster=cluster),
         connect(redis_url, cluster) as sync_client,
     ):
         url = f"http://127.0.0.1:{port}"

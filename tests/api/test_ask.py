@@ -6,6 +6,8 @@ import math
 import time
 import uuid
 
+from agent.api.routes.ask import AskRequest, asked_period
+from agent.api.settings import ApiSettings
 from agent.engines.clip_times import EN_DASH
 from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.runtime.startup import connect
@@ -53,3 +55,20 @@ def test_ask_returns_the_answer_with_its_clip_times_placed(redis_server: Embedde
 
 def clock(epoch_s: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(math.floor(epoch_s + 0.5)))
+
+
+NOW = 1_767_225_600.0
+
+
+def period(**body: object) -> tuple[float | None, float]:
+    request = AskRequest.model_validate({"question": "Anyone?", **body})
+    return asked_period(request, ApiSettings(), NOW)
+
+
+def test_the_period_asked_about() -> None:
+    assert period(camera="gate", seconds=8) == (NOW - 8, NOW + 1)  # the last seconds
+    assert period(camera="gate", seconds=8, until=NOW - 3600) == (NOW - 3608, NOW - 3600)
+    assert period(camera="gate", seconds=600, until=NOW - 3600) == (NOW - 3660, NOW - 3600)
+    assert period(camera="gate", since=NOW - 7200, until=NOW - 3600) == (NOW - 7200, NOW - 3600)
+    assert period(until=NOW - 3600) == (None, NOW - 3600)  # every camera: all history before
+    assert period(since=0) == (0, NOW + 1)

@@ -18,7 +18,9 @@ from agent.archive.embedder import Embedder
 from agent.archive.history import clock
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore, WindowRow
-from agent.eval.pixel_engine import PixelEngine
+from agent.engines.budget import PromptBudget
+from agent.engines.tokens import ByteBound
+from agent.eval.pixel_engine import REASONING_TOKENS, PixelEngine
 from agent.pipeline.archive_records import RuleVerdict, WindowRecord
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
@@ -137,7 +139,13 @@ def test_when_was_the_last_time_is_answered_from_the_counted_records(
 
 def test_windows_the_answer_names_are_cited_with_their_times(history_api: HistoryApi) -> None:
     until = PERIOD_START_S + 60 * 60
-    result = ask(history_api, question="Where is a red object?", camera="yard", until=until)
+    result = ask(
+        history_api,
+        question="Where is a red object?",
+        camera="yard",
+        since=PERIOD_START_S,
+        until=until,
+    )
     red_ids = [red_window_id(minute) for minute in RED_MINUTES[:2]]
     assert result["facts"][0]["windows"] == 2  # type: ignore[index]
     assert result["cited"] == [red_ids[1]]  # the facts cite the last detection
@@ -193,3 +201,43 @@ def test_a_camera_period_older_than_its_buffer_goes_to_the_archive(
 def test_bad_periods_are_refused(history_api: HistoryApi, body: dict[str, object]) -> None:
     response = history_api.api.client(history_api.api.read).post("/v1/ask", json=body)
     assert response.status_code == 422, response.text
+
+
+def test_a_camera_question_with_a_past_until_looks_at_its_seconds_before_it(
+    history_api: HistoryApi,
+) -> None:
+    """Without since, a past until does not widen to all history before it."""
+    until = PERIOD_START_S + RED_MINUTES[1] * 60 + 4
+    result = ask(history_api, question="Red?", camera="yard", until=until, seconds=8)
+    assert (result["mode"], result["since"], result["until"]) == ("history", until - 8, until)
+    assert [w["id"] for w in result["windows"]] == [red_window_id(RED_MINUTES[1])]  # type: ignore[attr-defined]
+    assert result["facts"][0]["windows"] == 1  # type: ignore[index]
+
+
+def test_records_beyond_the_context_are_left_out_and_counted(
+    history_api: HistoryApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"question": "Where is a red object?", "since": PERIOD_START_S}
+    whole = ask(history_api, **body)
+    small = PromptBudget(REASONING_TOKENS + 1300, REASONING_TOKENS, ByteBound())
+    monkeypatch.setattr(history_api.engine, "budget", small)
+    cut = ask(history_api, **body)
+    assert cut["facts"] == whole["facts"]  # facts first
+    kept = [w["id"] for w in cut["windows"]]  # type: ignore[attr-defined]
+    assert 0 < len(kept) < len(whole["windows"])  # type: ignore[arg-type]
+    assert cut["windows_left_out"] == len(whole["windows"]) - len(kept)  # type: ignore[arg-type]
+    assert red_window_id(RED_MINUTES[-1]) in kept  # the last detection before best matches
+    assert kept == sorted(kept, key=lambda window_id: int(window_id.split(":")[1]))
+    assert whole["windows_left_out"] == 0
+
+
+def test_a_question_longer_than_the_context_is_a_422_with_the_reason(
+    history_api: HistoryApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = PromptBudget(REASONING_TOKENS + 1500, REASONING_TOKENS, ByteBound())
+    monkeypatch.setattr(history_api.engine, "budget", small)
+    body = {"question": "Was a red object there? " * 80, "since": PERIOD_START_S}
+    response = history_api.api.client(history_api.api.read).post("/v1/ask", json=body)
+    assert response.status_code == 422, response.text
+    assert "does not fit the model's context" in response.json()["detail"]
+    assert "the question with the prompt's instructions takes" in response.json()["detail"]

@@ -4,14 +4,19 @@ model) behind a real API: filters before ranking, links, thumbnails, bad input, 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
+from agent.api.routes import search as search_routes
+from agent.archive.blobs import BlobStore
 from agent.archive.embedder import Embedder
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore, WindowRow
@@ -59,20 +64,28 @@ async def fill_archive(data_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def search_api(
-    redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveApi]:
+def archive_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("search-data")
     asyncio.run(fill_archive(data_dir))
+    return data_dir
+
+
+@contextmanager
+def archive_api(
+    redis_url: str, data_dir: Path, api: Mapping[str, object] | None = None
+) -> Iterator[LiveApi]:
     keys = Keys(prefix=f"search-{uuid.uuid4().hex[:8]}:")
     port = free_port()
-    admin, read = create_api_keys(redis_server.url, keys)
-    settings = api_settings(port).model_copy(update={"data_dir": data_dir})
-    with (
-        running_api(redis_server.url, settings, keys),
-        redis.Redis.from_url(redis_server.url) as client,
-    ):
-        yield LiveApi(f"http://127.0.0.1:{port}", keys, admin, read, client, redis_server.url)
+    admin, read = create_api_keys(redis_url, keys)
+    settings = api_settings(port, api).model_copy(update={"data_dir": data_dir})
+    with running_api(redis_url, settings, keys), redis.Redis.from_url(redis_url) as client:
+        yield LiveApi(f"http://127.0.0.1:{port}", keys, admin, read, client, redis_url)
+
+
+@pytest.fixture(scope="module")
+def search_api(redis_server: EmbeddedRedis, archive_dir: Path) -> Iterator[LiveApi]:
+    with archive_api(redis_server.url, archive_dir) as api:
+        yield api
 
 
 def test_search_finds_by_meaning_and_words_and_links_each_window(search_api: LiveApi) -> None:
@@ -141,3 +154,49 @@ def test_bad_requests_are_clear_errors(
 
 def test_search_needs_a_key(search_api: LiveApi) -> None:
     assert search_api.client(None).get("/v1/search", params={"q": "truck"}).status_code == 401
+
+
+def test_a_search_past_its_time_budget_is_a_clear_504(
+    redis_server: EmbeddedRedis, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def endless(*args: object) -> list[object]:
+        await asyncio.Event().wait()  # an archive that never answers
+        return []
+
+    with archive_api(redis_server.url, archive_dir, {"search_timeout_s": 0.5}) as api:
+        reader = api.client(api.read)
+        assert reader.get("/v1/search", params={"q": "truck"}).status_code == 200
+        monkeypatch.setattr(search_routes, "search_windows", endless)
+        started = time.monotonic()
+        slow = reader.get("/v1/search", params={"q": "truck"})
+        assert slow.status_code == 504
+        assert "time budget of 0.5 s (api.search_timeout_s)" in slow.json()["detail"]
+        assert time.monotonic() - started < 20  # answered at the budget, not never
+
+
+def test_a_slow_thumbnail_read_does_not_stall_the_event_loop(
+    search_api: LiveApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = search_api.client(search_api.read)
+    window = reader.get("/v1/search", params={"q": "bicycle"}).json()["windows"][0]
+    reading, release = threading.Event(), threading.Event()
+    get = BlobStore.get
+
+    def slow_get(store: BlobStore, key: str) -> bytes | None:
+        reading.set()
+        release.wait(30)  # an object store that takes its time
+        return get(store, key)
+
+    monkeypatch.setattr(BlobStore, "get", slow_get)
+    answers: list[httpx.Response] = []
+    fetch = threading.Thread(target=lambda: answers.append(reader.get(window["thumbnail_url"])))
+    fetch.start()
+    try:
+        assert reading.wait(30)
+        with httpx.Client(base_url=search_api.url, timeout=10.0, trust_env=False) as probe:
+            assert probe.get("/healthz").status_code == 200  # while the read is under way
+    finally:
+        release.set()
+        fetch.join(30)
+    assert answers[0].status_code == 200
+    assert answers[0].content == THUMBNAIL

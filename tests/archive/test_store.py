@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
+from lancedb.query import AsyncQueryBase
 
 from agent.archive import store as store_module
 from agent.archive.blobs import thumbnail_path
 from agent.archive.embedder import Embedder
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveSchemaError, ArchiveStore, WindowFilter, WindowRow
-from agent.pipeline.archive_records import RuleVerdict
+from agent.pipeline.archive_records import RuleVerdict, WindowRecord
 from tests.archive.conftest import (
     T0_MS,
     WINDOW_MS,
@@ -210,3 +214,66 @@ async def test_an_archive_of_another_vector_size_is_refused(
 ) -> None:
     with pytest.raises(ArchiveSchemaError, match="vectors of 512"):
         await ArchiveStore.open(ArchiveSettings(), tmp_path, 512)
+
+
+def _fixed_rows(store: ArchiveStore, records: Sequence[WindowRecord]) -> list[WindowRow]:
+    """Rows with one made-up vector each: what is read back here is not their meaning."""
+    return [WindowRow(record, None, np.ones(store.dim, np.float32)) for record in records]
+
+
+async def test_detections_are_sorted_and_cut_by_lancedb(
+    store: ArchiveStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    starts = list(range(300))
+    random.Random(7).shuffle(starts)  # committed out of time order, in several fragments
+    records = [
+        window_record(
+            "dock" if n % 3 else "gate",
+            T0_MS + n * WINDOW_MS,
+            f"window {n}",
+            ("person",) if n % 2 else (),
+        )
+        for n in starts
+    ]
+    for batch in range(0, len(records), 100):
+        await store.upsert_windows(_fixed_rows(store, records[batch : batch + 100]))
+    read: list[int] = []
+    to_arrow = AsyncQueryBase.to_arrow
+
+    async def counted(query: AsyncQueryBase, *args: object, **kwargs: object) -> pa.Table:
+        table = await to_arrow(query, *args, **kwargs)  # type: ignore[arg-type]
+        read.append(table.num_rows)
+        return table
+
+    monkeypatch.setattr(AsyncQueryBase, "to_arrow", counted)
+    newest = await store.detections(WindowFilter(camera="dock"), 10)
+    detected = sorted((n for n in range(300) if n % 2 and n % 3), reverse=True)
+    assert [d.start_ms for d in newest] == [T0_MS + n * WINDOW_MS for n in detected[:10]]
+    assert read == [10]  # LanceDB sorted and cut: ten rows reached Python, not 100
+    since = WindowFilter(since_ms=T0_MS + 290 * WINDOW_MS)
+    assert [d.start_ms for d in await store.detections(since, 100)] == [
+        T0_MS + n * WINDOW_MS for n in (299, 297, 295, 293, 291)
+    ]
+    assert await store.detections(None, 0) == []
+
+
+async def test_still_until_reads_the_last_still_end_of_each_window(store: ArchiveStore) -> None:
+    analysed = [window_record("dock", T0_MS + n * 10 * WINDOW_MS, f"scene {n}") for n in range(2)]
+    stills = [
+        still_record("dock", analysed[0].start_ms + n * WINDOW_MS, analysed[0].window_id)
+        for n in range(1, 6)
+    ]
+    await store.upsert_windows(_fixed_rows(store, [*analysed, *stills]))
+    ends = await store.still_until([w.window_id for w in analysed])
+    assert ends == {analysed[0].window_id: stills[-1].end_ms}
+    assert await store.still_until([]) == {}
+
+
+async def test_captioned_windows_can_be_capped_to_the_newest(store: ArchiveStore) -> None:
+    records = [window_record("dock", T0_MS + n * WINDOW_MS, f"scene {n}") for n in range(30)]
+    await store.upsert_windows(_fixed_rows(store, records[::-1]))
+    windows, vectors = await store.captioned_windows(WindowFilter(camera="dock"), limit=4)
+    assert [w.window_id for w in windows] == [r.window_id for r in records[:-5:-1]]
+    assert vectors.shape == (4, store.dim)
+    everything, _ = await store.captioned_windows(WindowFilter(camera="dock"))
+    assert len(everything) == 30

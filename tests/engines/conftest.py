@@ -15,6 +15,7 @@ import pytest_asyncio
 
 from agent.engines.local import LocalEngine
 from agent.engines.settings import EngineSettings
+from agent.engines.tokens import TokenizerFile
 from tests.engines.frames import MakeRecords, free_port, make_frame_records
 from tests.servers.vllm import VllmServer
 
@@ -63,3 +64,9 @@ async def local_engine(model_dir: Path, server_process: VllmServer) -> AsyncIter
     engine = LocalEngine.start(engine_settings(model_dir))
     yield engine
     await engine.close()
+
+
+@pytest.fixture(scope="session")
+def model_dir_tokenizer(model_dir: Path) -> TokenizerFile:
+    """The tiny model's own tokenizer, as an HTTP engine loads it from ``engine.tokenizer``."""
+    return TokenizerFile.load(str(model_dir))

@@ -38,6 +38,7 @@ class FakeOpenAI(LoopbackServer):
         self.default = default
         self.script = deque(script or [])
         self.requests: list[tuple[str, dict[str, str], bytes]] = []  # header names lower case
+        self.models: list[dict[str, object]] = []  # what GET /v1/models lists
         self._lock = threading.Lock()
 
     @property
@@ -57,5 +58,5 @@ class FakeOpenAI(LoopbackServer):
         with self._lock:
             self.requests.append((request.path, request.headers, request.body))
             if request.path.endswith("/models"):
-                return Reply(200, b'{"object": "list", "data": []}')
+                return Reply(200, json.dumps({"object": "list", "data": self.models}).encode())
             return self.script.popleft() if self.script else self.default

@@ -17,8 +17,10 @@ from agent.engines.answers import (
     Verdict,
     VerdictAnswer,
 )
+from agent.engines.budget import PromptBudget
 from agent.engines.clips import Clip, jpeg_clip
 from agent.engines.prompts import Question
+from agent.engines.tokens import ByteBound
 from streams.buffer.frames import FrameRecord
 
 SUMMARY = "A person walked into the lane from the left at 1.00s."  # a clip time to place
@@ -37,6 +39,7 @@ class ScriptedEngine:
     records_read: list[str] = field(default_factory=list)
     # What reason_over_records answers, from the records it is sent; unset: ``summary``.
     records_answer: Callable[[str], str] | None = None
+    budget: PromptBudget = field(default_factory=lambda: PromptBudget(32768, 1024, ByteBound()))
 
     def clip(self, records: list[FrameRecord], fps: float) -> Clip:
         return jpeg_clip(records, fps)

@@ -15,6 +15,7 @@ import redis
 import redis.asyncio as aioredis
 
 from agent.engines import EngineUnavailableError
+from agent.engines.errors import EngineContextError
 from agent.engines.answers import VerdictAnswer
 from agent.engines.clips import Clip
 from agent.engines.prompts import Question
@@ -206,6 +207,33 @@ async def test_a_dead_engine_fails_jobs_without_crashing_and_work_resumes(
         async for key in aclient.scan_iter(f"{keys.prefix}job-attempts:*")
     ]
     assert all("all engine endpoints are down" in error for error in errors if error)
+
+
+class OverContextEngine(ScriptedEngine):
+    async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
+        self.calls.append(("verdicts", clip.facts.start_s))
+        raise EngineContextError("the clip's 9000 tokens exceed the model's context of 8192")
+
+
+async def test_a_window_the_engine_refuses_as_it_stands_is_dead_lettered_at_once(
+    redis_client: redis.Redis, aclient: aioredis.Redis, keys: Keys
+) -> None:
+    """A refusal that repeats every time is not retried up to max_deliveries."""
+    await RuleStore(aclient, keys).seed([LANE])
+    engine = OverContextEngine()
+    with running_ingest(redis_client, keys, [camera("dock", demo_video_path().as_uri())]):
+        async with running_pipeline(aclient, keys, engine, {"dock": 4.0}):
+
+            async def dead_lettered() -> bool:
+                return await aclient.xlen(keys.dead_jobs) >= 2
+
+            await eventually(dead_lettered, 30, "refused windows in the dead letters")
+    dead = cast(list[tuple[bytes, dict[bytes, bytes]]], await aclient.xrange(keys.dead_jobs))
+    assert all(b"exceed the model's context" in fields[b"error"] for _, fields in dead)
+    asked = [start for _mode, start in engine.calls]
+    assert len(asked) == len(set(asked))  # no window asked twice
+    pending = await aclient.xpending(keys.jobs, "workers")
+    assert pending["pending"] <= 1  # at most the one in flight as the pipeline stopped
 
 
 async def test_alerts_of_a_camera_that_goes_silent_are_closed(

@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel
 
-from agent.api.deps import AdminKey, ReadKey, State
+from agent.api.clips import encode_clip, evidence_pages
+from agent.api.deps import AdminKey, Limits, ReadKey, State
 from agent.api.errors import responses
 from agent.api.state import ApiState
 from agent.archive.alert_pages import page_alerts
@@ -30,7 +31,7 @@ from agent.pipeline.alert_records import (
 from agent.pipeline.rules import Severity
 from streams.bus.keys import Keys
 from streams.config import CAMERA_ID_PATTERN
-from streams.picture.mp4 import VideoError, encode_mp4
+from streams.picture.mp4 import VideoError
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"], responses=responses(401, 403, 404))
 AlertId = Annotated[str, Path(pattern=r"^al_[0-9a-f]{1,64}$")]
@@ -107,22 +108,22 @@ async def alert_detail(state: State, _: ReadKey, alert_id: AlertId) -> AlertDeta
 @router.get(
     "/{alert_id}/evidence.mp4",
     response_class=Response,
-    responses={**responses(422), 200: {"content": {"video/mp4": {}}}},
+    responses={**responses(422, 429), 200: {"content": {"video/mp4": {}}}},
 )
-async def evidence_mp4(state: State, _: ReadKey, alert_id: AlertId) -> Response:
+async def evidence_mp4(state: State, _: ReadKey, limits: Limits, alert_id: AlertId) -> Response:
+    """The alert's evidence clip: encoded from its frames while Redis holds them
+    (``api.encodes_max`` at once, 429 beyond), else the archived MP4."""
     alert = await read_alert(state.client, state.keys, alert_id)
     if alert is None:
         return await _archived_clip(state, alert_id)
-    jpegs = cast(list[bytes], await state.client.lrange(state.keys.evidence(alert_id), 0, -1))
-    if not jpegs:
-        raise HTTPException(404, f"alert {alert_id} has no evidence frames")
-    fps = state.ingest.fps
     first_s = alert.evidence_clip_start or alert.onset_at or alert.opened_at
-    times = [first_s + index / fps for index in range(len(jpegs))]
+    pages = evidence_pages(state.client, state.keys, alert_id, first_s, state.ingest.fps)
     try:
-        video = await asyncio.to_thread(encode_mp4, jpegs, times)
+        video = await encode_clip(limits, pages)
     except VideoError as error:
         raise HTTPException(404, str(error)) from None
+    if video is None:
+        raise HTTPException(404, f"alert {alert_id} has no evidence frames")
     return Response(video, media_type="video/mp4")
 
 

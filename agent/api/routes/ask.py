@@ -1,6 +1,10 @@
 """/v1/ask: a free question, answered in reasoning mode: over a camera's buffered frames
 when the period asked about is still buffered (a clip of at most ``ask_max_seconds``),
-otherwise over the archive's records of the period (any camera when none is named)."""
+otherwise over the archive's records of the period (any camera when none is named).
+
+A camera question without ``since`` looks at the camera's last ``seconds`` before
+``until`` (now when unset). Every prompt is measured against the model's context: a
+question or clip that cannot fit is a 422 with the reason, never a 503."""
 
 from __future__ import annotations
 
@@ -14,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from agent.api.deps import ReadKey, State
 from agent.api.errors import responses
 from agent.api.history_answers import HistoryAnswer, answer_from_history
+from agent.api.settings import ApiSettings
 from agent.api.state import ApiState
-from agent.engines import EngineError
+from agent.engines import EngineContextError, EngineError
 from agent.engines.answers import ReasoningAnswer
 from agent.engines.clip_times import PlacedText, PlacedTime, place_times
 from agent.engines.prompts import ClipFacts
@@ -77,15 +82,12 @@ async def ask(state: State, _: ReadKey, request: AskRequest) -> AskAnswer | Hist
             "runs only under `vigil up`; an API run apart asks vLLM servers "
             "(engine.kind: openai with engine.base_urls)",
         )
-    until = request.until if request.until is not None else time.time() + 1.0
-    since = request.since
-    if since is None and request.camera is not None:
-        since = until - 1.0 - min(request.seconds, state.api.ask_max_seconds)
+    since, until = asked_period(request, state.api, time.time())
     try:
         records = await _buffered_clip(state, request.camera, since, until)
         if records is None:
             return await answer_from_history(
-                state, engine, request.question, request.camera, request.since, until
+                state, engine, request.question, request.camera, since, until
             )
         clip = await asyncio.to_thread(engine.clip, records, state.ingest.fps)
         answer = await asyncio.wait_for(
@@ -95,9 +97,27 @@ async def ask(state: State, _: ReadKey, request: AskRequest) -> AskAnswer | Hist
         raise HTTPException(
             504, f"the engine did not answer within {state.api.ask_timeout_s:g} s"
         ) from None
+    except EngineContextError as error:
+        detail = f"the question does not fit the model's context: {error}"
+        raise HTTPException(422, detail) from None
     except EngineError as error:
         raise HTTPException(503, f"the engine failed: {error}") from None
     return _ask_answer(answer, clip.facts, records[-1].ts)
+
+
+def asked_period(request: AskRequest, api: ApiSettings, now: float) -> tuple[float | None, float]:
+    """``(since, until)`` of the question. Without ``until``: up to now (a second ahead,
+    for the newest frame). A camera without ``since``: its last ``seconds`` (at most
+    ``ask_max_seconds``) before ``until``, whether ``until`` is now or past. Without a
+    camera or ``since``: all history before ``until``."""
+    seconds = min(request.seconds, api.ask_max_seconds)
+    if request.until is None:
+        until, since = now + 1.0, now - seconds
+    else:
+        until, since = request.until, request.until - seconds
+    if request.since is not None or request.camera is None:
+        return request.since, until
+    return since, until
 
 
 async def _buffered_clip(

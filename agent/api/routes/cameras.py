@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, cast
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from agent.api.deps import AdminKey, ReadKey, State
+from agent.api.clips import buffered_pages, encode_clip
+from agent.api.deps import AdminKey, Limits, ReadKey, State
 from agent.api.errors import responses
 from agent.pipeline.cameras_store import CameraStore, public_url
-from streams.buffer.frames import latest_frame_async, read_frames_async
+from streams.buffer.frames import latest_frame_async
 from streams.buffer.health_records import health_from_record
 from streams.config import CAMERA_ID_PATTERN, CameraConfig, DecodeMode
-from streams.picture.mp4 import VideoError, encode_mp4
+from streams.picture.mp4 import VideoError
 
 router = APIRouter(prefix="/v1/cameras", tags=["cameras"], responses=responses(401, 403, 404))
 CameraId = Annotated[str, Path(pattern=CAMERA_ID_PATTERN)]
@@ -123,26 +123,28 @@ async def latest_jpeg(state: State, _: ReadKey, camera_id: CameraId) -> Response
 @router.get(
     "/{camera_id}/clip.mp4",
     response_class=Response,
-    responses={**responses(422), 200: {"content": {"video/mp4": {}}}},
+    responses={**responses(422, 429), 200: {"content": {"video/mp4": {}}}},
 )
 async def clip_mp4(
     state: State,
     _: ReadKey,
+    limits: Limits,
     camera_id: CameraId,
     start: Annotated[float, Query(ge=0, le=1e11, description="Epoch seconds.")],
     end: Annotated[float, Query(ge=0, le=1e11, description="Epoch seconds, after start.")],
 ) -> Response:
+    """The buffered frames from ``start`` to ``end`` as an H.264 MP4: at most
+    ``api.clip_max_s`` long (422 beyond), ``api.encodes_max`` encodes at once (429)."""
     if not 0.001 <= end - start <= state.api.clip_max_s:
         limit = state.api.clip_max_s
         raise HTTPException(422, f"end must be after start and at most {limit:g} s later")
-    records = await read_frames_async(state.client, state.keys, camera_id, start, end)
-    if not records:
-        raise HTTPException(404, f"no frames of camera {camera_id} in that time")
-    jpegs, times = [r.jpeg for r in records], [r.ts for r in records]
+    pages = buffered_pages(state.client, state.keys, camera_id, start, end)
     try:
-        video = await asyncio.to_thread(encode_mp4, jpegs, times)
+        video = await encode_clip(limits, pages)
     except VideoError as error:
         raise HTTPException(404, str(error)) from None
+    if video is None:
+        raise HTTPException(404, f"no frames of camera {camera_id} in that time")
     return Response(video, media_type="video/mp4")
 
 

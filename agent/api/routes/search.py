@@ -1,10 +1,16 @@
 """/v1/search: what the cameras saw, from the archive: hybrid search over the captions of
 every analysed window (words and meaning), filtered by camera, detected rule and time
-before ranking; and /v1/archive/windows/…: one archived window and its thumbnail."""
+before ranking; and /v1/archive/windows/…: one archived window and its thumbnail.
+
+A search reads at most ``limit`` (≤ 100) windows and alerts from each ranking, within a
+time budget (``api.search_timeout_s``): over it the answer is 422 asking for a narrower
+search. Thumbnails are read in a thread (on S3 a slow object never stalls the loop)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel
@@ -27,6 +33,7 @@ from agent.pipeline.rules import RULE_ID_PATTERN
 from streams.config import CAMERA_ID_PATTERN
 
 router = APIRouter(tags=["search"], responses=responses(401, 403))
+T = TypeVar("T")
 
 WINDOW_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}:[0-9]{1,15}$"
 WindowId = Annotated[str, Path(pattern=WINDOW_ID_PATTERN)]
@@ -36,10 +43,10 @@ EpochS = Annotated[float | None, Query(ge=0, le=1e11, description="Epoch seconds
 class SearchResults(BaseModel):
     query: str
     windows: list[ArchivedWindow]
-    alerts: list[AlertRecord]  # archived alerts whose description or summary match
+    alerts: list[AlertRecord]  # alerts (open or archived) whose description or summary match
 
 
-@router.get("/v1/search", responses=responses(422, 503))
+@router.get("/v1/search", responses=responses(422, 503, 504))
 async def search(
     state: State,
     _: ReadKey,
@@ -52,26 +59,40 @@ async def search(
     until: EpochS = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SearchResults:
-    store, embedder = await open_archive(state)
+    store, embedder = await open_archive(state)  # outside the budget: opened once
     where = WindowFilter(camera, rule, epoch_ms(since), epoch_ms(until))
     try:
-        hits = await search_windows(store, embedder, q, where, limit)
+        hits = await _within_budget(state, search_windows(store, embedder, q, where, limit))
     except ValueError as error:
         raise HTTPException(422, str(error)) from None
     buffered = await oldest_frames_ms(state, {hit.window.camera_id for hit in hits})
     windows = [window_out(hit.window, buffered, hit.score) for hit in hits]
     wanted = AlertFilter(camera=camera, rule=rule, since=since, until=until)
-    alerts = await _matching_alerts(state, embedder, q, wanted, limit)
+    alerts = await _within_budget(state, _matching_alerts(state, embedder, q, wanted, limit))
     return SearchResults(query=q, windows=windows, alerts=alerts)
+
+
+async def _within_budget(state: ApiState, search: Awaitable[T]) -> T:
+    """``search``'s result; 504 when it runs past ``api.search_timeout_s`` (as /v1/ask past
+    its time limits)."""
+    budget_s = state.api.search_timeout_s
+    try:
+        async with asyncio.timeout(budget_s):
+            return await search
+    except TimeoutError:
+        raise HTTPException(
+            504,
+            f"the search ran past its time budget of {budget_s:g} s (api.search_timeout_s): "
+            "narrow it with camera, rule, since or until",
+        ) from None
 
 
 async def _matching_alerts(
     state: ApiState, embedder: Embedder, text: str, wanted: AlertFilter, limit: int
 ) -> list[AlertRecord]:
-    """Archived alerts of the rule (not windows that detected it), opened in the period."""
+    """Alerts of the rule (not windows that detected it) opened in the period: archived
+    ones and those still in Redis, found before any archiver has run."""
     store = None if state.archive is None else await state.archive.alerts()
-    if store is None:
-        return []
     return await search_alerts(state.client, state.keys, store, embedder, text, wanted, limit)
 
 
@@ -93,7 +114,8 @@ async def archived_window(state: State, _: ReadKey, window_id: WindowId) -> Arch
 async def thumbnail(state: State, _: ReadKey, window_id: WindowId) -> Response:
     store, _embedder = await open_archive(state)
     window = await store.window(window_id)
-    jpeg = store.blobs.get(window.thumbnail_uri) if window and window.thumbnail_uri else None
+    uri = window.thumbnail_uri if window else None
+    jpeg = await asyncio.to_thread(store.blobs.get, uri) if uri else None
     if jpeg is None:
         raise HTTPException(404, f"no thumbnail of window {window_id} in the archive")
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
