@@ -222,7 +222,7 @@ async def _evidence_windows(
     text = question.strip()
     [vector] = await asyncio.to_thread(embedder.embed, [text])
     if await store.count_windows(where, captioned=True) <= EVIDENCE_WINDOWS:
-        windows, vectors = await store.captioned_windows(where)
+        windows, vectors = await store.captioned_windows(where, limit=EVIDENCE_WINDOWS)
         if not windows:
             return []
         order = cosine_similarity(vectors, vector).argsort(kind="stable")[::-1]
