@@ -13,6 +13,12 @@ HEALTH_COUNTERS = {
     "reconnects": "Reconnections to the camera.",
 }
 HEALTH_GAUGES = {"fps_in": "Received frames per second.", "fps_out": "Stored frames per second."}
+# The label of a counter's ``name:label`` keys where it is not a camera.
+COUNTER_LABELS = {"part_restarts": "part", "dead_letters": "group"}
+COUNTER_HELP = {
+    "part_restarts": "Restarts of a part of a process after it failed.",
+    "dead_letters": "Stream entries a consumer group moved to its dead letters.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +53,24 @@ def render(families: Iterable[tuple[str, str, str, list[Sample]]]) -> str:
 
 
 def counter_families(counters: Mapping[str, int]) -> list[tuple[str, str, str, list[Sample]]]:
-    """The ``metrics`` hash: per-camera samples where a counter has them, else its total."""
-    per_camera: dict[str, list[Sample]] = {}
+    """The ``metrics`` hash: labelled samples (by camera, or ``COUNTER_LABELS``) where a
+    counter has them, else its total."""
+    labelled: dict[str, list[Sample]] = {}
     totals: dict[str, int] = {}
+    texts: dict[str, str] = {}
     for key, value in sorted(counters.items()):
-        name, _, camera = key.partition(":")
+        name, _, label = key.partition(":")
         family = metric_name(name) + "_total"
-        if camera:
-            per_camera.setdefault(family, []).append(Sample(family, (("camera", camera),), value))
+        texts[family] = COUNTER_HELP.get(name, f"Pipeline counter {family}.")
+        if label:
+            labels = ((COUNTER_LABELS.get(name, "camera"), label),)
+            labelled.setdefault(family, []).append(Sample(family, labels, value))
         else:
             totals[family] = value
     families = []
-    for family in sorted(set(per_camera) | set(totals)):
-        samples = per_camera.get(family) or [Sample(family, (), totals[family])]
-        families.append((family, "counter", f"Pipeline counter {family}.", samples))
+    for family in sorted(set(labelled) | set(totals)):
+        samples = labelled.get(family) or [Sample(family, (), totals[family])]
+        families.append((family, "counter", texts[family], samples))
     return families
 
 

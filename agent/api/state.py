@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from agent.api.archive_access import ArchiveAccess
+from agent.api.readiness import PartsHealth
 from agent.api.settings import ApiSettings
 from agent.engines import Engine
 from agent.webhooks.settings import WebhookSettings
@@ -23,3 +24,4 @@ class ApiState:
     ingest: IngestSettings
     engine: Engine | None = None  # /v1/ask answers 503 without one
     archive: ArchiveAccess | None = None  # /v1/search answers 503 without one
+    parts: PartsHealth | None = None  # /healthz and /readyz report its unhealthy parts

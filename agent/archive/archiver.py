@@ -8,6 +8,11 @@ unacked entries are claimed then). The holder also runs the upkeep: deleting win
 older than ``retention_days`` (with their thumbnails, and archived alerts with their
 clips), moving closed alerts out of Redis (``AlertMover``), and compacting files and folding
 new rows into the indexes every ``optimize_every_s``; a table never compacted slows down.
+
+A record that does not parse goes to the group's dead letters at once. When a batch
+fails, its entries are committed one at a time: an entry that fails while others commit
+beside it is counted, and dead-lettered after ``MAX_FAILURES`` such failures; when all
+fail, the store (or Redis) is blamed, not the entries, and the round backs off.
 """
 
 from __future__ import annotations
@@ -26,10 +31,13 @@ from agent.archive.committer import ArchiveParts, Committer
 from agent.archive.embedder import Embedder
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore
+from agent.pipeline.archive_records import WindowRecord
 from agent.pipeline.progress import Progress, no_progress
 from agent.pipeline.settings import AlertSettings
 from streams.bus.backoff import Backoff, sleep_unless
-from streams.bus.keys import Keys
+from streams.bus.consumer_group import Entry
+from streams.bus.dead_letters import TRANSIENT, DeadLetters, PoisonError, unreadable
+from streams.bus.keys import ARCHIVE_GROUP, Keys
 from streams.bus.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -77,6 +85,7 @@ class Archiver:
         self._committer = Committer(client, keys, settings, parts, consumer)
         self._lease = Lease(client, keys.archive_leader, consumer, LEASE_S)
         self._upkeep = Upkeep(parts.store, settings, alerts)
+        self.dead_letters = DeadLetters(client, keys, ARCHIVE_GROUP)
 
     async def run(self, stop: asyncio.Event, progress: Progress = no_progress) -> None:
         backoff = Backoff(RETRY_INITIAL_S, RETRY_CAP_S)
@@ -101,8 +110,47 @@ class Archiver:
     async def _round(self, stop: asyncio.Event) -> None:
         entries = await self._committer.collect(stop)
         if entries:
-            await self._committer.commit(entries)
+            await self._commit(entries)
         await self._upkeep.run_due()
+
+    async def _commit(self, entries: list[Entry]) -> None:
+        readable = [entry for entry in entries if not await self._poison(entry)]
+        try:
+            await self._committer.commit(readable)
+        except TRANSIENT:
+            raise
+        except Exception as error:
+            if len(readable) < 2:
+                raise
+            log.warning("archiver: a batch failed (%s); committing it entry by entry", error)
+            await self._commit_singly(readable)
+            return
+        await self.dead_letters.forget([entry_id for entry_id, _ in readable])
+
+    async def _poison(self, entry: Entry) -> bool:
+        """Dead-letters the entry when it is not a window record."""
+        try:
+            with unreadable("the window record"):
+                WindowRecord.from_fields(entry[1])
+        except PoisonError as error:
+            return await self.dead_letters.failed(entry, error)
+        return False
+
+    async def _commit_singly(self, entries: list[Entry]) -> None:
+        failed: list[tuple[Entry, Exception]] = []
+        for entry in entries:
+            try:
+                await self._committer.commit([entry])
+            except TRANSIENT:
+                raise
+            except Exception as error:
+                failed.append((entry, error))
+            else:
+                await self.dead_letters.forget([entry[0]])
+        if len(failed) == len(entries):
+            raise failed[0][1]
+        for entry, failure in failed:
+            await self.dead_letters.failed(entry, failure)
 
     async def _release(self) -> None:
         try:

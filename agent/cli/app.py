@@ -14,9 +14,8 @@ import typer
 from agent.api.keys import Scope
 from agent.cli.cameras import print_camera_table
 from agent.cli.keys import first_start_banner
-from agent.pipeline.progress import Progress, no_progress
 from agent.runtime.config import ConfigError, VigilSettings, load_settings
-from agent.runtime.ingest import follow_store, follow_store_in_background, ingest_from_store
+from agent.runtime.ingest import ShardedIngest, follow_store, ingest_from_store
 from agent.runtime.liveness import Heartbeat, heartbeat_file, heartbeat_written
 from agent.runtime.logs import configure_logging, quiet_engine_logs
 from agent.runtime.startup import (
@@ -75,11 +74,18 @@ def _run_agents(
     stop: threading.Event,
     roles: Roles,
     emit: Callable[[str], None] = print,
-    progress: Progress = no_progress,
+    heartbeat: Heartbeat | None = None,
+    ingest: ShardedIngest | None = None,
 ) -> None:
+    """The roles under their supervisor; a configuration error a part meets ends the
+    process with exit code 2, like one found in the settings."""
     from agent.runtime.service import run_agents
 
-    run_agents(settings, url, stop, roles, emit=emit, progress=progress)
+    try:
+        run_agents(settings, url, stop, roles, emit=emit, heartbeat=heartbeat, ingest=ingest)
+    except ConfigError as error:
+        typer.echo(f"vigil: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _run_role(settings: VigilSettings, role: str, roles: Roles) -> None:
@@ -88,7 +94,7 @@ def _run_role(settings: VigilSettings, role: str, roles: Roles) -> None:
         _heartbeat(settings, role) as heartbeat,
         redis_url_for(settings, start_embedded=False) as url,
     ):
-        _run_agents(settings, url, stop_on_signals(), roles, progress=heartbeat.went_round)
+        _run_agents(settings, url, stop_on_signals(), roles, heartbeat=heartbeat)
 
 
 @app.command()
@@ -122,12 +128,11 @@ def up(
         ingest_from_store(settings, client) as shard,
     ):
         typer.echo(first_start_banner(settings, url))
-        follow_store_in_background(shard, stop, heartbeat.went_round)
         roles = _roles(
             alert_feed=True, api=True, dispatcher=True, mqtt=settings.mqtt is not None,
             archiver=True,
         )  # fmt: skip
-        _run_agents(settings, url, stop, roles, emit=typer.echo, progress=heartbeat.went_round)
+        _run_agents(settings, url, stop, roles, typer.echo, heartbeat, ingest=shard)
 
 
 @app.command()
@@ -349,6 +354,19 @@ def bench_alerts(
     from agent.bench.alerts import main
 
     main(http, as_json)
+
+
+@bench_app.command("soak")
+def bench_soak(
+    minutes: Annotated[float, typer.Option(min=1, help="Run length; faults scale to it.")] = 30.0,
+    drain_s: Annotated[float, typer.Option(min=0, help="Longest wait for the backlog.")] = 120.0,
+    logs: Annotated[Path | None, typer.Option(help="Copy the roles' logs here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The roles apart under injected faults: deaths, losses, recall, memory growth, /healthz."""
+    from agent.bench.soak import SoakConfig, main
+
+    main(SoakConfig(minutes, drain_s, logs=logs), as_json)
 
 
 @bench_app.command("engine")

@@ -1,7 +1,10 @@
 """The connected loop: availability, retained state, then alert events, reconnecting forever.
 
-A broker that is down or refuses the login only delays MQTT: the loop records why in the
-``mqtt-health`` hash, waits a capped exponential backoff and tries again. Every
+A broker that is down or refuses the login only delays MQTT, and so does Redis being
+unreachable: the loop records why in the ``mqtt-health`` hash (when it can), waits a capped
+exponential backoff and tries again; unacked events are read again then. The command
+listener runs beside the relay: when it dies it is recorded there (``/v1/mqtt`` shows it),
+counted, and started again after a backoff. Every
 connection starts by publishing the whole retained state, so whatever the broker kept
 while Vigil was away is corrected before ``online`` is announced.
 """
@@ -16,6 +19,7 @@ import time
 
 import aiomqtt
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from agent.mqtt import topics
 from agent.mqtt.commands import Commands
@@ -23,11 +27,16 @@ from agent.mqtt.devices import DiscoveryConfigs
 from agent.mqtt.relay import OutboxRelay, ensure_group
 from agent.mqtt.settings import MqttSettings
 from agent.mqtt.snapshot import SwitchStates, publish_snapshot, publish_statuses
+from agent.pipeline.metrics import Counters
 from agent.pipeline.progress import Progress, no_progress
+from streams.bus.backoff import Backoff
+from streams.bus.dead_letters import TRANSIENT
 from streams.bus.keys import Keys
 
 log = logging.getLogger(__name__)
 LOOP = "mqtt"
+LISTENER = "mqtt-listener"
+LISTENER_STOP_S = 2.0
 # CONNACK codes of a refused login (MQTT 5 numbering, which paho also gives 3.1.1 refusals)
 LOGIN_REFUSED = frozenset({134, 135})
 
@@ -59,7 +68,7 @@ class MqttPublisher:
             try:
                 await self._session(stop, progress)
                 delay = self._settings.backoff_initial_s
-            except aiomqtt.MqttError as error:
+            except (aiomqtt.MqttError, *TRANSIENT) as error:
                 await self._record_failure(error, delay)
                 await _wait(stop, delay)
                 delay = min(delay * 2, self._settings.backoff_cap_s)
@@ -74,21 +83,28 @@ class MqttPublisher:
                     await mqtt.subscribe(topic_filter, qos=1)
             await self._publish_everything(mqtt)
             await self._announce(mqtt, topics.ONLINE)
-            listener = asyncio.create_task(self._listen(mqtt))
+            listener = asyncio.create_task(self._keep_listening(mqtt))
             try:
-                await self._relay_events(mqtt, stop, progress)
+                await self._relay_events(mqtt, stop, progress, listener)
             finally:
                 listener.cancel()
-                await asyncio.gather(listener, return_exceptions=True)
+                # Bounded: a listener stuck in a cancelled call must not hold the session.
+                await asyncio.wait({listener}, timeout=LISTENER_STOP_S)
             await self._announce(mqtt, topics.OFFLINE)
         await self._record("disconnected", "")
 
     async def _relay_events(
-        self, mqtt: aiomqtt.Client, stop: asyncio.Event, progress: Progress
+        self,
+        mqtt: aiomqtt.Client,
+        stop: asyncio.Event,
+        progress: Progress,
+        listener: asyncio.Task[None],
     ) -> None:
         next_poll = time.monotonic() + self._settings.status_poll_s
         while not stop.is_set():
             progress(LOOP)
+            if listener.done():
+                listener.result()  # only a lost connection ends it: reconnect
             await self._relay.step(mqtt)
             if self._home_assistant_back.is_set():
                 self._home_assistant_back.clear()
@@ -108,6 +124,27 @@ class MqttPublisher:
         await self._configs.sync(mqtt, everything=True)
         await publish_snapshot(mqtt, self._client, self._keys, self._settings, self._base_url)
         await self._switches.sync(mqtt, everything=True)
+
+    async def _keep_listening(self, mqtt: aiomqtt.Client) -> None:
+        """The listener, started again when it dies of anything but a lost connection."""
+        backoff = Backoff(self._settings.backoff_initial_s, self._settings.backoff_cap_s)
+        while True:
+            await self._client.hset(self._keys.mqtt_health, "listener", "listening")
+            try:
+                await self._listen(mqtt)
+            except aiomqtt.MqttError:
+                raise
+            except Exception as error:
+                delay = backoff.next_delay_s()
+                log.exception("mqtt command listener died; restarting in %.1f s", delay)
+                await self._listener_died(f"{type(error).__name__}: {error}")
+                await asyncio.sleep(delay)
+
+    async def _listener_died(self, error: str) -> None:
+        fields = {"listener": "down", "listener_error": self._scrubbed(error)}
+        with contextlib.suppress(RedisError):
+            await self._client.hset(self._keys.mqtt_health, mapping=fields)  # type: ignore[arg-type]
+            await Counters(self._client, self._keys).add(f"part_restarts:{LISTENER}")
 
     async def _listen(self, mqtt: aiomqtt.Client) -> None:
         async for message in mqtt.messages:
@@ -154,13 +191,14 @@ class MqttPublisher:
         ca = str(self._settings.tls_ca) if self._settings.tls_ca else None
         return ssl.create_default_context(cafile=ca)
 
-    async def _record_failure(self, error: aiomqtt.MqttError, retry_s: float) -> None:
+    async def _record_failure(self, error: Exception, retry_s: float) -> None:
         reason = self._scrubbed(_reason(error))
         log.warning(
             "mqtt broker %s:%d: %s; retrying in %.1fs",
             self._settings.host, self._settings.port, reason, retry_s,
         )  # fmt: skip
-        await self._record("disconnected", reason)
+        with contextlib.suppress(RedisError):  # Redis may be what failed
+            await self._record("disconnected", reason)
 
     def _scrubbed(self, text: str) -> str:
         password = self._settings.password
@@ -179,7 +217,9 @@ class MqttPublisher:
         await self._client.hset(self._keys.mqtt_health, mapping=fields)  # type: ignore[arg-type]
 
 
-def _reason(error: aiomqtt.MqttError) -> str:
+def _reason(error: Exception) -> str:
+    if isinstance(error, RedisError):
+        return f"Redis unavailable: {error}"
     code = getattr(error, "rc", None)
     code_value = getattr(code, "value", code)
     if code_value in LOGIN_REFUSED:

@@ -3,7 +3,10 @@
 An entry is acked only after its publish completed (PUBACK at QoS 1), so an event the
 broker never got stays pending and is sent again; entries a crashed publisher left
 pending are claimed after ``CLAIM_IDLE_MS``. While the broker is down the events wait
-in the outbox, which the alert book bounds with its MAXLEN.
+in the outbox, which the alert book bounds with its MAXLEN. An event whose alert record
+does not parse goes to the group's dead letters at once; one that fails otherwise makes
+the publisher restart, and goes there after ``MAX_FAILURES`` tries
+(``streams/bus/dead_letters.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from agent.mqtt import topics
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from agent.pipeline.alert_state import EventType
-from streams.bus.consumer_group import GroupReader
+from streams.bus.consumer_group import Entry, GroupReader
 from streams.bus.consumer_group import ensure_group as ensure_stream_group
+from streams.bus.dead_letters import TRANSIENT, DeadLetters, unreadable
 from streams.bus.keys import MQTT_GROUP, Keys
 
 BATCH = 100
@@ -45,14 +49,27 @@ class OutboxRelay:
         self._keys = keys
         self._settings = settings
         self._reader = GroupReader(client, keys.outbox, MQTT_GROUP, consumer, BATCH, CLAIM_IDLE_MS)
+        self.dead_letters = DeadLetters(client, keys, MQTT_GROUP)
 
     async def step(self, mqtt: aiomqtt.Client, block_ms: int = READ_BLOCK_MS) -> int:
         """Publishes one batch (reclaimed, own pending, or new); returns how many entries."""
         entries = await self._reader.next_batch(block_ms)
-        for entry_id, fields in entries:
-            await self._publish(mqtt, fields)
-            await self._client.xack(self._keys.outbox, MQTT_GROUP, entry_id)
+        for entry in entries:
+            await self._relay(mqtt, entry)
         return len(entries)
+
+    async def _relay(self, mqtt: aiomqtt.Client, entry: Entry) -> None:
+        """Publishes and acks the entry; a failure that is not the broker's or Redis's is
+        counted against it, and raised until the entry is dead-lettered."""
+        try:
+            await self._publish(mqtt, entry[1])
+        except (aiomqtt.MqttError, *TRANSIENT):
+            raise
+        except Exception as error:
+            if not await self.dead_letters.failed(entry, error):
+                raise
+            return
+        await self.dead_letters.ack([entry[0]])
 
     async def _publish(self, mqtt: aiomqtt.Client, fields: dict[bytes, bytes]) -> None:
         alert_id = fields.get(b"alert_id", b"").decode()
@@ -60,7 +77,7 @@ class OutboxRelay:
         raw = cast(dict[bytes, bytes], await self._client.hgetall(key)) if alert_id else {}
         if not raw or not raw.get(b"id"):
             return  # the alert expired from Redis: nothing left to describe
-        alert = record_from_hash(raw)
+        alert = _parsed(raw)
         event_type = fields.get(b"type", b"").decode()
         await publish_alert_state(mqtt, self._settings, alert, self._base_url)
         if event_type in SNAPSHOT_EVENTS:
@@ -98,3 +115,8 @@ async def publish_alert_state(
     await mqtt.publish(attributes_topic, topics.attributes(alert, base_url), qos=qos, retain=True)
     state_topic = topics.rule_state(prefix, alert.camera, alert.rule)
     await mqtt.publish(state_topic, state, qos=qos, retain=True)
+
+
+def _parsed(raw: dict[bytes, bytes]) -> AlertRecord:
+    with unreadable("the alert record"):
+        return record_from_hash(raw)

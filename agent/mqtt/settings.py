@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 TOPIC_WILDCARDS = frozenset("+#/")
+MAX_PORT = 65535
 
 
 class MqttSettings(BaseModel):
@@ -48,6 +49,7 @@ class MqttSettings(BaseModel):
             raise ValueError("mqtt.url must be mqtt://host[:port] or mqtts://host[:port]")
         if parts.username or parts.password:
             raise ValueError("mqtt.url must not carry credentials: use username and password")
+        _check_port(parts.netloc.rpartition("]")[2].partition(":")[2])  # past an IPv6 host
         return url
 
     @field_validator("prefix", "discovery_prefix")
@@ -84,6 +86,12 @@ class MqttSettings(BaseModel):
     @property
     def tls(self) -> bool:
         return urlsplit(self.url).scheme == "mqtts"
+
+
+def _check_port(port: str) -> None:
+    """An explicit port must be a number from 1 to 65535 (checked here, not at connect)."""
+    if port and not (port.isdigit() and 1 <= int(port) <= MAX_PORT):
+        raise ValueError(f"mqtt.url: port {port!r} is not a TCP port (1-{MAX_PORT})")
 
 
 def _matches(pattern: list[str], wanted: list[str]) -> bool:

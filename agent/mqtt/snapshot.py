@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import cast
 
@@ -17,6 +18,8 @@ from agent.pipeline.rules_store import RuleStore
 from streams.buffer.health_records import health_from_record
 from streams.bus.keys import Keys
 
+log = logging.getLogger(__name__)
+
 
 async def open_alerts(client: aioredis.Redis, keys: Keys, camera_id: str) -> list[AlertRecord]:
     members = cast(set[bytes], await client.smembers(keys.open_alerts(camera_id)))
@@ -24,7 +27,22 @@ async def open_alerts(client: aioredis.Redis, keys: Keys, camera_id: str) -> lis
     pipe = client.pipeline(transaction=False)
     for alert_id in ids:
         pipe.hgetall(keys.alert(alert_id))
-    return [record_from_hash(raw) for raw in await pipe.execute() if raw and raw.get(b"id")]
+    raws = [raw for raw in await pipe.execute() if raw and raw.get(b"id")]
+    return [record for record in map(_readable, raws) if record is not None]
+
+
+def _readable(raw: dict[bytes, bytes]) -> AlertRecord | None:
+    """The record, or None (logged) when it does not parse: its events are dead-lettered,
+    and the rest of the retained state must still be published."""
+    try:
+        return record_from_hash(raw)
+    except (KeyError, ValueError) as error:
+        log.error(
+            "alert %r left out of the MQTT state: its record does not parse: %r",
+            raw.get(b"id"),
+            error,
+        )
+        return None
 
 
 async def publish_snapshot(

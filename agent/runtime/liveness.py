@@ -10,6 +10,9 @@ wedged (a blocking call on it): none of its loops goes round. A probe runs
 
 which exits 1 when the time in the file is older than 60 s or the file is missing or
 garbled, 0 otherwise; Kubernetes restarts the container, compose marks it unhealthy.
+The process's supervisor is watched too: each part that is down (crashed, waiting to
+restart) or not going round is written on a line of its own after the time, ``part: why``,
+and the probe exits 1 naming it.
 The probe imports nothing but this module, so it costs a fraction of a second.
 """
 
@@ -19,7 +22,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,6 +31,11 @@ WRITE_PERIOD_S = 2.0
 PROBE_MAX_AGE_S = 60.0
 
 Clock = Callable[[], float]
+Unhealthy = Callable[[], Mapping[str, str]]
+
+
+def _none_unhealthy() -> Mapping[str, str]:
+    return {}
 
 
 def heartbeat_file(data_dir: Path, role: str) -> Path:
@@ -42,6 +50,11 @@ class Heartbeat:
         self._clock = clock
         self._rounds: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._unhealthy: Unhealthy = _none_unhealthy
+
+    def watch(self, unhealthy: Unhealthy) -> None:
+        """Writes the parts ``unhealthy`` names (part -> why) beside the time."""
+        self._unhealthy = unhealthy
 
     def went_round(self, loop: str) -> None:
         """A ``Progress``: ``loop`` completed a round (its first call registers it)."""
@@ -60,7 +73,8 @@ class Heartbeat:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        partial.write_text(f"{stalest:.3f}\n")
+        parts = "".join(f"{part}: {_one_line(why)}\n" for part, why in self._unhealthy().items())
+        partial.write_text(f"{stalest:.3f}\n{parts}")
         partial.replace(self.path)
 
 
@@ -88,18 +102,27 @@ def heartbeat_written(
         writer.join()
 
 
-def heartbeat_age_s(path: Path, now: float) -> float | None:
-    """Seconds since the stalest loop of the role went round; None when unreadable."""
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def read_heartbeat(path: Path, now: float) -> tuple[float, list[str]] | None:
+    """Seconds since the stalest loop of the role went round, and the unhealthy parts'
+    lines; None when unreadable."""
     try:
-        return now - float(path.read_text().strip())
+        first, *parts = path.read_text().splitlines()
+        return now - float(first), parts
     except (OSError, ValueError):
         return None
 
 
 def probe(path: Path, max_age_s: float, now: float) -> tuple[bool, str]:
-    age = heartbeat_age_s(path, now)
-    if age is None:
+    read = read_heartbeat(path, now)
+    if read is None:
         return False, f"not alive: no heartbeat in {path}"
+    age, parts = read
+    if parts:
+        return False, "not alive: " + "; ".join(parts)
     if age > max_age_s:
         return False, f"not alive: its loops last went round {age:.1f} s ago (> {max_age_s:g} s)"
     return True, f"alive: its loops went round {max(age, 0.0):.1f} s ago"

@@ -4,7 +4,9 @@
 ``vigil api``, ``vigil dispatcher``, ``vigil mqtt`` and ``vigil archiver`` run one part
 each, for scale-out.
 Every part stops on the same event: the scheduler at once, the worker after its in-flight
-jobs (within a grace period).
+jobs (within a grace period). Every part runs under the process's supervisor
+(``supervisor.py``): a part that fails is logged, counted and restarted alone; the API's
+probes and the heartbeat file report the parts that are down or not going round.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 import redis.asyncio as aioredis
 
@@ -29,13 +31,17 @@ from agent.engines.factory import start_engine
 from agent.engines.host import engine_for_host
 from agent.mqtt.publisher import MqttPublisher
 from agent.pipeline.cameras_store import CameraStore
-from agent.pipeline.progress import Progress, no_progress
+from agent.pipeline.metrics import Counters
+from agent.pipeline.progress import Progress
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.scheduler import Scheduler
 from agent.pipeline.worker import Worker
 from agent.runtime.alert_feed import follow_alerts
 from agent.runtime.config import VigilSettings
+from agent.runtime.ingest import ShardedIngest, follow_store
+from agent.runtime.liveness import Heartbeat
 from agent.runtime.startup import configured_cameras, configured_rules, connect_async, keys_for
+from agent.runtime.supervisor import Part, Supervisor
 from agent.webhooks.dispatcher import Dispatcher
 from streams.bus.keys import Keys
 
@@ -60,12 +66,14 @@ def run_agents(
     roles: Roles,
     emit: Callable[[str], None] = print,
     engine: Engine | None = None,
-    progress: Progress = no_progress,
+    heartbeat: Heartbeat | None = None,
+    ingest: ShardedIngest | None = None,
 ) -> None:
-    """Runs the roles until ``stop``; a worker uses ``engine`` when given, else starts one.
-    The scheduler's, worker's and dispatcher's loops report their rounds to ``progress``."""
+    """Runs the roles, and ``ingest``'s follower when given, until ``stop``; a worker uses
+    ``engine`` when given, else starts one. The parts' loops report their rounds to the
+    ``heartbeat``, which also reports the parts that are down."""
     try:
-        asyncio.run(_agents(settings, redis_url, stop, roles, emit, engine, progress))
+        asyncio.run(_agents(settings, redis_url, stop, roles, emit, engine, heartbeat, ingest))
     finally:
         stop.set()  # ends the relay thread whatever ended the loop
 
@@ -77,47 +85,133 @@ async def _agents(
     roles: Roles,
     emit: Callable[[str], None],
     given_engine: Engine | None,
-    progress: Progress,
+    heartbeat: Heartbeat | None,
+    ingest: ShardedIngest | None,
 ) -> None:
     client = connect_async(redis_url, settings.redis_cluster)
     keys = keys_for(settings)
-    await RuleStore(client, keys).seed(configured_rules(settings))
-    await CameraStore(client, keys).seed(configured_cameras(settings))
-    engine = _engine_for(roles, settings, given_engine)
     done = asyncio.Event()
-    parts: list[Coroutine[Any, Any, None]] = [_relay(stop, done)]
-    if roles.scheduler:
-        cameras = CameraStore(client, keys)
+    relay = asyncio.create_task(_relay(stop, done))
+    engine: Engine | None = None
+    try:
+        await RuleStore(client, keys).seed(configured_rules(settings))
+        await CameraStore(client, keys).seed(configured_cameras(settings))
+        engine = _engine_for(roles, settings, given_engine)
+        supervisor = _supervisor(client, keys, done, heartbeat)
+        parts = _Parts(settings, client, keys, engine, supervisor, emit).wanted(roles)
+        if ingest is not None:
+            follower = partial(_follower, ingest, stop, done, supervisor.progress("ingest"))
+            parts.insert(0, Part("ingest", follower))
+        await supervisor.run(parts)
+    finally:
+        stop.set()
+        await relay
+        if engine is not None:
+            await engine.close()
+        await client.aclose()
+
+
+def _supervisor(
+    client: aioredis.Redis, keys: Keys, done: asyncio.Event, heartbeat: Heartbeat | None
+) -> Supervisor:
+    counters = Counters(client, keys)
+
+    async def restarted(part: str) -> None:
+        await counters.add(f"part_restarts:{part}")
+
+    if heartbeat is None:
+        return Supervisor(done, restarted)
+    supervisor = Supervisor(done, restarted, heartbeat.went_round)
+    heartbeat.watch(supervisor.unhealthy)
+    return supervisor
+
+
+class _Parts:
+    """The roles of this process as parts its supervisor starts (again): each start makes
+    a fresh object, so a restart never inherits a crashed run's state."""
+
+    def __init__(
+        self,
+        settings: VigilSettings,
+        client: aioredis.Redis,
+        keys: Keys,
+        engine: Engine | None,
+        supervisor: Supervisor,
+        emit: Callable[[str], None],
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._keys = keys
+        self._engine = engine
+        self._supervisor = supervisor
+        self._done = supervisor.stop
+        self._emit = emit
+        self._name = f"{socket.gethostname()}-{os.getpid()}"  # unique among a group's consumers
+
+    def wanted(self, roles: Roles) -> list[Part]:
+        chosen = [
+            (roles.scheduler, Part("scheduler", self.scheduler)),
+            (roles.worker and self._engine is not None, Part("worker", self.worker)),
+            (roles.alert_feed, Part("alert-feed", self.alert_feed, goes_round=False)),
+            (roles.api, Part("api", self.api, goes_round=False)),
+            (roles.dispatcher, Part("dispatcher", self.dispatcher)),
+            (roles.mqtt and self._settings.mqtt is not None, Part("mqtt", self.mqtt)),
+            (roles.archiver, Part("archiver", self.archiver)),
+        ]
+        return [part for wanted, part in chosen if wanted]
+
+    async def scheduler(self) -> None:
+        settings, cameras = self._settings, CameraStore(self._client, self._keys)
 
         async def camera_fps() -> dict[str, float]:
             return await cameras.fps_by_camera(settings.ingest)
 
-        parts.append(Scheduler(client, keys, settings.pipeline, camera_fps).run(done, progress))
-    if engine is not None and roles.worker:
-        # Unique among the consumers of the group: several worker processes may share a host.
-        name = f"{socket.gethostname()}-{os.getpid()}"
-        worker = Worker(client, keys, engine, settings.pipeline, name)
-        parts.append(worker.run(done, progress=progress))
-    if roles.alert_feed:
-        parts.append(follow_alerts(client, keys, done, emit))
-    if roles.api:
-        parts.append(serve_api(api_state(settings, client, keys, engine), done))
-    if roles.dispatcher:
+        scheduler = Scheduler(self._client, self._keys, settings.pipeline, camera_fps)
+        await scheduler.run(self._done, self._supervisor.progress("scheduler"))
+
+    async def worker(self) -> None:
+        assert self._engine is not None  # wanted only with one
+        pipeline = self._settings.pipeline
+        worker = Worker(self._client, self._keys, self._engine, pipeline, self._name)
+        await worker.run(self._done, progress=self._supervisor.progress("worker"))
+
+    async def alert_feed(self) -> None:
+        await follow_alerts(self._client, self._keys, self._done, self._emit)
+
+    async def api(self) -> None:
+        state = api_state(self._settings, self._client, self._keys, self._engine, self._supervisor)
+        await serve_api(state, self._done)
+
+    async def dispatcher(self) -> None:
+        settings = self._settings
         base_url = settings.api.base_url()
-        parts.append(Dispatcher(client, keys, settings.webhooks, base_url).run(done, progress))
-    if roles.mqtt and settings.mqtt is not None:
-        name = f"{socket.gethostname()}-{os.getpid()}"
-        publisher = MqttPublisher(client, keys, settings.mqtt, name, settings.api.base_url())
-        parts.append(publisher.run(done, progress))
-    if roles.archiver:
-        name = f"{socket.gethostname()}-{os.getpid()}"
-        parts.append(_archive(settings, client, keys, name, done, progress))
-    try:
-        await asyncio.gather(*parts)
-    finally:
-        if engine is not None:
-            await engine.close()
-        await client.aclose()
+        dispatcher = Dispatcher(self._client, self._keys, settings.webhooks, base_url)
+        await dispatcher.run(self._done, self._supervisor.progress("dispatcher"))
+
+    async def mqtt(self) -> None:
+        settings = self._settings
+        assert settings.mqtt is not None  # wanted only with it
+        publisher = MqttPublisher(
+            self._client, self._keys, settings.mqtt, self._name, settings.api.base_url()
+        )
+        await publisher.run(self._done, self._supervisor.progress("mqtt"))
+
+    async def archiver(self) -> None:
+        progress = self._supervisor.progress("archiver")
+        await _archive(self._settings, self._client, self._keys, self._name, self._done, progress)
+
+
+async def _follower(
+    ingest: ShardedIngest, stop: threading.Event, done: asyncio.Event, progress: Progress
+) -> None:
+    """Ingest's follower in its thread; ``done`` (the process ending) stops it too."""
+    follower = asyncio.ensure_future(asyncio.to_thread(follow_store, ingest, stop, progress))
+    ending = asyncio.ensure_future(done.wait())
+    await asyncio.wait({follower, ending}, return_when=asyncio.FIRST_COMPLETED)
+    ending.cancel()
+    if not follower.done():
+        stop.set()
+    await follower
 
 
 async def _archive(
@@ -138,11 +232,18 @@ async def _archive(
 
 
 def api_state(
-    settings: VigilSettings, client: aioredis.Redis, keys: Keys, engine: Engine | None = None
+    settings: VigilSettings,
+    client: aioredis.Redis,
+    keys: Keys,
+    engine: Engine | None = None,
+    supervisor: Supervisor | None = None,
 ) -> ApiState:
     """The API's state from the whole configuration: the parts of it the API reads."""
     archive = ArchiveAccess(settings.archive, settings.data_dir)
-    return ApiState(client, keys, settings.api, settings.webhooks, settings.ingest, engine, archive)
+    return ApiState(
+        client, keys, settings.api, settings.webhooks, settings.ingest, engine, archive,
+        parts=supervisor,
+    )  # fmt: skip
 
 
 def _engine_for(roles: Roles, settings: VigilSettings, given: Engine | None) -> Engine | None:

@@ -2,7 +2,9 @@
 
 Each subscription is delivered by its own task, one message at a time, oldest first: a
 slow or dead receiver holds up only its own queue. A loop runs only while its dispatcher
-holds the subscription's lease, so several dispatchers can run side by side. Successes
+holds the subscription's lease, so several dispatchers can run side by side; a delivery
+loop that died of an unexpected error is logged and started again at the next refresh,
+and the refresh loop dying ends the dispatcher (its supervisor restarts it). Successes
 are written back in runs (see ``queue``): at most ``HEAD_BATCH`` or ``FLUSH_S`` old.
 """
 
@@ -65,14 +67,18 @@ class Dispatcher:
         async with http_client(self._settings) as http:
             supervisor = asyncio.create_task(self._supervise(http, stop, progress))
             try:
-                await self._fan_out(stop, progress)
+                await self._fan_out(stop, progress, supervisor)
             finally:
                 await _finish(supervisor, STOP_GRACE_S)
                 await self._stop_loops(set(self._loops), STOP_GRACE_S)
 
-    async def _fan_out(self, stop: asyncio.Event, progress: Progress) -> None:
+    async def _fan_out(
+        self, stop: asyncio.Event, progress: Progress, supervisor: asyncio.Task[None]
+    ) -> None:
         while not stop.is_set():
             progress(OUTBOX_LOOP)
+            if supervisor.done():
+                supervisor.result()  # raises what ended it
             try:
                 await self._fanout.step()
             except (aioredis.ConnectionError, aioredis.TimeoutError) as error:
@@ -93,6 +99,7 @@ class Dispatcher:
     async def _refresh(self, http: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         current = {sub.id: sub for sub in await SubscriptionStore(self._client, self._keys).all()}
         self._subscriptions = current
+        self._forget_dead_loops()
         wanted = {sub_id for sub_id, sub in current.items() if sub.enabled}
         await self._stop_loops(set(self._loops) - wanted, 0.0)
         for sub_id in wanted - set(self._loops):
@@ -103,6 +110,14 @@ class Dispatcher:
         for sub_id in sub_ids:
             await _finish(self._loops.pop(sub_id), grace_s)
             self._wakeups.pop(sub_id, None)
+
+    def _forget_dead_loops(self) -> None:
+        """Drops the delivery loops that ended while still wanted, so they start again."""
+        for sub_id, task in list(self._loops.items()):
+            if task.done():
+                del self._loops[sub_id]
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("webhook %s: delivery loop died", sub_id, exc_info=task.exception())
 
     def _wake(self, sub_ids: set[str]) -> None:
         for sub_id in sub_ids:

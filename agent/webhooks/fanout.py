@@ -3,7 +3,10 @@
 A batch of events is read, the payload of each is built once, and the pushes to every
 matching queue are written with the XACK in one transaction: an event is acked exactly
 when it is queued everywhere it goes. Entries a crashed dispatcher left pending are
-claimed after ``CLAIM_IDLE_MS``.
+claimed after ``CLAIM_IDLE_MS``. An event that cannot be read (or whose alert record does
+not parse) goes to the group's dead letters at once; one that fails otherwise is left
+pending and raised (the dispatcher restarts), and goes there after ``MAX_FAILURES``
+tries (``streams/bus/dead_letters.py``); the rest of its batch is queued meanwhile.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from agent.pipeline.alert_records import record_from_hash
+from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from agent.webhooks.messages import Message, webhook_body
 from agent.webhooks.queue import WebhookQueue
 from agent.webhooks.subscriptions import Subscription, SubscriptionStore, matches
 from streams.bus.consumer_group import Entry, GroupReader
 from streams.bus.consumer_group import ensure_group as ensure_stream_group
+from streams.bus.dead_letters import DeadLetters, unreadable
 from streams.bus.keys import DISPATCH_GROUP, Keys
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ class Fanout:
         )
         self._base_url = base_url
         self._queued = queued  # told which subscriptions got messages
+        self.dead_letters = DeadLetters(client, keys, DISPATCH_GROUP)
 
     async def step(self, block_ms: int = READ_BLOCK_MS) -> int:
         """Moves one batch (reclaimed, own pending, or new); returns how many events."""
@@ -64,14 +69,28 @@ class Fanout:
         subscriptions = await SubscriptionStore(self._client, self._keys).all()
         alerts = await self._alerts(entries)
         touched: set[str] = set()
+        failed: list[tuple[Entry, Exception]] = []
         now = time.time()
         async with self._client.pipeline(transaction=True) as pipe:
-            for entry_id, fields in entries:
-                touched |= self._queue_event(pipe, entry_id, fields, subscriptions, alerts, now)
-            pipe.xack(self._keys.outbox, DISPATCH_GROUP, *(entry_id for entry_id, _ in entries))
+            for entry in entries:
+                try:
+                    touched |= self._queue_event(pipe, *entry, subscriptions, alerts, now)
+                except Exception as error:  # building a message: no I/O, nothing transient
+                    failed.append((entry, error))
+            bad = {entry[0] for entry, _ in failed}
+            self.dead_letters.queue_ack(pipe, [e for e, _ in entries if e not in bad])
             await pipe.execute()
         if touched:
             self._queued(touched)
+        await self._count_failures(failed)
+
+    async def _count_failures(self, failed: list[tuple[Entry, Exception]]) -> None:
+        """Dead-letters what failed for good; raises the first failure that may be retried."""
+        retry = [
+            error for entry, error in failed if not await self.dead_letters.failed(entry, error)
+        ]
+        if retry:
+            raise retry[0]
 
     def _queue_event(
         self,
@@ -82,7 +101,7 @@ class Fanout:
         alerts: dict[str, dict[bytes, bytes]],
         now: float,
     ) -> set[str]:
-        event = {key.decode(): value.decode() for key, value in fields.items()}
+        event = _event(fields)
         payload = _payload(event)
         facts = {
             name: str(payload.get(name, "")) for name in ("type", "camera", "rule", "severity")
@@ -91,7 +110,7 @@ class Fanout:
         if not targets:
             return set()
         raw_alert = alerts.get(event.get("alert_id", ""))
-        alert = record_from_hash(raw_alert) if raw_alert and raw_alert.get(b"id") else None
+        alert = _alert(raw_alert) if raw_alert and raw_alert.get(b"id") else None
         body = webhook_body(payload, alert, self._base_url, now)
         message = Message(
             id=f"msg_{entry_id.decode()}",
@@ -104,11 +123,23 @@ class Fanout:
         return touched
 
     async def _alerts(self, entries: list[Entry]) -> dict[str, dict[bytes, bytes]]:
-        ids = sorted({fields.get(b"alert_id", b"").decode() for _, fields in entries} - {""})
+        ids = sorted(
+            {fields.get(b"alert_id", b"").decode(errors="replace") for _, fields in entries} - {""}
+        )
         pipe = self._client.pipeline(transaction=False)
         for alert_id in ids:
             pipe.hgetall(self._keys.alert(alert_id))
         return dict(zip(ids, await pipe.execute(), strict=True))
+
+
+def _event(fields: dict[bytes, bytes]) -> dict[str, str]:
+    with unreadable("the outbox event"):
+        return {key.decode(): value.decode() for key, value in fields.items()}
+
+
+def _alert(raw: dict[bytes, bytes]) -> AlertRecord:
+    with unreadable("the alert record"):
+        return record_from_hash(raw)
 
 
 def _payload(event: dict[str, str]) -> dict[str, Any]:

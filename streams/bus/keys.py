@@ -67,6 +67,26 @@ class Keys:
         """Stream of jobs that failed too often, with their last error."""
         return self._bus("jobs:dead")
 
+    @property
+    def dead_dispatch(self) -> str:
+        """Stream of outbox events the ``dispatch`` group could not route, with their error."""
+        return self._bus("outbox:dispatch:dead")
+
+    @property
+    def dead_mqtt(self) -> str:
+        """Stream of outbox events the ``mqtt`` group could not publish, with their error."""
+        return self._bus("outbox:mqtt:dead")
+
+    @property
+    def dead_archive(self) -> str:
+        """Stream of window records the ``archive`` group could not commit, with their error."""
+        return self._bus("archive:dead")
+
+    @property
+    def entry_failures(self) -> str:
+        """Hash ``<group>:<entry id>`` -> how often the group failed the stream entry."""
+        return self._bus("entry-failures")
+
     def job_seen(self, job_id: str) -> str:
         """Marker that a job was enqueued once: replays of the same window add nothing."""
         return self._bus(f"job-seen:{job_id}")

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -115,8 +116,37 @@ async def test_stream_records_become_rows_once_with_thumbnails(
     assert kept_still is not None
     assert (kept_still.caption, kept_still.unchanged_since) == ("", records[-1].window_id)
     assert kept_still.thumbnail_uri is None  # no frame was named
+    [(_, dead)] = await aclient.xrange(keys.dead_archive)  # not a record: dead at once
+    assert dead[b"window"] == b"garbage"
+    assert dead[b"error"].startswith(b"PoisonError: the window record does not parse")
     counters = await Counters(aclient, keys).all()
-    assert counters["archive_records_invalid"] == 1
+    assert counters["dead_letters:archive"] == 1
+
+
+async def test_redis_failing_for_a_moment_dead_letters_nothing(
+    aclient: aioredis.Redis, keys: Keys, parts: ArchiveParts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = await analysed_windows(aclient, keys, "pier", 2)
+    for record in records:
+        await add_window(aclient, keys, record)
+    commit, failed = Committer.commit, []
+
+    async def flaky(self: Committer, entries: Any) -> None:
+        if not failed:
+            failed.append(1)
+            raise aioredis.ConnectionError("Connection reset by peer")
+        await commit(self, entries)
+
+    monkeypatch.setattr(Committer, "commit", flaky)
+    async with running(Archiver(aclient, keys, SETTINGS, parts, "a")):
+
+        async def committed() -> bool:
+            return await parts.store.count_windows() == 2
+
+        await eventually(committed, 30, "both windows committed after the retry")
+        await eventually(lambda: _pending_is(aclient, keys, 0), 10, "every entry acked")
+    assert failed
+    assert await aclient.xlen(keys.dead_archive) == 0
 
 
 async def test_a_batch_committed_but_not_acked_is_redone_by_another_without_duplicates(

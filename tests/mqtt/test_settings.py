@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from agent.cli.app import app
 from agent.mqtt.settings import MqttSettings
 from agent.runtime.config import VigilSettings
 
@@ -39,3 +43,17 @@ def test_the_password_is_never_shown() -> None:
     settings = MqttSettings.model_validate({"url": "mqtt://b", "password": "hunter22"})
     assert "hunter22" not in repr(settings)
     assert "hunter22" not in settings.model_dump_json()
+
+
+@pytest.mark.parametrize("url", ["mqtt://host:99999", "mqtt://host:0", "mqtts://[::1]:70000"])
+def test_a_port_out_of_range_is_refused_at_start_not_at_connect(url: str) -> None:
+    with pytest.raises(ValidationError, match="is not a TCP port"):
+        MqttSettings(url=url)
+
+
+def test_vigil_up_stops_with_a_clear_message_and_exit_code_2(tmp_path: Path) -> None:
+    config = tmp_path / "vigil.yaml"
+    config.write_text("mqtt:\n  url: mqtt://host:99999\n")
+    result = CliRunner().invoke(app, ["up", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "mqtt.url: Value error, mqtt.url: port '99999' is not a TCP port" in result.output

@@ -15,9 +15,9 @@ import redis
 import redis.asyncio as aioredis
 
 from agent.engines import EngineUnavailableError
-from agent.engines.errors import EngineContextError
 from agent.engines.answers import VerdictAnswer
 from agent.engines.clips import Clip
+from agent.engines.errors import EngineContextError
 from agent.engines.prompts import Question
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import Phase

@@ -139,3 +139,20 @@ async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 10
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
+
+
+def test_the_probe_names_a_part_the_supervisor_reports_down(tmp_path: Path) -> None:
+    clock = FakeClock()
+    heartbeat = Heartbeat(heartbeat_file(tmp_path, "up"), clock)
+    heartbeat.went_round("scheduler")
+    down = {"mqtt": "down for 3 s after 2 failure(s), restarting: RuntimeError: boom\nline"}
+    heartbeat.watch(lambda: down)
+    heartbeat.write()
+    alive, message = probe(heartbeat.path, 60, clock.now)
+    assert not alive
+    assert message == "not alive: mqtt: down for 3 s after 2 failure(s), restarting: " + (
+        "RuntimeError: boom line"
+    )
+    down.clear()
+    heartbeat.write()
+    assert probe(heartbeat.path, 60, clock.now) == (True, "alive: its loops went round 0.0 s ago")

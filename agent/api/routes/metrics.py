@@ -1,4 +1,5 @@
-"""/metrics: pipeline counters, camera health, open alerts and webhook queues for Prometheus."""
+"""/metrics: pipeline counters (part restarts and dead letters among them), camera health,
+open alerts, webhook queues and dead-letter streams for Prometheus."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from agent.api.errors import responses
 from agent.api.prometheus import Sample, counter_families, health_families, render
 from agent.pipeline.metrics import Counters
 from streams.buffer.health_records import health_from_record
+from streams.bus.dead_letters import dead_stream
+from streams.bus.keys import ARCHIVE_GROUP, DISPATCH_GROUP, MQTT_GROUP, WORKERS_GROUP
 
 router = APIRouter(tags=["metrics"], responses=responses(401, 403))
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -30,6 +33,7 @@ async def metrics(state: State, _: ReadKey) -> PlainTextResponse:
     families = counter_families(counters) + health_families(records)
     families.append(await _open_alerts(state, cameras))
     families.append(await _webhook_queues(state))
+    families.append(await _dead_letters(state))
     return PlainTextResponse(render(families), media_type=CONTENT_TYPE)
 
 
@@ -73,3 +77,20 @@ async def _webhook_queues(state: State) -> tuple[str, str, str, list[Sample]]:
         Sample(name, (("subscription", s),), n) for s, n in zip(subscriptions, depths, strict=True)
     ]
     return name, "gauge", "Messages waiting for delivery per webhook.", samples
+
+
+async def _dead_letters(state: State) -> tuple[str, str, str, list[Sample]]:
+    streams = {WORKERS_GROUP: state.keys.dead_jobs}
+    streams |= {
+        group: dead_stream(state.keys, group)[1]
+        for group in (DISPATCH_GROUP, MQTT_GROUP, ARCHIVE_GROUP)
+    }
+    pipe = state.client.pipeline(transaction=False)
+    for stream in streams.values():
+        pipe.xlen(stream)
+    lengths = await pipe.execute()
+    name = "vigil_dead_letters"
+    samples = [
+        Sample(name, (("group", group),), n) for group, n in zip(streams, lengths, strict=True)
+    ]
+    return name, "gauge", "Entries held in each consumer group's dead-letter stream.", samples

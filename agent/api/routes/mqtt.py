@@ -1,6 +1,7 @@
 """/v1/mqtt: the MQTT publisher's connection as it last recorded it (read-only). A
 connected publisher records it again every ``status_poll_s``; one that stopped doing so
-(its process gone without a clean stop) is reported ``stale``."""
+(its process gone without a clean stop) is reported ``stale``; a connected one whose
+command listener died (and is being restarted) is reported ``degraded``, with why."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ STALE_GRACE_S = 5.0
 
 
 class MqttStatus(BaseModel):
-    state: str  # connected, disconnected, stale, or unknown when no publisher has reported
+    state: str  # connected, degraded, disconnected, stale, or unknown when none has reported
     broker: str | None = None
     last_error: str | None = None
     at: float | None = None  # when the publisher recorded the state
@@ -33,7 +34,15 @@ async def mqtt_status(state: State, _: ReadKey) -> MqttStatus:
     raw = cast(dict[bytes, bytes], await state.client.hgetall(state.keys.mqtt_health))
     fields = {key.decode(): value.decode() for key, value in raw.items()}
     status = MqttStatus.model_validate({"state": "unknown", **fields})
-    return _with_staleness(status, time.time())
+    return _with_listener(_with_staleness(status, time.time()), fields)
+
+
+def _with_listener(status: MqttStatus, fields: dict[str, str]) -> MqttStatus:
+    """``status``, or ``degraded`` when connected but the command listener is down."""
+    if status.state != "connected" or fields.get("listener") != "down":
+        return status
+    why = f"the command listener died and is restarting: {fields.get('listener_error', '')}"
+    return status.model_copy(update={"state": "degraded", "last_error": why})
 
 
 def _with_staleness(status: MqttStatus, now_s: float) -> MqttStatus:
