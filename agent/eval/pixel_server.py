@@ -7,6 +7,11 @@ or else from the prompt text; a verdict request (``response_format`` json_schema
 its question ids from the schema and their texts from the prompt's ``- id: text`` lines;
 a request without one is a reasoning request. So the real HTTP engine, its request
 building and its answer parsing are what the eval exercises.
+
+For fault tests (``vigil bench soak``) the server can be made to misbehave: ``fault``
+(or ``POST /control/fault`` with ``{"fault": …}``) is ``"503"`` (every completion is
+refused), ``"timeout"`` (answers after ``FAULT_DELAY_S``), ``"garbage"`` (a 200 whose body
+is not JSON) or None (normal).
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from agent.eval.pixel_engine import (
 MODEL = "vigil-pixel-engine"
 DATA_URL_PREFIX = "data:video/jpeg;base64,"
 _FPS_IN_TEXT = re.compile(r"sampled at ([0-9.]+) frames per second")
+FAULTS = ("503", "timeout", "garbage")
+FAULT_DELAY_S = 30.0  # longer than a soak's engine request timeout
 
 
 class RequestError(ValueError):
@@ -137,12 +144,22 @@ class PixelServer(LoopbackServer):
         self.reason_calls = 0
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self.fault: str | None = None  # one of FAULTS, or None: answers as it should
+        self._stopping = threading.Event()
 
     @property
     def base_url(self) -> str:
         return f"{self.origin}/v1"
 
+    def stop(self) -> None:
+        self._stopping.set()  # ends the delays of the timeout fault
+        super().stop()
+
     def answer(self, request: Request) -> Reply:
+        if request.method == "POST" and request.path == "/control/fault":
+            return self._set_fault(request.body)
+        if self.fault is not None and request.path == "/v1/chat/completions":
+            return self._faulty()
         if request.method == "GET" and request.path == "/v1/models":
             return _json(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
         if request.method != "POST" or request.path != "/v1/chat/completions":
@@ -153,6 +170,24 @@ class PixelServer(LoopbackServer):
             return _json(400, {"error": {"message": str(error)}})
         self._count(chat)
         return _json(200, self._completion(chat, answer_text(chat)))
+
+    def _set_fault(self, body: bytes) -> Reply:
+        try:
+            fault = json.loads(body)["fault"]
+        except (ValueError, KeyError, TypeError):
+            return _json(400, {"error": {"message": 'expected {"fault": …}'}})
+        if fault is not None and fault not in FAULTS:
+            return _json(400, {"error": {"message": f"fault must be one of {FAULTS} or null"}})
+        self.fault = fault
+        return _json(200, {"fault": fault})
+
+    def _faulty(self) -> Reply:
+        fault = self.fault
+        if fault == "timeout":
+            self._stopping.wait(FAULT_DELAY_S)
+        if fault == "garbage":
+            return Reply(200, b"\x00<html>not a completion")
+        return _json(503, {"error": {"message": f"fault injected: {fault}"}})
 
     def _count(self, chat: ChatRequest) -> None:
         with self._lock:
