@@ -1,15 +1,16 @@
 """Dependencies of the routes: the typed state, the caps on concurrent work and the API
-key with its scope."""
+key with its scope (a question's key holds a slot of the questions' cap)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.api.keys import ApiKey, ApiKeyStore, Scope
-from agent.api.limits import ApiLimits
+from agent.api.limits import QUESTION_RETRY_AFTER_S, ApiLimits, too_busy
 from agent.api.state import ApiState
 
 
@@ -54,3 +55,23 @@ async def require_admin(key: Annotated[ApiKey, Depends(_api_key)]) -> ApiKey:
 
 ReadKey = Annotated[ApiKey, Depends(require_read)]
 AdminKey = Annotated[ApiKey, Depends(require_admin)]
+
+
+async def _question_slot(limits: Limits, key: ReadKey) -> AsyncIterator[ApiKey]:
+    """The caller's key, holding one of the slots of questions (ask, search) for the
+    request; 429 when the key's or the API's are all taken."""
+    if not limits.questions.take(key.id):
+        slots = limits.questions
+        detail = (
+            f"{slots.held(key.id)} questions of this key and {slots.held()} in all are being "
+            f"answered (api.questions_max_per_key {slots.per_owner}, api.questions_max "
+            f"{slots.total}); try again shortly"
+        )
+        raise too_busy(detail, QUESTION_RETRY_AFTER_S)
+    try:
+        yield key
+    finally:
+        limits.questions.give_back(key.id)
+
+
+QuestionKey = Annotated[ApiKey, Depends(_question_slot)]

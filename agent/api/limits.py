@@ -1,4 +1,5 @@
-"""Work the API takes on at once: live feeds (per API key and in all) and clip encodes.
+"""Work the API takes on at once: live feeds and questions (ask, search), per API key and
+in all, and clip encodes.
 
 A request over a cap is refused at once with 429 and a Retry-After, never queued: a
 queue of encodes or of feeds would only move the overload into memory. The counts live
@@ -16,6 +17,7 @@ from agent.api.settings import ApiSettings
 
 FEED_RETRY_AFTER_S = 30  # a feed stays open for long: come back later
 ENCODE_RETRY_AFTER_S = 5  # an encode takes seconds
+QUESTION_RETRY_AFTER_S = 5  # a search takes a second, a question to the engine seconds
 
 
 class Slots:
@@ -46,12 +48,14 @@ class Slots:
 class ApiLimits:
     feeds: Slots  # /v1/events streams, owned by API key id
     encodes: Slots  # clip.mp4 and evidence.mp4 being encoded
+    questions: Slots  # /v1/ask and /v1/search being answered, owned by API key id
 
     @classmethod
     def of(cls, api: ApiSettings) -> ApiLimits:
         return cls(
             feeds=Slots(api.sse_max_total, api.sse_max_per_key),
             encodes=Slots(api.encodes_max),
+            questions=Slots(api.questions_max, api.questions_max_per_key),
         )
 
 

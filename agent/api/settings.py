@@ -42,6 +42,12 @@ class ApiSettings(BaseModel):
     encodes_max: Annotated[
         int, Field(ge=1, description="clip.mp4 and evidence.mp4 encoded at once; 429 beyond.")
     ] = 2
+    questions_max: Annotated[
+        int, Field(ge=1, description="/v1/ask and /v1/search answered at once; 429 beyond.")
+    ] = 8
+    questions_max_per_key: Annotated[
+        int, Field(ge=1, description="/v1/ask and /v1/search of one API key at once.")
+    ] = 4
     sse_max_per_key: Annotated[
         int, Field(ge=1, description="Open /v1/events streams per API key; 429 beyond.")
     ] = 8

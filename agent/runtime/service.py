@@ -98,7 +98,7 @@ async def _agents(
         await CameraStore(client, keys).seed(configured_cameras(settings))
         engine = _engine_for(roles, settings, given_engine)
         supervisor = _supervisor(client, keys, done, heartbeat)
-        parts = _Parts(settings, client, keys, engine, supervisor, emit).wanted(roles)
+        parts = _Parts(settings, redis_url, client, keys, engine, supervisor, emit).wanted(roles)
         if ingest is not None:
             follower = partial(_follower, ingest, stop, done, supervisor.progress("ingest"))
             parts.insert(0, Part("ingest", follower))
@@ -133,6 +133,7 @@ class _Parts:
     def __init__(
         self,
         settings: VigilSettings,
+        redis_url: str,
         client: aioredis.Redis,
         keys: Keys,
         engine: Engine | None,
@@ -140,6 +141,7 @@ class _Parts:
         emit: Callable[[str], None],
     ) -> None:
         self._settings = settings
+        self._redis_url = redis_url
         self._client = client
         self._keys = keys
         self._engine = engine
@@ -179,8 +181,14 @@ class _Parts:
         await follow_alerts(self._client, self._keys, self._done, self._emit)
 
     async def api(self) -> None:
-        state = api_state(self._settings, self._client, self._keys, self._engine, self._supervisor)
-        await serve_api(state, self._done)
+        # Connections of its own: a flood of requests waits for the API's connections,
+        # never for those of the scheduler, worker and archiver beside it.
+        client = connect_async(self._redis_url, self._settings.redis_cluster)
+        try:
+            state = api_state(self._settings, client, self._keys, self._engine, self._supervisor)
+            await serve_api(state, self._done)
+        finally:
+            await client.aclose()
 
     async def dispatcher(self) -> None:
         settings = self._settings

@@ -20,6 +20,8 @@ from streams.config import CameraConfig, CameraSpec, resolve_camera
 from streams.ingest.demo import DEMO_CAMERA_ID, demo_video_path
 
 REDIS_TIMEOUT_S = 5.0
+POOL_CONNECTIONS = 100
+POOL_WAIT_S = REDIS_TIMEOUT_S
 DEMO_RULE = Rule(
     id="cyclist",
     question="Is a person riding a bicycle on the street?",
@@ -47,11 +49,18 @@ def connect(url: str, cluster: bool = False) -> redis.Redis:
 
 
 def connect_async(url: str, cluster: bool = False, read_timeout_s: float = 10.0) -> aioredis.Redis:
-    """``connect`` for asyncio; ``read_timeout_s`` must outlast the longest blocking read."""
+    """``connect`` for asyncio; ``read_timeout_s`` must outlast the longest blocking read.
+
+    Its pool holds at most ``POOL_CONNECTIONS``; a burst of callers beyond them waits up to
+    ``POOL_WAIT_S`` for one to come back (redis-py's plain pool fails at once with "Too
+    many connections", which a flood of requests turned into 503s)."""
     options = {"socket_timeout": read_timeout_s, "socket_connect_timeout": REDIS_TIMEOUT_S}
     if cluster:
         return cast(aioredis.Redis, aioredis.RedisCluster.from_url(url, **options))
-    return aioredis.from_url(url, **options)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT_S, **options
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 @contextmanager

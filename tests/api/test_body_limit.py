@@ -5,13 +5,14 @@ parsing, nothing stored), with a declared length and with a chunked body."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from agent.api.body_limit import BodyLimitMiddleware
+from agent.api.body_limit import DRAIN_MAX_BYTES, BodyLimitMiddleware
 from tests.api.conftest import LiveApi
 
 LIMIT = 1_048_576  # api.max_body_bytes' default
@@ -70,13 +71,13 @@ def app(recorder: Recorder) -> BodyLimitMiddleware:
     return BodyLimitMiddleware(recorder, 1000, {"/v1/ask": 100, "/v1/ask/deep": 5000})
 
 
-async def test_a_declared_length_over_the_limit_is_refused_unread(
+async def test_a_declared_length_over_the_limit_is_refused_before_the_application(
     app: BodyLimitMiddleware, recorder: Recorder
 ) -> None:
     status, body, received = await call(app, "/v1/rules", [b"x" * 1001], 1001)
     assert status == 413
     assert json.loads(body)["detail"] == "the request body is over this route's limit of 1000 bytes"
-    assert received == 0
+    assert received == 1  # read and dropped, so that the sender can read the answer
     assert not recorder.called
 
 
@@ -85,7 +86,11 @@ async def test_a_chunked_body_is_refused_once_over_without_reading_the_rest(
 ) -> None:
     chunks = [b"x" * 400] * 10  # 4,000 bytes in all: over at the third
     status, _, received = await call(app, "/v1/rules", chunks, None)
-    assert (status, received) == (413, 3)
+    assert (status, received) == (413, 10)  # the rest dropped, within the drain bound
+    assert not recorder.called
+    draining = BodyLimitMiddleware(recorder, 1000, {}, drain_bytes=1000)
+    status, _, received = await call(draining, "/v1/rules", chunks, None)
+    assert (status, received) == (413, 3 + 3)  # 1,200 bytes dropped, then no more read
     assert not recorder.called
 
 
@@ -138,7 +143,25 @@ def test_live_chunked_bodies_are_counted_as_they_come(live_api: LiveApi) -> None
         refused = http.post("/v1/rules", content=chunks())
     assert refused.status_code == 413
     assert "limit of 1048576 bytes" in refused.json()["detail"]
-    assert sum(sent) < 32 * LIMIT  # the server stopped reading (sockets buffer a few MB)
+    # The server read and dropped at most DRAIN_MAX_BYTES past the limit, then closed
+    # (sockets buffer a few MB more).
+    assert sum(sent) < LIMIT + DRAIN_MAX_BYTES + 8 * LIMIT
+
+
+def test_live_a_large_declared_body_gets_a_readable_413(live_api: LiveApi) -> None:
+    """The client is still sending when the server refuses: it must read the 413, not
+    a reset connection."""
+    size = 12 * 1024 * 1024
+
+    def slowly() -> Iterator[bytes]:  # still sending long after the server has decided
+        for _ in range(size // LIMIT):
+            time.sleep(0.02)
+            yield b"x" * LIMIT
+
+    for key in (None, live_api.admin):
+        headers = {"content-length": str(size), "content-type": "application/json"}
+        refused = live_api.client(key).post("/v1/cameras", content=slowly(), headers=headers)
+        assert refused.status_code == 413
 
 
 def test_live_bodies_within_the_limit_still_work(live_api: LiveApi) -> None:

@@ -174,6 +174,38 @@ def test_a_search_past_its_time_budget_is_a_clear_504(
         assert time.monotonic() - started < 20  # answered at the budget, not never
 
 
+def test_questions_over_the_cap_are_429_and_the_slot_comes_back(
+    redis_server: EmbeddedRedis, archive_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of searches from one key is refused at once instead of piling up work."""
+    entered = threading.Event()
+
+    async def endless(*args: object) -> list[object]:
+        entered.set()
+        await asyncio.Event().wait()  # held until the time budget ends it
+        return []
+
+    overrides = {"search_timeout_s": 3.0, "questions_max_per_key": 1}
+    with archive_api(redis_server.url, archive_dir, overrides) as api:
+        reader = api.client(api.read)
+        monkeypatch.setattr(search_routes, "search_windows", endless)
+        first: list[int] = []
+        holder = threading.Thread(
+            target=lambda: first.append(reader.get("/v1/search", params={"q": "a"}).status_code)
+        )
+        holder.start()
+        assert entered.wait(10)
+        refused = reader.get("/v1/search", params={"q": "b"})
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "5"
+        assert "questions_max_per_key 1" in refused.json()["detail"]
+        assert api.client(api.admin).get("/v1/search", params={"q": "c"}).status_code == 504
+        holder.join(20)
+        assert first == [504]
+        monkeypatch.undo()
+        assert reader.get("/v1/search", params={"q": "d"}).status_code == 200
+
+
 def test_a_slow_thumbnail_read_does_not_stall_the_event_loop(
     search_api: LiveApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:

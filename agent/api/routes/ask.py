@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.api.deps import ReadKey, State
+from agent.api.deps import QuestionKey, State
 from agent.api.errors import responses
 from agent.api.history_answers import HistoryAnswer, answer_from_history
 from agent.api.settings import ApiSettings
@@ -72,8 +72,8 @@ class AskAnswer(BaseModel):
     latency_ms: float
 
 
-@router.post("/v1/ask")
-async def ask(state: State, _: ReadKey, request: AskRequest) -> AskAnswer | HistoryAnswer:
+@router.post("/v1/ask", responses=responses(429))
+async def ask(state: State, _: QuestionKey, request: AskRequest) -> AskAnswer | HistoryAnswer:
     engine = state.engine
     if engine is None:
         raise HTTPException(

@@ -22,7 +22,7 @@ from agent.api.archived_windows import (
     open_archive,
     window_out,
 )
-from agent.api.deps import ReadKey, State
+from agent.api.deps import QuestionKey, ReadKey, State
 from agent.api.errors import responses
 from agent.api.state import ApiState
 from agent.archive.alert_search import search_alerts
@@ -46,10 +46,10 @@ class SearchResults(BaseModel):
     alerts: list[AlertRecord]  # alerts (open or archived) whose description or summary match
 
 
-@router.get("/v1/search", responses=responses(422, 503, 504))
+@router.get("/v1/search", responses=responses(422, 429, 503, 504))
 async def search(
     state: State,
-    _: ReadKey,
+    _: QuestionKey,
     q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for.")],
     camera: Annotated[str | None, Query(pattern=CAMERA_ID_PATTERN)] = None,
     rule: Annotated[
