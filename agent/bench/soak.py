@@ -250,7 +250,11 @@ def _tick(
 
 
 def _drain(client: redis.Redis, roles: dict[str, RoleProcess], recorded: Recorded) -> None:
-    """Waits until nothing is left to do twice in a row, or drain_s."""
+    """Stops the cameras, then waits until every alert has closed (the scheduler closes
+    those of silent cameras) and nothing is left to do, twice in a row, or drain_s.
+    With cameras still running, alerts would keep opening and closing after the last
+    look, and an alert closed a moment before the figures are read would count as lost."""
+    roles["ingest"].retire()
     started = time.monotonic()
     quiet = 0
     while time.monotonic() - started < recorded.config.drain_s and quiet < 2:
@@ -258,7 +262,8 @@ def _drain(client: redis.Redis, roles: dict[str, RoleProcess], recorded: Recorde
         for role in roles.values():
             role.check(recorded.duration_s + time.monotonic() - started)
         with contextlib.suppress(redis.RedisError):
-            quiet = quiet + 1 if collect.backlog(client, KEYS) == 0 else 0
+            settled = collect.backlog(client, KEYS) == 0 and collect.open_alerts(client, KEYS) == 0
+            quiet = quiet + 1 if settled else 0
     recorded.drained_s = round(time.monotonic() - started, 1) if quiet >= 2 else None
     time.sleep(2.0)  # the last MQTT messages and webhook answers in flight
 

@@ -117,6 +117,12 @@ def dead_letter_streams(client: redis.Redis, keys: Keys) -> dict[str, int]:
     return found
 
 
+def open_alerts(client: redis.Redis, keys: Keys) -> int:
+    """Alerts open on any camera."""
+    cameras = [camera.decode() for camera in cast(list[bytes], client.hkeys(keys.cameras))]
+    return sum(int(client.scard(keys.open_alerts(camera))) for camera in cameras)
+
+
 def backlog(client: redis.Redis, keys: Keys) -> int:
     """What is not done yet: jobs, outbox and archive entries unread or unacknowledged,
     webhook messages queued, closed alerts not yet archived."""

@@ -41,6 +41,7 @@ class RoleProcess:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     planned_kill: bool = False
+    retired: bool = False  # stopped for good: ``check`` starts it no more
     deaths: list[Death] = field(default_factory=list)
 
     @property
@@ -69,7 +70,7 @@ class RoleProcess:
 
     def check(self, at_s: float) -> bool:
         """Restarts the process if it is gone; True when that was an unplanned death."""
-        if self.process is None or self.process.poll() is None:
+        if self.retired or self.process is None or self.process.poll() is None:
             return False
         unplanned = not self.planned_kill
         if unplanned:
@@ -88,6 +89,11 @@ class RoleProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def retire(self) -> None:
+        """Stops the process for the rest of the run (SIGTERM, a planned stop)."""
+        self.retired = True
+        self.stop()
 
     def rss_bytes(self) -> int | None:
         """Resident memory of the role's process and its children (None when gone)."""
