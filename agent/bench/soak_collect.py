@@ -109,11 +109,13 @@ def poison_left(client: redis.Redis, poisoned: dict[str, list[str]]) -> dict[str
 
 
 def dead_letter_streams(client: redis.Redis, keys: Keys) -> dict[str, int]:
-    found = {}
-    for key in client.scan_iter(match=f"{keys.prefix}*dead*", count=500):
-        name = _text(key)
-        is_stream = client.type(name) == b"stream"
-        found[name] = int(client.xlen(name) if is_stream else client.llen(name))
+    """Entries in each consumer group's dead-letter stream and each webhook
+    subscription's dead-letter list."""
+    streams = [keys.dead_jobs, keys.dead_dispatch, keys.dead_mqtt, keys.dead_archive]
+    found = {stream: int(client.xlen(stream)) for stream in streams}
+    for subscription in cast(list[bytes], client.hkeys(keys.webhooks)):
+        dead = keys.dead_letters(subscription.decode())
+        found[dead] = int(client.llen(dead))
     return found
 
 
