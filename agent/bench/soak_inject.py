@@ -54,9 +54,10 @@ class Injector:
         client = redis.Redis.from_url(self.servers.redis.url)
         with client:
             for stream in (self.keys.jobs, self.keys.outbox, self.keys.archive):
+                lookalike = _lookalike(client, stream)  # of a real entry, before any poison
                 self.poisoned[stream] = [
                     _add(client, stream, {POISON_FIELD: GARBAGE}),
-                    _add(client, stream, _lookalike(client, stream)),
+                    _add(client, stream, lookalike),
                 ]
 
 

@@ -133,8 +133,14 @@ class Fanout:
 
 
 def _event(fields: dict[bytes, bytes]) -> dict[str, str]:
+    """The outbox event's fields; an entry that is not an alert event (no type or alert
+    id) is poison: subscribers must never receive it."""
     with unreadable("the outbox event"):
-        return {key.decode(): value.decode() for key, value in fields.items()}
+        event = {key.decode(): value.decode() for key, value in fields.items()}
+        missing = [name for name in ("type", "alert_id") if not event.get(name)]
+        if missing:
+            raise ValueError(f"not an alert event: no {' or '.join(missing)}")
+        return event
 
 
 def _alert(raw: dict[bytes, bytes]) -> AlertRecord:

@@ -42,6 +42,20 @@ async def test_an_unparseable_alert_is_dead_lettered_and_the_batch_goes_on(
     assert await aclient.hget(keys.metrics, "dead_letters:dispatch") == b"1"
 
 
+async def test_an_entry_that_is_not_an_alert_event_is_never_delivered(
+    aclient: aioredis.Redis, keys: Keys
+) -> None:
+    subscription = await subscribe(aclient, keys, "http://127.0.0.1:9/hook")
+    stray = await aclient.xadd(keys.outbox, {"note": "written by something else"})
+    await publish(aclient, keys, 1)
+    assert await (await fanout(aclient, keys)).step(block_ms=100) == 2
+    [(_, dead)] = await aclient.xrange(keys.dead_dispatch)
+    assert dead[b"entry_id"] == stray
+    assert b"not an alert event: no type or alert_id" in dead[b"error"]
+    assert await aclient.llen(keys.webhook_queue(subscription.id)) == 1
+    assert await pending(aclient, keys) == 0
+
+
 async def test_redis_failing_for_a_moment_dead_letters_nothing(
     aclient: aioredis.Redis, keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
