@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from streams.urls import parse_camera_url
+from streams.zones import ZONES_MAX, CameraZones, Zone
 
 CAMERA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # Ingest settings of the whole process, not of a camera.
@@ -77,12 +78,26 @@ class CameraConfig(StrictModel):
     jpeg_quality: Annotated[int | None, Field(ge=30, le=100)] = None
     retention_s: Annotated[float | None, Field(gt=0)] = None
     decode: DecodeMode | None = None
+    zones: list[Zone] = Field(
+        default=[], max_length=ZONES_MAX, description="Named places rules can be about."
+    )
+    masks: list[Zone] = Field(
+        default=[], max_length=ZONES_MAX, description="Places whose motion never counts."
+    )
 
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: SecretStr) -> SecretStr:
         parse_camera_url(url.get_secret_value())
         return url
+
+    @model_validator(mode="after")
+    def _unique_zone_names(self) -> CameraConfig:
+        self.zone_set()
+        return self
+
+    def zone_set(self) -> CameraZones:
+        return CameraZones(zones=self.zones, masks=self.masks)
 
 
 class CameraSpec(StrictModel):

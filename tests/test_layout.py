@@ -22,7 +22,7 @@ PACKAGES = (
     "streams", "streams/ingest", "streams/buffer", "streams/webrtc", "streams/decode",
     "streams/picture", "streams/bus",
 )  # fmt: skip
-STREAMS_MODULES = ("streams/config.py", "streams/urls.py")
+STREAMS_MODULES = ("streams/config.py", "streams/urls.py", "streams/zones.py")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -64,6 +64,8 @@ def skeleton(root: Path) -> None:
         ("streams/bus/keys.py", "streams.buffer"),
         ("streams/config.py", "streams.decode"),
         ("streams/urls.py", "streams.config"),
+        ("streams/zones.py", "streams.config"),
+        ("streams/zones.py", "streams.picture"),
         ("agent/engines/local.py", "agent.pipeline"),
         ("agent/engines/local.py", "agent.api"),
         ("agent/engines/local.py", "agent.webhooks"),
@@ -95,6 +97,8 @@ def test_a_right_way_import_keeps_the_contracts(tmp_path: Path) -> None:
         "streams/ingest/camera.py": "import streams.buffer\nimport streams.webrtc\n",
         "streams/buffer/frames.py": "import streams.bus\nimport streams.config\n",
         "streams/webrtc/whep.py": "import streams.decode\nimport streams.urls\n",
+        "streams/picture/motion.py": "import streams.zones\n",
+        "streams/config.py": "import streams.zones\nimport streams.urls\n",
     }
     for module, imports in right_way.items():
         (tmp_path / module).write_text(imports)

@@ -7,12 +7,14 @@ from datetime import UTC, datetime, time
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from streams.config import CAMERA_ID_PATTERN
+from streams.zones import ZONE_NAME_PATTERN
 
 RULE_ID_PATTERN = CAMERA_ID_PATTERN
 ALL_CAMERAS = "*"
+RULE_ZONES_MAX = 4  # outlines one rule adds to the picture the model is sent
 _HOURS = re.compile(r"^(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$")
 
 
@@ -39,10 +41,32 @@ class Rule(BaseModel):
         list[str], Field(description="UTC ranges like 22:00-06:00; empty means always.")
     ] = []
     motion_gated: bool = True
+    zones: list[Annotated[str, Field(pattern=ZONE_NAME_PATTERN)]] = Field(
+        default=[],
+        max_length=RULE_ZONES_MAX,
+        description="Zones of each camera the rule is about; empty: the whole picture.",
+    )
+    zone_crop: bool = Field(
+        default=False,
+        description="Send the model only the zones' bounding box (plus a margin), enlarged.",
+    )
     enabled: bool = True
     disabled_cameras: list[str] = Field(
         default=[], description="Cameras the rule is switched off on, the rest keep it."
     )
+
+    @field_validator("zones")
+    @classmethod
+    def _distinct_zones(cls, zones: list[str]) -> list[str]:
+        if len(set(zones)) != len(zones):
+            raise ValueError("a zone is named twice")
+        return zones
+
+    @model_validator(mode="after")
+    def _crop_needs_zones(self) -> Rule:
+        if self.zone_crop and not self.zones:
+            raise ValueError("zone_crop needs the zones to crop to")
+        return self
 
     @field_validator("active_hours")
     @classmethod

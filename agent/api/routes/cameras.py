@@ -16,6 +16,7 @@ from streams.buffer.frames import latest_frame_async
 from streams.buffer.health_records import health_from_record
 from streams.config import CAMERA_ID_PATTERN, CameraConfig, DecodeMode
 from streams.picture.mp4 import VideoError
+from streams.zones import CameraZones, Zone
 
 router = APIRouter(prefix="/v1/cameras", tags=["cameras"], responses=responses(401, 403, 404))
 CameraId = Annotated[str, Path(pattern=CAMERA_ID_PATTERN)]
@@ -31,6 +32,8 @@ class CameraOut(BaseModel):
     jpeg_quality: int | None
     retention_s: float | None
     decode: DecodeMode | None
+    zones: list[Zone]
+    masks: list[Zone]
 
 
 class CameraPatch(BaseModel):
@@ -98,6 +101,23 @@ async def delete_camera(state: State, _: AdminKey, camera_id: CameraId) -> Respo
     if not await CameraStore(state.client, state.keys).delete(camera_id):
         raise HTTPException(404, f"no camera {camera_id}")
     return Response(status_code=204)
+
+
+@router.get("/{camera_id}/zones", responses=responses(422))
+async def get_zones(state: State, _: ReadKey, camera_id: CameraId) -> CameraZones:
+    return (await _camera(state, camera_id)).zone_set()
+
+
+@router.put("/{camera_id}/zones", responses=responses(422))
+async def replace_zones(
+    state: State, _: AdminKey, camera_id: CameraId, zones: CameraZones
+) -> CameraZones:
+    """Replaces the camera's zones and masks; rules naming a zone it no longer has are
+    not asked about this camera until it has one of theirs again."""
+    camera = await _camera(state, camera_id)
+    updated = camera.model_copy(update={"zones": zones.zones, "masks": zones.masks})
+    await CameraStore(state.client, state.keys).put(updated)
+    return updated.zone_set()
 
 
 @router.get("/{camera_id}/health", responses=responses(422))
