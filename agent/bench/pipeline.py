@@ -45,6 +45,7 @@ from streams.decode.clock import CaptureClock
 from streams.ingest.demo import demo_video_path
 from streams.ingest.processor import FrameProcessor
 from streams.ingest.sources import SourceOptions, open_frames
+from streams.picture.marks import NO_MARKS, Marks
 from streams.urls import parse_camera_url
 
 FPS = 4.0
@@ -83,8 +84,8 @@ class InstantEngine:
 
     budget = PromptBudget(32768, 1024, ByteBound())
 
-    def clip(self, records: list[FrameRecord], fps: float) -> Clip:
-        return pixel_clip(records, fps)
+    def clip(self, records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) -> Clip:
+        return pixel_clip(records, fps, marks)
 
     async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
         window_index = round(clip.facts.start_s / WINDOW_S)

@@ -23,6 +23,7 @@ from agent.engines.errors import (
 )
 from agent.engines.prompts import Question
 from streams.buffer.frames import FrameRecord
+from streams.picture.marks import NO_MARKS, Marks
 
 __all__ = [
     "Engine",
@@ -48,8 +49,9 @@ class Engine(Protocol):
         this engine counts a prompt's tokens."""
         ...
 
-    def clip(self, records: list[FrameRecord], fps: float) -> Clip:
-        """The clip in the form this engine sends (pixels or JPEGs), bands redrawn."""
+    def clip(self, records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) -> Clip:
+        """The clip in the form this engine sends (pixels or JPEGs), bands redrawn, the
+        zones of ``marks`` outlined (and cropped to)."""
         ...
 
     async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer: ...

@@ -3,7 +3,8 @@
 Stored frames carry wall-clock time in their 28-px strip, for people. The model was
 trained on clip-relative seconds there, so frame i of a clip gets ``i / fps`` redrawn in
 its band (text on the left for even i, on the right for odd i). Each frame is touched
-once: JPEG decode, band redraw, then either kept as RGB pixels (in-process engine) or
+once: JPEG decode, the zones' outlines (and crop) when a rule is about a place, band
+redraw, then either kept as RGB pixels (in-process engine) or
 re-encoded to JPEG (HTTP engine). This is the worker's hot path.
 """
 
@@ -17,6 +18,7 @@ import numpy.typing as npt
 
 from agent.engines.prompts import ClipFacts
 from streams.buffer.frames import FrameRecord
+from streams.picture.marks import NO_MARKS, Marks, mark_frame, marked_size
 from streams.picture.overlay import clip_time_text, redraw_strip
 
 Frames = npt.NDArray[np.uint8]  # (frames, height, width, 3) RGB
@@ -56,38 +58,47 @@ class JpegClip:
 Clip = PixelClip | JpegClip
 
 
-def clip_facts(records: list[FrameRecord], fps: float) -> ClipFacts:
+def clip_facts(records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) -> ClipFacts:
     _check_records(records)
     return ClipFacts(
-        camera_id=records[0].camera_id, start_s=records[0].ts, fps=fps, frame_count=len(records)
+        camera_id=records[0].camera_id,
+        start_s=records[0].ts,
+        fps=fps,
+        frame_count=len(records),
+        outlined=bool(marks.marks),
+        cropped=marks.crop is not None,
     )
 
 
-def pixel_clip(records: list[FrameRecord], fps: float) -> PixelClip:
-    facts = clip_facts(records, fps)
-    first = records[0]
-    frames = np.empty((len(records), first.height, first.width, 3), dtype=np.uint8)
+def pixel_clip(records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) -> PixelClip:
+    facts = clip_facts(records, fps, marks)
+    width, height = marked_size(records[0].width, records[0].height, marks)
+    frames = np.empty((len(records), height, width, 3), dtype=np.uint8)
     for index, record in enumerate(records):
-        frame = _decode(record, cv2.IMREAD_COLOR_RGB)
+        frame = mark_frame(_decode(record, cv2.IMREAD_COLOR_RGB), marks, bgr=False)
         redraw_strip(frame, clip_time_text(index / fps), index)
         frames[index] = frame
     return PixelClip(facts, frames)
 
 
 def jpeg_clip(
-    records: list[FrameRecord], fps: float, quality: int = DEFAULT_JPEG_QUALITY
+    records: list[FrameRecord],
+    fps: float,
+    quality: int = DEFAULT_JPEG_QUALITY,
+    marks: Marks = NO_MARKS,
 ) -> JpegClip:
-    facts = clip_facts(records, fps)
+    facts = clip_facts(records, fps, marks)
     params = [cv2.IMWRITE_JPEG_QUALITY, quality]
     jpegs = []
     for index, record in enumerate(records):
-        frame = _decode(record, cv2.IMREAD_COLOR_BGR)
+        frame = mark_frame(_decode(record, cv2.IMREAD_COLOR_BGR), marks, bgr=True)
         redraw_strip(frame, clip_time_text(index / fps), index)
         ok, encoded = cv2.imencode(".jpg", frame, params)
         if not ok:
             raise ClipError(f"JPEG encoding failed for frame {index}")
         jpegs.append(encoded.tobytes())
-    return JpegClip(facts, tuple(jpegs), records[0].width, records[0].height)
+    width, height = marked_size(records[0].width, records[0].height, marks)
+    return JpegClip(facts, tuple(jpegs), width, height)
 
 
 def _decode(record: FrameRecord, flags: int) -> Frames:

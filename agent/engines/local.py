@@ -39,6 +39,7 @@ from agent.engines.settings import EngineSettings
 from agent.engines.testmodel import is_test_model
 from agent.engines.tokens import ChatTokenizer
 from streams.buffer.frames import FrameRecord
+from streams.picture.marks import NO_MARKS, Marks
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,8 @@ class LocalEngine:
             self._context_tokens, self._settings.reasoning_max_tokens, self._tokenizer
         )
 
-    def clip(self, records: list[FrameRecord], fps: float) -> Clip:
-        return pixel_clip(records, fps)
+    def clip(self, records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) -> Clip:
+        return pixel_clip(records, fps, marks)
 
     async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
         pixels = _pixels(clip)

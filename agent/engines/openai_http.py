@@ -54,6 +54,7 @@ from agent.engines.prompts import (
 from agent.engines.settings import EngineSettings
 from agent.engines.tokens import ByteBound, TokenCounter, TokenizerFile
 from streams.buffer.frames import FrameRecord
+from streams.picture.marks import NO_MARKS, Marks
 
 logger = logging.getLogger(__name__)
 HEALTH_TIMEOUT_S = 2.0
@@ -102,8 +103,8 @@ class OpenAIHttpEngine:
         results = await asyncio.gather(*(self._check(e) for e in self._pool.endpoints))
         return {e.base_url: ok for e, ok in zip(self._pool.endpoints, results, strict=True)}
 
-    def clip(self, records: list[FrameRecord], fps: float) -> Clip:
-        return jpeg_clip(records, fps, self._settings.jpeg_quality)
+    def clip(self, records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) -> Clip:
+        return jpeg_clip(records, fps, self._settings.jpeg_quality, marks)
 
     async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
         jpegs = _jpegs(clip)

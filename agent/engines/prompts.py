@@ -47,6 +47,8 @@ class ClipFacts:
     start_s: float  # wall-clock time of the first frame, epoch seconds
     fps: float
     frame_count: int
+    outlined: bool = False  # zones are outlined on the frames
+    cropped: bool = False  # the frames show the zones' part of the picture, enlarged
 
     @property
     def duration_s(self) -> float:
@@ -73,8 +75,34 @@ def clip_preamble(facts: ClipFacts) -> str:
         f"The video is {facts.duration_s:.2f} s from camera {facts.camera_id}, "
         f"{facts.frame_count} frames sampled at {facts.fps:g} frames per second, "
         f"starting at {start.replace('+00:00', 'Z')}. The number at the bottom of each "
-        "frame is its time in seconds since the start of the clip."
+        "frame is its time in seconds since the start of the clip." + _marks_note(facts)
     )
+
+
+def _marks_note(facts: ClipFacts) -> str:
+    note = ""
+    if facts.cropped:
+        note += " The frames show part of the camera's picture, enlarged."
+    if facts.outlined:
+        note += (
+            " Coloured outlines with a letter label mark areas named in the questions; "
+            "they are drawn on the video, not part of the scene."
+        )
+    return note
+
+
+def zone_question(question: str, places: list[tuple[str, str]]) -> str:
+    """The rule's question about the outlined places, each (label, colour): the model is
+    told where to look by what is drawn."""
+    if not places:
+        return question
+    if len(places) == 1:
+        label, colour = places[0]
+        where = f"the area outlined in {colour} and labelled {label}"
+    else:
+        listed = [f"{colour} (labelled {label})" for label, colour in places]
+        where = f"the areas outlined in {', '.join(listed[:-1])} or {listed[-1]}"
+    return f"{question.strip()} Look only inside {where}; ignore anything outside it."
 
 
 def verdict_prompt(facts: ClipFacts, questions: list[Question]) -> Prompt:

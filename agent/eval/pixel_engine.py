@@ -3,11 +3,15 @@
 The rule: a question names a colour (red, yellow, green or blue; the first such word; a
 question without one is never detected). A frame shows the colour when at least
 ``MIN_SHARE`` of its picture (the 28-px timestamp strip excluded) has that hue, saturated
-and bright enough. The question is detected when at least one frame of the clip shows it;
-the evidence runs from the first to the last showing frame, in clip seconds (index / fps).
-The answer is the JSON the real model is asked for, parsed by the real parser, so clip
-times are mapped to wall-clock time by the production code: frames in the wrong order,
-a wrong fps or a wrong clip start give wrong alert times, and the eval sees it.
+and bright enough. A question about outlined places ("Look only inside the area outlined
+in magenta ...") counts only the pixels inside the outlines of those colours that each
+frame shows: no outline of the named colour, no detection, so a missing or misplaced
+overlay, a wrong crop or a colour the prompt misnames is seen in the alerts. The question
+is detected when at least one frame of the clip shows it; the evidence runs from the
+first to the last showing frame, in clip seconds (index / fps). The answer is the JSON
+the real model is asked for, parsed by the real parser, so clip times are mapped to
+wall-clock time by the production code: frames in the wrong order, a wrong fps or a
+wrong clip start give wrong alert times, and the eval sees it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from agent.engines.clips import Clip, ClipError, Frames, PixelClip, pixel_clip
 from agent.engines.prompts import CAPTION_KEY, Question, history_prompt
 from agent.engines.tokens import ByteBound
 from streams.buffer.frames import FrameRecord
+from streams.picture.marks import NO_MARKS, PALETTE, Marks
 from streams.picture.overlay import STRIP_HEIGHT
 
 # OpenCV hue is 0..179 (degrees / 2); red wraps around 0.
@@ -50,6 +55,8 @@ MIN_VALUE = 70
 MIN_SHARE = 0.003  # of the picture: 339 pixels of 448x252
 CONFIDENCE = 0.9
 _WORD = re.compile(r"[a-z]+")
+_PLACES = re.compile(r"Look only inside (.*?); ignore")
+OUTLINE_TOLERANCE = 40  # per channel, around the palette colour
 PATCH = 28
 CONTEXT_TOKENS = 32768  # as a Cosmos-Reason1 server would be run; prompts counted in bytes
 REASONING_TOKENS = 1024
@@ -60,11 +67,24 @@ def question_colour(text: str) -> str | None:
     return next((word for word in _WORD.findall(text.lower()) if word in HUE_BANDS), None)
 
 
+def question_places(text: str) -> list[str]:
+    """The outline colours a question about places names (none: the whole picture)."""
+    match = _PLACES.search(text)
+    if match is None:
+        return []
+    words = _WORD.findall(match.group(1).lower())
+    return [name for name, _ in PALETTE if name in words]
+
+
 def colour_shares(
-    frames: Frames, colours: Iterable[str], strip_height: int = STRIP_HEIGHT
+    frames: Frames,
+    colours: Iterable[str],
+    strip_height: int = STRIP_HEIGHT,
+    within: npt.NDArray[np.bool_] | None = None,
 ) -> dict[str, npt.NDArray[np.float64]]:
     """Per colour, per frame (RGB, ``strip_height`` px of strip below the picture): the
-    share of the picture in the colour's hue band, saturated and bright enough."""
+    share of the picture in the colour's hue band, saturated and bright enough; only
+    the pixels ``within`` (frames, height, width) count when it is given."""
     pictures = np.ascontiguousarray(frames[:, : frames.shape[1] - strip_height])
     count, height, width = pictures.shape[:3]
     hsv = cv2.cvtColor(pictures.reshape(count * height, width, 3), cv2.COLOR_RGB2HSV)
@@ -74,18 +94,50 @@ def colour_shares(
         for low, high in HUE_BANDS[colour]:
             band = cv2.inRange(hsv, (low, MIN_SATURATION, MIN_VALUE), (high, 255, 255))
             mask = cv2.bitwise_or(mask, band)
-        shares[colour] = np.count_nonzero(mask.reshape(count, -1), axis=1) / (height * width)
+        seen = mask.reshape(count, height, width) > 0
+        if within is not None:
+            seen &= within
+        shares[colour] = np.count_nonzero(seen.reshape(count, -1), axis=1) / (height * width)
     return shares
 
 
-def showing(frames: Frames, colour: str, strip_height: int = STRIP_HEIGHT) -> npt.NDArray[np.bool_]:
-    """Per frame: does its picture show the colour?"""
-    return colour_shares(frames, [colour], strip_height)[colour] >= MIN_SHARE
+def outlined_regions(
+    frames: Frames, colours: list[str], strip_height: int = STRIP_HEIGHT
+) -> npt.NDArray[np.bool_]:
+    """Per frame, the pixels inside the outlines drawn in these palette colours."""
+    rgb = dict(PALETTE)
+    pictures = frames[:, : frames.shape[1] - strip_height]
+    regions = np.zeros(pictures.shape[:3], dtype=bool)
+    for index, picture in enumerate(pictures):
+        filled = np.zeros(picture.shape[:2], dtype=np.uint8)
+        for colour in colours:
+            wanted = np.array(rgb[colour], dtype=np.int16)
+            near = np.abs(picture.astype(np.int16) - wanted).max(axis=2) <= OUTLINE_TOLERANCE
+            contours, _ = cv2.findContours(
+                near.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+            )
+            cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+        regions[index] = filled > 0
+    return regions
 
 
-def seen_span(frames: Frames, colour: str) -> tuple[int, int] | None:
-    """Indices of the first and last frame showing the colour, if any."""
-    indices = np.flatnonzero(showing(frames, colour))
+def showing(
+    frames: Frames,
+    colour: str,
+    strip_height: int = STRIP_HEIGHT,
+    within: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.bool_]:
+    """Per frame: does its picture (the part ``within``, when given) show the colour?"""
+    return colour_shares(frames, [colour], strip_height, within)[colour] >= MIN_SHARE
+
+
+def seen_span(
+    frames: Frames, colour: str, places: list[str] | None = None
+) -> tuple[int, int] | None:
+    """Indices of the first and last frame showing the colour (inside the outlines of the
+    ``places`` colours, when named), if any."""
+    within = outlined_regions(frames, places) if places else None
+    indices = np.flatnonzero(showing(frames, colour, within=within))
     return (int(indices[0]), int(indices[-1])) if indices.size else None
 
 
@@ -167,7 +219,7 @@ def usage_for(frame_count: int, height: int, width: int, text: str) -> Usage:
 
 def _verdict(frames: Frames, fps: float, text: str) -> dict[str, object]:
     colour = question_colour(text)
-    span = seen_span(frames, colour) if colour else None
+    span = seen_span(frames, colour, question_places(text)) if colour else None
     if span is None:
         what = f"no {colour} in the picture" if colour else "no colour named in the question"
         return _payload(False, 0.0, 0.0, what)
@@ -203,8 +255,8 @@ class PixelEngine:
         self.reason_calls = 0
         self.calls_by_camera: Counter[str] = Counter()
 
-    def clip(self, records: list[FrameRecord], fps: float) -> Clip:
-        return pixel_clip(records, fps)
+    def clip(self, records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) -> Clip:
+        return pixel_clip(records, fps, marks)
 
     async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
         pixels = _pixels(clip)

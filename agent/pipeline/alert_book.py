@@ -30,10 +30,12 @@ from agent.pipeline.alert_state import (
     step,
 )
 from agent.pipeline.jobs import SEEN_TTL_S, Job, JobKind
+from agent.pipeline.places import mark_document, marks_json
 from agent.pipeline.rules import Rule
 from agent.pipeline.settings import EvidenceSettings
 from streams.buffer.frames import FrameRecord
 from streams.bus.keys import Keys
+from streams.picture.marks import Mark
 
 EVENT_STREAM_MAX_LEN = 100_000
 
@@ -72,12 +74,15 @@ class AlertEvent:
     streak: tuple[WindowResult, ...] = ()  # opening: every positive window, oldest first
     onset_ms: int | None = None  # opening: the streak's earliest evidence
     positives: int = 1
+    marks: tuple[Mark, ...] = ()  # the rule's zones as the model was shown them
 
     @classmethod
-    def of(cls, transition: Transition, camera_id: str, rule: Rule) -> AlertEvent:
+    def of(
+        cls, transition: Transition, camera_id: str, rule: Rule, marks: tuple[Mark, ...]
+    ) -> AlertEvent:
         return cls(
             transition.event, transition.alert_id, camera_id, rule, transition.result,
-            transition.streak, transition.onset_ms, transition.positives,
+            transition.streak, transition.onset_ms, transition.positives, marks,
         )  # fmt: skip
 
     @property
@@ -95,6 +100,7 @@ class AlertEvent:
                 "onset": (self.onset_ms or self.result.start_ms) / 1000,
                 "windows": [window_entry(result) for result in self.streak or (self.result,)],
                 "positive_windows": self.positives,
+                "zones": [mark_document(mark) for mark in self.marks],
             }
         return payload
 
@@ -153,16 +159,18 @@ class AlertBook:
         rule: Rule,
         result: WindowResult,
         frames: EvidenceFrames = no_evidence,
+        marks: tuple[Mark, ...] = (),
     ) -> AlertEvent | None:
         """Steps the track with one window; returns the event it caused, if any. An
-        opening stores ``frames`` from a pre-roll before the onset to the window's end."""
+        opening stores ``frames`` from a pre-roll before the onset to the window's end,
+        and the rule's zones as ``marks`` drew them."""
         key = self._keys.track(camera_id, rule.id)
         if await self._step_without_event(key, camera_id, rule, result):
             return None
         async with self._client.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    return await self._apply_once(pipe, key, camera_id, rule, result, frames)
+                    return await self._apply_once(pipe, key, camera_id, rule, result, frames, marks)
                 except aioredis.WatchError:
                     continue
 
@@ -191,6 +199,7 @@ class AlertBook:
         rule: Rule,
         result: WindowResult,
         frames: EvidenceFrames,
+        marks: tuple[Mark, ...],
     ) -> AlertEvent | None:
         await pipe.watch(key)
         track = _decode_track(cast(dict[bytes, bytes], await pipe.hgetall(key)))
@@ -198,7 +207,7 @@ class AlertBook:
         if new_track == track:
             await pipe.unwatch()  # type: ignore[no-untyped-call]
             return None
-        event = None if transition is None else AlertEvent.of(transition, camera_id, rule)
+        event = None if transition is None else AlertEvent.of(transition, camera_id, rule, marks)
         jpegs = await self._evidence_frames(event, frames)
         pipe.multi()  # type: ignore[no-untyped-call]
         pipe.hset(key, mapping=_encode_track(new_track))  # type: ignore[arg-type]
@@ -300,6 +309,7 @@ def _opening_fields(event: AlertEvent, now: float, frames: list[FrameRecord]) ->
         "description": event.result.description,
         "evidence": json.dumps(event.evidence),
         "evidence_clip_start": f"{frames[0].ts:.3f}" if frames else "",
+        "zones": marks_json(event.marks),
         "acknowledged": "0",
     }
 

@@ -54,6 +54,7 @@ class AlertRecord(BaseModel):
     reasoning_times: list[PlacedTime] | None = None
     summary_clip_start: float | None = None
     summary_clip_end: float | None = None
+    zones: list[dict[str, Any]] = []  # the rule's zones as drawn for the model
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ def record_from_hash(raw: dict[bytes, bytes]) -> AlertRecord:
         description=fields.get("description", ""),
         windows=int(fields.get("windows", "0")),
         evidence=evidence,
+        zones=json.loads(fields["zones"]) if fields.get("zones") else [],
         summary_placed=optional.get("summary_placed"),
         summary_times=_times(fields.get("summary_times")),
         reasoning_placed=optional.get("reasoning_placed"),

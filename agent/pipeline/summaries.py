@@ -18,14 +18,16 @@ import redis.asyncio as aioredis
 from agent.engines import Engine
 from agent.engines.answers import ReasoningAnswer
 from agent.engines.clip_times import place_times
-from agent.engines.prompts import ClipFacts
+from agent.engines.prompts import ClipFacts, zone_question
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import EventType
 from agent.pipeline.jobs import Held, Job, JobTakenOverError, always_held
 from agent.pipeline.metrics import Counters, engine_usage
+from agent.pipeline.places import marks_from_json
 from agent.pipeline.settings import PipelineSettings
 from streams.buffer.frames import FrameRecord, read_frames_async
 from streams.bus.keys import Keys
+from streams.picture.marks import Marks
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +83,16 @@ class Summarizer:
             failure: dict[str, object] = {"summary_failure": "frames no longer in the buffer"}
             await self._store(job, alert, failure, held)
             return
-        clip = await asyncio.to_thread(self._engine.clip, records, clip_fps)
+        # The rule's zones outlined as its windows showed them (uncropped: the cause may
+        # lie outside them).
+        drawn = marks_from_json(alert.get(b"zones", b"").decode())
+        clip = await asyncio.to_thread(self._engine.clip, records, clip_fps, Marks(drawn))
         offset_s = job.start_ms / 1000 - records[0].ts
+        rule_question = zone_question(
+            alert[b"question"].decode(), [(mark.label, mark.colour) for mark in drawn]
+        )
         question = root_cause_question(
-            alert[b"question"].decode(), offset_s, offset_s + (job.end_ms - job.start_ms) / 1000
+            rule_question, offset_s, offset_s + (job.end_ms - job.start_ms) / 1000
         )
         answer = await self._engine.reason(clip, question)
         await self._counters.add_many(engine_usage(answer.completion), job.camera_id)

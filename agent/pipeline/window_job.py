@@ -10,7 +10,6 @@ import redis.asyncio as aioredis
 
 from agent.engines import Engine
 from agent.engines.answers import Verdict, VerdictAnswer
-from agent.engines.prompts import Question
 from agent.pipeline.alert_book import AlertBook, EvidenceFrames
 from agent.pipeline.alert_state import WindowResult
 from agent.pipeline.archive_records import (
@@ -19,13 +18,16 @@ from agent.pipeline.archive_records import (
     add_window,
     unparsed_verdicts,
 )
+from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.jobs import Held, Job, JobTakenOverError, always_held
 from agent.pipeline.metrics import Counters, engine_usage
+from agent.pipeline.places import NO_ZONES, call_marks, placed_rules, rule_marks
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
 from streams.buffer.frames import FrameRecord, read_frames_async
 from streams.bus.keys import Keys
+from streams.zones import CameraZones
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ class WindowRunner:
         # age: it was admitted once, and dropping it now could lose an alert.
         if first_attempt and await self._shed(job):
             return
-        rules = list((await self._applying_rules(job)).values())
+        zones = await self._zones(job.camera_id)
+        rules = placed_rules(list((await self._applying_rules(job)).values()), zones)
         if not rules:
             await self._counters.add("windows_without_rules", job.camera_id)
             return
@@ -68,8 +71,8 @@ class WindowRunner:
             await self._counters.add("windows_expired", job.camera_id)
             log.warning("window %s: its frames are no longer in the buffer", job.id)
             return
-        clip = await asyncio.to_thread(self._engine.clip, records, job.fps)
-        questions = [Question(rule.id, rule.question) for rule in rules]
+        marks, questions = call_marks(rules, zones)
+        clip = await asyncio.to_thread(self._engine.clip, records, job.fps, marks)
         answer = await self._engine.verdicts(clip, questions)
         if not await held():
             raise JobTakenOverError(job.id)
@@ -89,7 +92,11 @@ class WindowRunner:
                 await self._counters.add("verdicts_for_rules_switched_off", job.camera_id)
                 continue
             await self._alerts.apply(
-                job.camera_id, rule, _result(job, verdict), self._stored_frames(job.camera_id)
+                job.camera_id,
+                rule,
+                _result(job, verdict),
+                self._stored_frames(job.camera_id),
+                rule_marks(marks, rule),
             )
         # After the alerts: a worker that dies before this line re-runs the job, and the
         # archiver keeps one row per window id however often it is added.
@@ -102,6 +109,10 @@ class WindowRunner:
             for rule in await self._rules.all()
             if rule.id in job.rule_ids and rule.applies_to(job.camera_id)
         }
+
+    async def _zones(self, camera_id: str) -> CameraZones:
+        camera = await CameraStore(self._client, self._keys).get(camera_id)
+        return NO_ZONES if camera is None else camera.zone_set()
 
     def _stored_frames(self, camera_id: str) -> EvidenceFrames:
         async def frames(start_s: float, end_s: float) -> list[FrameRecord]:

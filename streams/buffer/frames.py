@@ -20,6 +20,7 @@ class FrameRecord:
     width: int  # stamped frame size, strip included
     height: int
     jpeg: bytes
+    changes: bytes = b""  # the packed change map of the motion score; kept in motion only
 
     @property
     def ts_ms(self) -> int:
@@ -59,7 +60,8 @@ def append_frame(pipe: Any, keys: Keys, record: FrameRecord, retention_s: float)
     """Queues the XADDs of one frame on a pipeline, trimming what is older than retention.
 
     The frame goes to ``frames:{cam}``; its time and motion alone go to ``motion:{cam}``
-    under the same id, so the scheduler can cut windows without moving JPEGs.
+    under the same id, so the scheduler can cut windows and score zones without moving
+    JPEGs.
     """
     minid = str(record.ts_ms - int(retention_s * 1000))
     pipe.xadd(
@@ -71,11 +73,19 @@ def append_frame(pipe: Any, keys: Keys, record: FrameRecord, retention_s: float)
     )
     pipe.xadd(
         keys.motion(record.camera_id),
-        {"motion": f"{record.motion:.4f}"},
+        motion_fields(record),
         id=record.entry_id,
         minid=minid,
         approximate=True,
     )
+
+
+def motion_fields(record: FrameRecord) -> dict[str, bytes | str]:
+    """The motion entry: the score, and where in the picture it changed (when known)."""
+    fields: dict[str, bytes | str] = {"motion": f"{record.motion:.4f}"}
+    if record.changes:
+        fields["changes"] = record.changes
+    return fields
 
 
 def read_frames(

@@ -9,7 +9,13 @@ from streams.buffer.frames import FrameRecord
 from streams.decode.clock import CaptureClock
 from streams.decode.sampling import RateSampler
 from streams.decode.source_types import SourceFrame
-from streams.picture.motion import Thumbnail, grey_thumbnail, motion_score
+from streams.picture.motion import (
+    Thumbnail,
+    change_map,
+    grey_thumbnail,
+    pack_changes,
+    share_changed,
+)
 from streams.picture.overlay import wall_time_text
 from streams.picture.sizing import picture_size
 from streams.picture.ycbcr import Picture420, draw_strip, encode_jpeg, scale_into, stamped_blank
@@ -57,17 +63,18 @@ class FrameProcessor:
         stamped = stamped_blank(width, height)
         picture = scale_into(self._reformatter, item.frame, stamped.top(height))
         thumb = grey_thumbnail(picture.y)
-        motion = motion_score(self._previous_thumb, thumb)
+        changed = change_map(self._previous_thumb, thumb)
         self._previous_thumb = thumb
         draw_strip(stamped, wall_time_text(capture_s), self._seq)
         record = FrameRecord(
             camera_id=self.camera_id,
             ts=capture_s,
             seq=self._seq,
-            motion=motion,
+            motion=share_changed(changed),
             width=stamped.width,
             height=stamped.height,
             jpeg=encode_jpeg(stamped, self._jpeg_quality),
+            changes=pack_changes(changed),
         )
         self._seq += 1
         return record

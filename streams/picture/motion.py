@@ -10,10 +10,11 @@ import numpy.typing as npt
 
 from streams.picture.overlay import STRIP_HEIGHT
 
-THUMB_SIZE = (64, 36)
+THUMB_SIZE = (64, 36)  # (columns, rows): the grid zones are scored on
 CHANGE_LEVEL = 18  # grey levels of difference that count as change, above sensor noise
 
 Thumbnail = npt.NDArray[np.uint8]
+ChangeMap = npt.NDArray[np.bool_]  # (rows, columns) of the thumbnail: which cells changed
 
 
 def thumbnail(picture_bgr: npt.NDArray[np.uint8]) -> Thumbnail:
@@ -34,9 +35,30 @@ def stamped_thumbnail(jpeg: bytes) -> Thumbnail | None:
     return grey_thumbnail(np.asarray(grey[:-STRIP_HEIGHT], np.uint8))
 
 
+def change_map(previous: Thumbnail | None, current: Thumbnail) -> ChangeMap:
+    """The thumbnail cells that changed; all of them for the first frame."""
+    if previous is None or previous.shape != current.shape:
+        return np.ones(current.shape, dtype=bool)
+    return np.asarray(cv2.absdiff(previous, current) > CHANGE_LEVEL)
+
+
 def motion_score(previous: Thumbnail | None, current: Thumbnail) -> float:
     """0.0 (nothing changed) .. 1.0 (everything changed); 1.0 for the first frame."""
-    if previous is None or previous.shape != current.shape:
-        return 1.0
-    changed = cv2.absdiff(previous, current) > CHANGE_LEVEL
+    return share_changed(change_map(previous, current))
+
+
+def share_changed(changed: ChangeMap) -> float:
     return float(np.count_nonzero(changed)) / changed.size
+
+
+def pack_changes(changed: ChangeMap) -> bytes:
+    """The change map in ``THUMB_SIZE`` cells as bits (288 bytes), for the motion stream."""
+    return np.packbits(changed.reshape(-1)).tobytes()
+
+
+def unpack_changes(packed: bytes) -> ChangeMap | None:
+    """A packed change map back as cells; None when it is not one (an older entry)."""
+    columns, rows = THUMB_SIZE
+    if len(packed) * 8 != columns * rows:
+        return None
+    return np.unpackbits(np.frombuffer(packed, np.uint8)).astype(bool).reshape(rows, columns)

@@ -22,6 +22,7 @@ from agent.engines.clips import Clip, jpeg_clip
 from agent.engines.prompts import Question
 from agent.engines.tokens import ByteBound
 from streams.buffer.frames import FrameRecord
+from streams.picture.marks import NO_MARKS, Marks
 
 SUMMARY = "A person walked into the lane from the left at 1.00s."  # a clip time to place
 
@@ -41,8 +42,8 @@ class ScriptedEngine:
     records_answer: Callable[[str], str] | None = None
     budget: PromptBudget = field(default_factory=lambda: PromptBudget(32768, 1024, ByteBound()))
 
-    def clip(self, records: list[FrameRecord], fps: float) -> Clip:
-        return jpeg_clip(records, fps)
+    def clip(self, records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) -> Clip:
+        return jpeg_clip(records, fps, marks=marks)
 
     async def verdicts(self, clip: Clip, questions: list[Question]) -> VerdictAnswer:
         await asyncio.sleep(self.delay_s)
