@@ -15,6 +15,7 @@ from streams.bus.keys import Keys
 from streams.config import CameraConfig, IngestSettings, resolve_camera
 from streams.ingest.registry import camera_document, cameras_from_hash
 from streams.urls import CameraUrlError, mask_url, parse_camera_url, redact
+from streams.zones import CameraZones
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +64,29 @@ class CameraStore:
 
     async def delete(self, camera_id: str) -> bool:
         return bool(await self._client.hdel(self._key, camera_id))
+
+
+class ZoneBook:
+    """Every camera's zones and masks, read from the cameras hash; a camera's document is
+    parsed again only when it changed (checking polygons is not free, and the scheduler
+    asks on every pass)."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys) -> None:
+        self._client = client
+        self._key = keys.cameras
+        self._parsed: dict[str, tuple[bytes, CameraZones]] = {}
+
+    async def all(self) -> dict[str, CameraZones]:
+        raw = cast(dict[bytes, bytes], await self._client.hgetall(self._key))
+        parsed: dict[str, tuple[bytes, CameraZones]] = {}
+        for camera_id, document in raw.items():
+            name = camera_id.decode()
+            known = self._parsed.get(name)
+            if known is not None and known[0] == document:
+                parsed[name] = known
+                continue
+            cameras = cameras_from_hash({camera_id: document})  # logs and skips an invalid one
+            if cameras:
+                parsed[name] = (document, cameras[0].zone_set())
+        self._parsed = parsed
+        return {name: zones for name, (_, zones) in parsed.items()}

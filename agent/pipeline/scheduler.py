@@ -1,10 +1,12 @@
 """The scheduler: cuts each camera's frames into clip windows and enqueues window jobs.
 
 It reads ``motion:{cam}`` (frame times and motion, no JPEGs), cuts windows on a fixed
-grid once a later frame proves them complete, skips still windows unless a heartbeat is
-due, a rule is ungated or an alert is open, and never schedules windows too old to
-matter. Its cursor lives in Redis, and job ids are deterministic, so a restart or a
-second scheduler adds no duplicate work.
+grid once a later frame proves them complete, and gates each rule on the motion and change
+inside its zones (less the camera's masks): a window is asked about the rules it is due
+for (in one job), and skipped when none is due: no motion or change where any rule looks,
+no heartbeat due, no rule ungated, no streak pending and no alert open. It never
+schedules windows too old to matter. Its cursor lives in Redis, and job ids are
+deterministic, so a restart or a second scheduler adds no duplicate work.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -23,16 +25,20 @@ from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_records import AlertRecord, read_alert
 from agent.pipeline.alert_state import Phase, Track, WindowResult
 from agent.pipeline.archive_records import WindowRecord, add_window
+from agent.pipeline.cameras_store import ZoneBook
 from agent.pipeline.jobs import Job, JobKind, JobQueue
 from agent.pipeline.metrics import Counters
+from agent.pipeline.places import NO_ZONES, placed_rules
 from agent.pipeline.progress import Progress, no_progress
+from agent.pipeline.regions import Sample, change_within, motion_within, rule_regions
 from agent.pipeline.rules import Rule, rules_for
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.settings import PipelineSettings
 from agent.pipeline.windows import Activity, Attention, Gate, Window, WindowGrid, gate
 from streams.buffer.frames import latest_frame_async
 from streams.bus.keys import Keys
-from streams.picture.motion import Thumbnail, motion_score, stamped_thumbnail
+from streams.picture.motion import Thumbnail, stamped_thumbnail
+from streams.zones import CameraZones
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +75,13 @@ class _Cursor:
     last_clip_ms: int = 0  # where the last analysed window's clip started: its job's id
     last_read_id: str = "0-0"
     last_frame_ms: int = 0
-    entries: list[tuple[int, float]] = field(default_factory=list)  # (capture ms, motion)
+    entries: list[Sample] = field(default_factory=list)
     awaited: _Awaited | None = None
     reference: Thumbnail | None = None  # the last analysed window's last picture
+    # Per rule: the last picture it was asked about, and when (a rule's zones may see
+    # change that the windows asked for other rules never compared).
+    references: dict[str, Thumbnail] = field(default_factory=dict)
+    rule_runs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +92,35 @@ class Plan:
     rule_ids: tuple[str, ...]
 
 
+# When rules are due for different reasons, the job names the first of these.
+_GATE_ORDER = (Gate.MOTION, Gate.CHANGE, Gate.HEARTBEAT, Gate.ALWAYS)
+
+
 def plan_window(
-    activity: Activity, rules: list[Rule], attention: Attention, settings: PipelineSettings
+    activities: Mapping[str, Activity],
+    rules: list[Rule],
+    attention: Attention,
+    settings: PipelineSettings,
 ) -> Plan:
-    """Pure: gating of one complete window."""
-    decision = gate(activity, attention, settings.motion_threshold, settings.heartbeat_s)
-    if decision is not Gate.STILL:
+    """Pure: gating of one complete window, each rule on the activity where it looks. A
+    pending streak or an open alert on the camera has every rule asked, as ever."""
+    if attention is not Attention.NONE:
+        any_activity = next(iter(activities.values()))
+        decision = gate(any_activity, attention, settings.motion_threshold, settings.heartbeat_s)
         return Plan(decision, tuple(rule.id for rule in rules))
-    ungated = tuple(rule.id for rule in rules if not rule.motion_gated)
-    return Plan(Gate.ALWAYS if ungated else Gate.STILL, ungated)
+    due: dict[str, Gate] = {}
+    for rule in rules:
+        decision = gate(
+            activities[rule.id], attention, settings.motion_threshold, settings.heartbeat_s
+        )
+        if decision is Gate.STILL and not rule.motion_gated:
+            decision = Gate.ALWAYS
+        if decision is not Gate.STILL:
+            due[rule.id] = decision
+    if not due:
+        return Plan(Gate.STILL, ())
+    reason = next(gate for gate in _GATE_ORDER if gate in due.values())
+    return Plan(reason, tuple(due))
 
 
 def attention_of(tracks: list[Track]) -> Attention:
@@ -118,6 +148,8 @@ class Scheduler:
         self._grid = WindowGrid(round(settings.window_s * 1000), round(settings.stride_s * 1000))
         self._confirm_ms = min(round(settings.confirm_stride_s * 1000), self._grid.stride_ms)
         self._rules = RuleStore(client, keys)
+        self._zone_book = ZoneBook(client, keys)
+        self._zones: dict[str, CameraZones] = {}
         self._queue = JobQueue(client, keys, settings.jobs_max_len)
         self._counters = Counters(client, keys)
         self._alerts = AlertBook(
@@ -145,6 +177,7 @@ class Scheduler:
     async def tick(self) -> int:
         """One pass over every camera; returns the number of jobs enqueued."""
         rules = await self._rules.all()
+        self._zones = await self._zone_book.all()
         scheduled_before = set(self._camera_fps) if self._ticked else await self._stored_cameras()
         self._ticked = True
         self._camera_fps = dict(await self._cameras())  # a copy: the source may change it
@@ -167,18 +200,18 @@ class Scheduler:
         if not cursor.entries:
             return 0
         if cursor.next_start_ms is None:
-            cursor.next_start_ms = self._grid.first_start_at_or_after(cursor.entries[0][0])
+            cursor.next_start_ms = self._grid.first_start_at_or_after(cursor.entries[0].ms)
         enqueued = considered = 0
         while await self._verdicts_in(camera_id, cursor, rules):
             window = self._grid.window(camera_id, cursor.next_start_ms)
-            if window.end_ms > cursor.entries[-1][0]:
+            if window.end_ms > cursor.entries[-1].ms:
                 break
             enqueued += await self._consider(window, cursor, rules)
             cursor.next_start_ms = window.start_ms + self._grid.stride_ms
             considered += 1
         if considered:
             keep_from = cursor.next_start_ms - self._grid.size_ms
-            cursor.entries = [entry for entry in cursor.entries if entry[0] >= keep_from]
+            cursor.entries = [entry for entry in cursor.entries if entry.ms >= keep_from]
             await self._save(camera_id, cursor)
         return enqueued
 
@@ -206,22 +239,19 @@ class Scheduler:
         if time.time() - window.end_s > self._settings.max_window_age_s:
             await self._counters.add("windows_skipped_late", camera_id)
             return 0
-        entries = [entry for entry in cursor.entries if window.start_ms <= entry[0] < window.end_ms]
+        entries = [entry for entry in cursor.entries if window.start_ms <= entry.ms < window.end_ms]
         expected = self._settings.window_s * self._camera_fps[camera_id]
         if len(entries) < expected * self._settings.min_frame_share:
             await self._counters.add("windows_skipped_sparse", camera_id)
             return 0
-        active = rules_for(rules, camera_id, window.start_s)
+        zones = self._zones.get(camera_id, NO_ZONES)
+        active = placed_rules(rules_for(rules, camera_id, window.start_s), zones)
         if not active:
             return 0
         picture = await self._last_picture(window)
-        activity = Activity(
-            max_motion=max(motion for _, motion in entries),
-            change=motion_score(cursor.reference, picture) if picture is not None else 1.0,
-            since_last_run_s=(window.start_ms - cursor.last_run_ms) / 1000,
-        )
+        activities = self._activities(window, entries, picture, active, zones, cursor)
         attention = attention_of(await self._tracks(camera_id, active))
-        plan = plan_window(activity, active, attention, self._settings)
+        plan = plan_window(activities, active, attention, self._settings)
         if plan.gate is Gate.STILL:
             await self._counters.add("windows_skipped_still", camera_id)
             await self._archive_still(window, entries, cursor)
@@ -229,13 +259,36 @@ class Scheduler:
         start_ms = self._clip_start(window, plan, cursor)
         cursor.last_run_ms = window.start_ms
         cursor.last_clip_ms = start_ms
-        cursor.reference = picture if picture is not None else cursor.reference
+        if picture is not None:
+            cursor.reference = picture
+            cursor.references.update(dict.fromkeys(plan.rule_ids, picture))
+        cursor.rule_runs.update(dict.fromkeys(plan.rule_ids, window.start_ms))
         cursor.awaited = _Awaited(start_ms, window.start_ms, plan.rule_ids, time.monotonic())
         return await self._enqueue(window, start_ms, plan)
 
-    async def _archive_still(
-        self, window: Window, entries: list[tuple[int, float]], cursor: _Cursor
-    ) -> None:
+    def _activities(
+        self,
+        window: Window,
+        entries: list[Sample],
+        picture: Thumbnail | None,
+        rules: list[Rule],
+        zones: CameraZones,
+        cursor: _Cursor,
+    ) -> dict[str, Activity]:
+        """What each rule's gate knows of the window: motion and change where it looks,
+        and the time since it was last asked."""
+        activities = {}
+        for rule_id, cells in rule_regions(rules, zones).items():
+            reference = cursor.references.get(rule_id, cursor.reference)
+            last_run_ms = cursor.rule_runs.get(rule_id, cursor.last_run_ms)
+            activities[rule_id] = Activity(
+                max_motion=motion_within(entries, cells),
+                change=change_within(reference, picture, cells) if picture is not None else 1.0,
+                since_last_run_s=(window.start_ms - last_run_ms) / 1000,
+            )
+        return activities
+
+    async def _archive_still(self, window: Window, entries: list[Sample], cursor: _Cursor) -> None:
         """A still window is archived as unchanged since the last analysed one: no call."""
         record = WindowRecord(
             camera_id=window.camera_id,
@@ -244,7 +297,7 @@ class Scheduler:
             caption="",
             verdicts=(),
             unchanged_since=f"{window.camera_id}:{cursor.last_clip_ms or cursor.last_run_ms}",
-            thumbnail_ms=entries[len(entries) // 2][0],
+            thumbnail_ms=entries[len(entries) // 2].ms,
         )
         await add_window(self._client, self._keys, record)
 
@@ -374,10 +427,11 @@ class Scheduler:
         )
         entries = cast(list[tuple[bytes, dict[bytes, bytes]]], reply)
         for entry_id, fields in entries:
-            cursor.entries.append((int(entry_id.split(b"-")[0]), float(fields[b"motion"])))
+            ms = int(entry_id.split(b"-")[0])
+            cursor.entries.append(Sample(ms, float(fields[b"motion"]), fields.get(b"changes", b"")))
         if entries:
             cursor.last_read_id = entries[-1][0].decode()
-            cursor.last_frame_ms = cursor.entries[-1][0]
+            cursor.last_frame_ms = cursor.entries[-1].ms
 
     async def _has_open_alert(self, camera_id: str) -> bool:
         return bool(await self._client.scard(self._keys.open_alerts(camera_id)))

@@ -68,11 +68,34 @@ def test_plan_asks_only_ungated_rules_of_a_still_window() -> None:
     ungated = Rule(id="b", question="Is the door open?", motion_gated=False)
     settings = PipelineSettings()
     none = Attention.NONE
-    assert plan_window(activity(), [gated], none, settings) == Plan(Gate.STILL, ())
-    assert plan_window(activity(), [gated, ungated], none, settings) == Plan(Gate.ALWAYS, ("b",))
-    assert plan_window(activity(), [gated], Attention.PENDING, settings).rule_ids == ("a",)
-    moving = activity(motion=0.4)
-    assert plan_window(moving, [gated, ungated], none, settings).gate is Gate.MOTION
+    still = {"a": activity(), "b": activity()}
+    assert plan_window(still, [gated], none, settings) == Plan(Gate.STILL, ())
+    assert plan_window(still, [gated, ungated], none, settings) == Plan(Gate.ALWAYS, ("b",))
+    assert plan_window(still, [gated], Attention.PENDING, settings).rule_ids == ("a",)
+    moving = {"a": activity(motion=0.4), "b": activity(motion=0.4)}
+    assert plan_window(moving, [gated, ungated], none, settings) == Plan(Gate.MOTION, ("a", "b"))
+
+
+def test_each_rule_is_due_on_the_activity_where_it_looks() -> None:
+    lane = Rule(id="lane", question="Is a person in the lane?", zones=["lane"])
+    door = Rule(id="door", question="Is the fire door blocked?", zones=["door"])
+    whole = Rule(id="smoke", question="Is there smoke?")
+    settings = PipelineSettings()
+    activities = {
+        "lane": activity(motion=0.3),
+        "door": activity(),
+        "smoke": activity(change=0.05),
+    }
+    rules = [lane, door, whole]
+    plan = plan_window(activities, rules, Attention.NONE, settings)
+    assert plan == Plan(Gate.MOTION, ("lane", "smoke"))  # one call for the rules due
+    heartbeat = {**activities, "lane": activity(), "door": activity(since_s=settings.heartbeat_s)}
+    plan = plan_window(heartbeat, rules, Attention.NONE, settings)
+    assert plan == Plan(Gate.CHANGE, ("door", "smoke"))
+    # A streak pending anywhere on the camera has every rule asked, as ever.
+    assert plan_window(heartbeat, rules, Attention.OPEN, settings).rule_ids == (
+        "lane", "door", "smoke",
+    )  # fmt: skip
 
 
 def test_attention_comes_from_the_tracks() -> None:
