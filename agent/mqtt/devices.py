@@ -14,7 +14,7 @@ from typing import cast
 import aiomqtt
 import redis.asyncio as aioredis
 
-from agent.mqtt import discovery
+from agent.mqtt import discovery, discovery_ids
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules_store import RuleStore
@@ -57,10 +57,10 @@ class DiscoveryConfigs:
     async def _wanted(self) -> dict[str, str]:
         prefix, home = self._settings.prefix, self._settings.discovery_prefix
         rules = await RuleStore(self._client, self._keys).all()
-        service_topic = discovery.config_topic(home, discovery.device_id(prefix))
+        service_topic = discovery.config_topic(home, discovery_ids.device_id(prefix))
         wanted = {service_topic: discovery.service_config(prefix)}
         for camera in await CameraStore(self._client, self._keys).all():
-            topic = discovery.config_topic(home, discovery.device_id(prefix, camera.id))
+            topic = discovery.config_topic(home, discovery_ids.device_id(prefix, camera.id))
             config = discovery.camera_config(prefix, camera, rules, self._settings.commands)
             wanted[topic] = config
         return wanted

@@ -1,18 +1,17 @@
 """Home Assistant device-based discovery: one device per camera with a binary sensor per
-rule, each reached through the Vigil service device (``via_device``)."""
+rule, each reached through the Vigil service device (``via_device``). Ids come from
+``discovery_ids``; every component names its default entity id."""
 
 from __future__ import annotations
 
 import json
-import re
 from importlib import metadata
 from typing import Any
 
+from agent.mqtt import discovery_ids as ids
 from agent.mqtt import topics
 from agent.pipeline.rules import Rule
 from streams.config import CameraConfig
-
-NOT_IN_IDS = re.compile(r"[^A-Za-z0-9_-]")  # discovery ids allow these characters only
 
 
 def _version() -> str:
@@ -23,15 +22,8 @@ def _version() -> str:
 
 
 ORIGIN = {"name": "Vigil", "sw": _version()}
-CAMERA_SWITCH = "camera__enabled"
 # Where an entity's retained state lives, in its component's config
 ENTITY_TOPICS = ("state_topic", "json_attributes_topic", "image_topic")
-
-
-def device_id(prefix: str, camera_id: str | None = None) -> str:
-    """The service device's id, or a camera's under it."""
-    name = prefix if camera_id is None else f"{prefix}_{camera_id}"
-    return NOT_IN_IDS.sub("_", name)
 
 
 def config_topic(discovery_prefix: str, device: str) -> str:
@@ -40,36 +32,34 @@ def config_topic(discovery_prefix: str, device: str) -> str:
 
 def service_config(prefix: str) -> str:
     """The Vigil service itself, with its availability as a connectivity sensor."""
-    service = device_id(prefix)
-    connectivity = {
-        "p": "binary_sensor",
-        "name": "Connected",
-        "unique_id": f"{service}_connected",
+    service = ids.device_id(prefix)
+    unique = ids.unique_id(service, ids.CONNECTION)
+    connectivity = _entity("binary_sensor", "Connected", unique, (prefix, "connected")) | {
         "device_class": "connectivity",
+        "entity_category": "diagnostic",
         "state_topic": topics.availability(prefix),
         "payload_on": topics.ONLINE,
         "payload_off": topics.OFFLINE,
     }
     device = {"ids": [service], "name": f"Vigil ({prefix})", "mf": "Vigil", "mdl": "Vigil"}
-    return json.dumps({"dev": device, "o": ORIGIN, "cmps": {"connected": connectivity}})
+    return json.dumps({"dev": device, "o": ORIGIN, "cmps": {ids.CONNECTION: connectivity}})
 
 
 def camera_config(prefix: str, camera: CameraConfig, rules: list[Rule], commands: bool) -> str:
     """The camera's device: per rule about it a binary sensor and its snapshot, and with
     commands on, a switch per rule and one for the camera."""
-    camera_device = device_id(prefix, camera.id)
     components: dict[str, dict[str, Any]] = {}
     for rule in (rule for rule in rules if rule.covers(camera.id)):
         components |= _rule_components(prefix, camera.id, rule, commands)
     if commands:
-        components[CAMERA_SWITCH] = _camera_switch(prefix, camera.id)
+        components[ids.CAMERA_SWITCH] = _camera_switch(prefix, camera.id)
     document: dict[str, Any] = {
         "dev": {
-            "ids": [camera_device],
+            "ids": [ids.device_id(prefix, camera.id)],
             "name": camera.name or camera.id,
             "mf": "Vigil",
             "mdl": "Camera",
-            "via_device": device_id(prefix),
+            "via_device": ids.device_id(prefix),
         },
         "o": ORIGIN,
         "cmps": components,
@@ -101,48 +91,71 @@ def with_removals(published: str | None, wanted: str) -> str:
 def _rule_components(
     prefix: str, camera_id: str, rule: Rule, commands: bool
 ) -> dict[str, dict[str, Any]]:
-    key = NOT_IN_IDS.sub("_", rule.id)
-    unique = f"{device_id(prefix, camera_id)}_{key}"
-    components: dict[str, dict[str, Any]] = {
-        key: {
-            "p": "binary_sensor",
-            "name": rule.id,
-            "unique_id": unique,
-            "device_class": "problem",
+    """The rule's sensor and snapshot on the camera, and with commands on its switch."""
+    sensor, snapshot = ids.rule_sensor(rule.id), ids.rule_snapshot(rule.id)
+    at = (prefix, camera_id, rule)
+    components = {
+        sensor: _rule_entity("binary_sensor", sensor, "", *at)
+        | {
+            "device_class": "occupancy",  # Detected / Clear
             "state_topic": topics.rule_state(prefix, camera_id, rule.id),
             "payload_on": topics.ON,
             "payload_off": topics.OFF,
             "json_attributes_topic": topics.rule_attributes(prefix, camera_id, rule.id),
         },
-        f"{key}__snapshot": {
-            "p": "image",
-            "name": f"{rule.id} snapshot",
-            "unique_id": f"{unique}_snapshot",
+        snapshot: _rule_entity("image", snapshot, "snapshot", *at)
+        | {
             "image_topic": topics.rule_snapshot(prefix, camera_id, rule.id),
             "content_type": "image/jpeg",
         },
     }
     if commands:
-        components[f"{key}__enabled"] = _switch(
-            f"{rule.id} enabled", f"{unique}_enabled", prefix, camera_id, rule.id
-        )
+        switch = ids.rule_switch(rule.id)
+        enabled = _switch_topics(prefix, camera_id, rule.id)
+        components[switch] = _rule_entity("switch", switch, "enabled", *at) | enabled
     return components
+
+
+def _rule_entity(
+    platform: str, component: str, what: str, prefix: str, camera_id: str, rule: Rule
+) -> dict[str, Any]:
+    """One of the rule's entities on the camera, named for the rule, what the entity is
+    and the rule's zones."""
+    name = " ".join(filter(None, (rule.id, what))) + zones_label(rule.zones)
+    unique = ids.unique_id(ids.device_id(prefix, camera_id), component)
+    return _entity(platform, name, unique, (prefix, camera_id, rule.id, what))
+
+
+def zones_label(zones: list[str]) -> str:
+    """What a rule's entities add to their names: the zones the rule is about (none: the
+    whole picture, nothing added)."""
+    if not zones:
+        return ""
+    return f" \N{EM DASH} {'zone' if len(zones) == 1 else 'zones'} {', '.join(zones)}"
 
 
 def _camera_switch(prefix: str, camera_id: str) -> dict[str, Any]:
     """Stays available while the camera is off (its status offline): it switches it back."""
-    switch = _switch("Analysis", f"{device_id(prefix, camera_id)}_enabled", prefix, camera_id)
+    unique = ids.unique_id(ids.device_id(prefix, camera_id), ids.CAMERA_SWITCH)
+    switch = _entity("switch", "Analysis", unique, (prefix, camera_id, "analysis"))
+    switch |= _switch_topics(prefix, camera_id)
     switch["availability"] = [{"topic": topics.availability(prefix)}]
     return switch
 
 
-def _switch(
-    name: str, unique_id: str, prefix: str, camera_id: str, rule_id: str | None = None
-) -> dict[str, Any]:
+def _entity(platform: str, name: str, unique_id: str, entity_id: tuple[str, ...]) -> dict[str, Any]:
+    """What every component carries: its platform, name and ids."""
     return {
-        "p": "switch",
+        "p": platform,
         "name": name,
         "unique_id": unique_id,
+        "default_entity_id": ids.default_entity_id(platform, *entity_id),
+    }
+
+
+def _switch_topics(prefix: str, camera_id: str, rule_id: str | None = None) -> dict[str, Any]:
+    return {
+        "entity_category": "config",
         "command_topic": topics.enabled_set(prefix, camera_id, rule_id),
         "state_topic": topics.enabled_state(prefix, camera_id, rule_id),
         "payload_on": topics.ON,

@@ -15,11 +15,13 @@ from typing import cast
 
 import aiomqtt
 import redis.asyncio as aioredis
+from pydantic import ValidationError
 
 from agent.mqtt import topics
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from agent.pipeline.alert_state import EventType
+from agent.pipeline.rules_store import RuleStore
 from streams.bus.consumer_group import Entry, GroupReader
 from streams.bus.consumer_group import ensure_group as ensure_stream_group
 from streams.bus.dead_letters import TRANSIENT, DeadLetters, unreadable
@@ -48,6 +50,7 @@ class OutboxRelay:
         self._client = client
         self._keys = keys
         self._settings = settings
+        self._rules = RuleStore(client, keys)
         self._reader = GroupReader(client, keys.outbox, MQTT_GROUP, consumer, BATCH, CLAIM_IDLE_MS)
         self.dead_letters = DeadLetters(client, keys, MQTT_GROUP)
 
@@ -79,7 +82,8 @@ class OutboxRelay:
             return  # the alert expired from Redis: nothing left to describe
         alert = _parsed(raw)
         event_type = fields.get(b"type", b"").decode()
-        await publish_alert_state(mqtt, self._settings, alert, self._base_url)
+        zones = await self._zones(alert.rule)
+        await publish_alert_state(mqtt, self._settings, alert, self._base_url, zones)
         if event_type in SNAPSHOT_EVENTS:
             await self._publish_snapshot(mqtt, alert)
         body = topics.event(event_type, await self._before(alert.id), alert)
@@ -92,6 +96,15 @@ class OutboxRelay:
         if jpeg:
             topic = topics.rule_snapshot(self._settings.prefix, alert.camera, alert.rule)
             await mqtt.publish(topic, jpeg, qos=self._settings.qos, retain=True)
+
+    async def _zones(self, rule_id: str) -> list[str]:
+        """The rule's zones; none when the rule is gone or unreadable, since discovery then
+        drops its entities (the event itself is still published)."""
+        try:
+            rule = await self._rules.get(rule_id)
+        except ValidationError:
+            return []
+        return [] if rule is None else rule.zones
 
     async def _before(self, alert_id: str) -> AlertRecord | None:
         """The record the alert's previous event carried (kept in Redis across restarts)."""
@@ -106,13 +119,19 @@ class OutboxRelay:
 
 
 async def publish_alert_state(
-    mqtt: aiomqtt.Client, settings: MqttSettings, alert: AlertRecord, base_url: str
+    mqtt: aiomqtt.Client,
+    settings: MqttSettings,
+    alert: AlertRecord,
+    base_url: str,
+    zones: list[str],
 ) -> None:
-    """The retained ON/OFF of the alert's camera and rule, and the alert as its attributes."""
+    """The retained ON/OFF of the alert's camera and rule, and the alert (with the rule's
+    zones) as its attributes."""
     prefix, qos = settings.prefix, settings.qos
     state = topics.OFF if alert.state == "closed" else topics.ON
     attributes_topic = topics.rule_attributes(prefix, alert.camera, alert.rule)
-    await mqtt.publish(attributes_topic, topics.attributes(alert, base_url), qos=qos, retain=True)
+    attributes = topics.attributes(alert, base_url, zones)
+    await mqtt.publish(attributes_topic, attributes, qos=qos, retain=True)
     state_topic = topics.rule_state(prefix, alert.camera, alert.rule)
     await mqtt.publish(state_topic, state, qos=qos, retain=True)
 

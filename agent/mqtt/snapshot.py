@@ -1,4 +1,5 @@
-"""The retained state from Redis: every camera's status and every (camera, rule)'s ON/OFF."""
+"""The retained state from Redis: every camera's status, and every (camera, rule)'s ON/OFF with
+its attributes (its latest alert and its zones)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,35 @@ from agent.mqtt.relay import publish_alert_state
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from agent.pipeline.cameras_store import CameraStore
+from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
 from streams.buffer.health_records import health_from_record
 from streams.bus.keys import Keys
 
 log = logging.getLogger(__name__)
+RECENT_ALERTS = 200  # of a camera, read for the newest closed alert of each of its rules
 
 
 async def open_alerts(client: aioredis.Redis, keys: Keys, camera_id: str) -> list[AlertRecord]:
     members = cast(set[bytes], await client.smembers(keys.open_alerts(camera_id)))
-    ids = sorted(member.decode() for member in members)
+    return await _records(client, keys, sorted(member.decode() for member in members))
+
+
+async def latest_alerts(
+    client: aioredis.Redis, keys: Keys, camera_id: str
+) -> dict[str, AlertRecord]:
+    """Rule id -> its open alert on the camera, else its newest closed one among the
+    camera's ``RECENT_ALERTS`` newest that Redis holds: what its attributes describe."""
+    index = keys.camera_alert_index(camera_id)
+    newest = cast(list[bytes], await client.zrevrange(index, 0, RECENT_ALERTS - 1))
+    recent = await _records(client, keys, [member.decode() for member in newest])
+    closed = [alert for alert in reversed(recent) if alert.state == "closed"]
+    latest = {alert.rule: alert for alert in closed}  # oldest first: the newest stays
+    return latest | {alert.rule: alert for alert in await open_alerts(client, keys, camera_id)}
+
+
+async def _records(client: aioredis.Redis, keys: Keys, ids: list[str]) -> list[AlertRecord]:
+    """The alerts Redis still holds, in order, leaving out those that do not parse."""
     pipe = client.pipeline(transaction=False)
     for alert_id in ids:
         pipe.hgetall(keys.alert(alert_id))
@@ -55,14 +75,28 @@ async def publish_snapshot(
     """Publishes the whole retained state, correcting whatever the broker kept from before."""
     rules = await RuleStore(client, keys).all()
     for camera in await CameraStore(client, keys).all():
-        opened = {alert.rule: alert for alert in await open_alerts(client, keys, camera.id)}
+        latest = await latest_alerts(client, keys, camera.id)
         for rule in (rule for rule in rules if rule.covers(camera.id)):
-            if rule.id in opened:
-                await publish_alert_state(mqtt, settings, opened[rule.id], base_url)
+            alert = latest.get(rule.id)
+            if alert is not None:
+                await publish_alert_state(mqtt, settings, alert, base_url, rule.zones)
             else:
-                topic = topics.rule_state(settings.prefix, camera.id, rule.id)
-                await mqtt.publish(topic, topics.OFF, qos=settings.qos, retain=True)
+                await _publish_no_alert(mqtt, settings, camera.id, rule)
     await publish_statuses(mqtt, client, keys, settings)
+
+
+async def _publish_no_alert(
+    mqtt: aiomqtt.Client, settings: MqttSettings, camera_id: str, rule: Rule
+) -> None:
+    """OFF, with the rule's zones as the attributes."""
+    prefix, qos = settings.prefix, settings.qos
+    attributes = topics.rule_only_attributes(rule.zones)
+    await mqtt.publish(
+        topics.rule_attributes(prefix, camera_id, rule.id), attributes, qos=qos, retain=True
+    )
+    await mqtt.publish(
+        topics.rule_state(prefix, camera_id, rule.id), topics.OFF, qos=qos, retain=True
+    )
 
 
 class SwitchStates:

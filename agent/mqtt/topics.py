@@ -76,11 +76,13 @@ def on_off(on: bool) -> str:
     return ON if on else OFF
 
 
-def attributes(alert: AlertRecord, base_url: str) -> str:
-    """What Home Assistant shows beside the binary sensor: the alert it is about."""
+def attributes(alert: AlertRecord, base_url: str, zones: list[str]) -> str:
+    """What Home Assistant shows beside the binary sensor: the alert it is about, and the
+    zones its rule watches."""
     alert_url = f"{base_url}/v1/alerts/{alert.id}"
     return json.dumps(
         {
+            "zones": zones,
             "alert_id": alert.id,
             "state": alert.state,
             "severity": alert.severity,
@@ -93,6 +95,12 @@ def attributes(alert: AlertRecord, base_url: str) -> str:
             "links": {"alert": alert_url, "evidence": f"{alert_url}/evidence.mp4"},
         }
     )
+
+
+def rule_only_attributes(zones: list[str]) -> str:
+    """The binary sensor's attributes while Redis holds no alert of its rule on the camera:
+    the zones the rule watches (empty: the whole picture)."""
+    return json.dumps({"zones": zones})
 
 
 def event(event_type: str, before: AlertRecord | None, after: AlertRecord) -> str:

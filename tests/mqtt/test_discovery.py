@@ -49,13 +49,14 @@ async def test_each_camera_is_a_device_with_a_sensor_per_rule(
     assert [a["topic"] for a in camera["availability"]] == [
         f"{prefix}/available", f"{prefix}/dock/status",
     ]  # fmt: skip
-    sensor = camera["cmps"]["lane"]
+    sensor = camera["cmps"]["rule_lane"]
     assert sensor["p"] == "binary_sensor"
     assert sensor["state_topic"] == f"{prefix}/dock/lane/state"
     assert sensor["json_attributes_topic"] == f"{prefix}/dock/lane/attributes"
     assert (sensor["payload_on"], sensor["payload_off"]) == ("ON", "OFF")
-    assert sensor["unique_id"] == f"{prefix}_dock_lane"
-    image = camera["cmps"]["lane__snapshot"]
+    assert sensor["unique_id"] == f"{prefix}_dock__rule_lane"
+    assert sensor["device_class"] == "occupancy"
+    image = camera["cmps"]["snapshot_lane"]
     assert (image["p"], image["content_type"]) == ("image", "image/jpeg")
     assert image["image_topic"] == f"{prefix}/dock/lane/snapshot"
 
@@ -78,14 +79,14 @@ async def test_deleting_a_rule_or_a_camera_removes_its_entities_and_their_state(
             components = document(seen.latest(topic)).get("cmps", {})
             return {key for key, c in components.items() if c["p"] == "binary_sensor"}
 
-        await until(lambda: sensors() == {"lane", "smoke"}, "both rules")
+        await until(lambda: sensors() == {"rule_lane", "rule_smoke"}, "both rules")
         await until(lambda: seen.latest(lane_state) == "OFF", "the rule's state")
         await RuleStore(aclient, keys).delete(RULE.id)
-        await until(lambda: sensors() == {"smoke"}, "the rule gone from the device")
+        await until(lambda: sensors() == {"rule_smoke"}, "the rule gone from the device")
         await until(lambda: seen.latest(lane_state) == "", "the rule's state cleared")
         # Home Assistant removes a device's entity when its component comes with only
         # its platform, once: then the component is left out.
-        removals = [document(p)["cmps"].get("lane") for p in seen.payloads(topic) if p]
+        removals = [document(p)["cmps"].get("rule_lane") for p in seen.payloads(topic) if p]
         assert {"p": "binary_sensor"} in removals
         assert removals[-1] is None
         await RuleStore(aclient, keys).put(Rule(id="spill", question="Is there a spill?"))
@@ -111,3 +112,25 @@ async def test_home_assistant_coming_back_gets_discovery_and_state_again(
             await home_assistant.publish(f"{home}/status", "online", qos=1)
         await until(lambda: len(seen.payloads(state)) == 2, "the state again")
         assert len(seen.payloads(config)) == 2
+
+
+async def test_a_rules_zones_reach_its_sensor_name_and_attributes(
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
+) -> None:
+    await seed(aclient, keys)
+    zoned = Rule(id="spill", question="Is there a spill?", cameras=["dock"], zones=["lane"])
+    await RuleStore(aclient, keys).put(zoned)
+    prefix, home = names(keys)
+    settings = mqtt_settings(mosquitto.port, prefix, discovery_prefix=home)
+    config, spill = f"{home}/device/{prefix}_dock/config", f"{prefix}/dock/spill/attributes"
+
+    def spill_name() -> str | None:
+        return document(seen.latest(config)).get("cmps", {}).get("rule_spill", {}).get("name")
+
+    async with running_publisher(aclient, keys, settings), subscribed(mosquitto.port, "#") as seen:
+        await until(lambda: document(seen.latest(spill)) == {"zones": ["lane"]}, "the zones")
+        assert spill_name() == "spill \N{EM DASH} zone lane"
+        assert document(seen.latest(f"{prefix}/dock/lane/attributes")) == {"zones": []}
+        await RuleStore(aclient, keys).put(zoned.model_copy(update={"zones": ["lane", "dock"]}))
+        await until(lambda: document(seen.latest(spill)) == {"zones": ["lane", "dock"]}, "edit")
+        await until(lambda: spill_name() == "spill \N{EM DASH} zones lane, dock", "the new name")

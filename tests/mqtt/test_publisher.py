@@ -9,12 +9,14 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
 from agent.pipeline.alert_book import AlertBook
 from agent.pipeline.alert_state import EventType, WindowResult
+from agent.pipeline.rules_store import RuleStore
 from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
 from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.bus.keys import MQTT_GROUP, Keys
@@ -109,10 +111,46 @@ async def test_an_alert_is_published_in_order_with_its_retained_state(
     assert events[3]["after"]["state"] == "closed"
     assert events[3]["after"]["summary"] == "a forklift"
     assert seen.latest(f"{prefix}/dock/lane/state") == "OFF"
-    attributes = json.loads(seen.latest(f"{prefix}/dock/lane/attributes") or "{}")
-    assert attributes["alert_id"] == alert_id
-    assert attributes["root_cause"] == "a forklift"
-    assert attributes["links"]["alert"] == f"{BASE_URL}/v1/alerts/{alert_id}"
+    described = attributes(seen.latest(f"{prefix}/dock/lane/attributes"))
+    assert described["alert_id"] == alert_id
+    assert described["root_cause"] == "a forklift"
+    assert described["links"]["alert"] == f"{BASE_URL}/v1/alerts/{alert_id}"
+    assert described["zones"] == []  # the whole picture
+
+
+async def test_attributes_carry_the_rule_zones_and_a_restart_keeps_the_closed_alert(
+    aclient: aioredis.Redis, keys: Keys, mosquitto: EmbeddedMosquitto
+) -> None:
+    await seed(aclient, keys)
+    await RuleStore(aclient, keys).put(RULE.model_copy(update={"zones": ["lane"]}))
+    prefix, book = topic_prefix(keys), AlertBook(aclient, keys)
+    settings, topic = mqtt_settings(mosquitto.port, prefix), f"{prefix}/dock/lane/attributes"
+    async with (
+        running_publisher(aclient, keys, settings),
+        subscribed(mosquitto.port, topic) as seen,
+    ):
+        await until(lambda: attributes(seen.latest(topic)) == {"zones": ["lane"]}, "the zones")
+        for index in range(2):
+            await apply(book, index, True)
+        alert_id = await opened_alert(aclient, keys)
+        await until(lambda: attributes(seen.latest(topic)).get("alert_id") == alert_id, "alert")
+        for index in range(2, 6):
+            await apply(book, index, False)
+        await until(lambda: attributes(seen.latest(topic)).get("state") == "closed", "closed")
+    assert attributes(seen.latest(topic))["zones"] == ["lane"]
+    async with (
+        subscribed(mosquitto.port, topic) as again,
+        running_publisher(aclient, keys, settings),
+    ):
+        # the copy the broker kept, then the restarted publisher's: still the closed alert
+        await until(lambda: len(again.payloads(topic)) >= 2, "the attributes published again")
+    republished = attributes(again.payloads(topic)[1])
+    assert (republished["alert_id"], republished["zones"]) == (alert_id, ["lane"])
+
+
+def attributes(payload: str | None) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(payload) if payload else {}
+    return found
 
 
 async def test_a_wrong_password_is_recorded_without_the_password(

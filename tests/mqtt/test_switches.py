@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -31,6 +32,28 @@ from tests.mqtt.conftest import (
 async def command(port: int, topic: str, payload: str, retain: bool = False) -> None:
     async with aiomqtt.Client("127.0.0.1", port) as mqtt:
         await mqtt.publish(topic, payload, qos=1, retain=retain)
+
+
+def switch_ids(config: str | None) -> set[str] | None:
+    """The switches in a camera's config (None: no config yet), removed ones left out."""
+    if not config:
+        return None
+    components = json.loads(config)["cmps"]
+    return {key for key, c in components.items() if c["p"] == "switch" and len(c) > 1}
+
+
+async def camera_components(
+    client: aioredis.Redis, keys: Keys, settings: MqttSettings, topic: str, switches: set[str]
+) -> dict[str, Any]:
+    """A publisher's camera config once it holds these switches (a config an earlier
+    publisher left retained arrives first)."""
+    async with (
+        running_publisher(client, keys, settings),
+        subscribed(settings.port, topic) as seen,
+    ):
+        await until(lambda: switch_ids(seen.latest(topic)) == switches, f"switches {switches}")
+        components: dict[str, Any] = json.loads(seen.latest(topic) or "{}")["cmps"]
+        return components
 
 
 async def dock_disabled_on_lane(client: aioredis.Redis, keys: Keys) -> bool:
@@ -152,17 +175,12 @@ async def test_switches_are_discovered_only_with_commands_on(
     prefix = topic_prefix(keys)
     home = f"ha-{prefix}"
     topic = f"{home}/device/{prefix}_dock/config"
-    for commands, expected in ((False, set()), (True, {"lane__enabled", "camera__enabled"})):
+    for commands, expected in ((False, set()), (True, {"switch_lane", "camera_switch"})):
         settings = mqtt_settings(mosquitto.port, prefix, discovery_prefix=home, commands=commands)
-        async with (
-            running_publisher(aclient, keys, settings),
-            subscribed(mosquitto.port, topic) as seen,
-        ):
-            await until(lambda: seen.latest(topic) is not None, "the camera's device")
-            components = json.loads(seen.latest(topic) or "{}")["cmps"]
-        switches = {key for key, c in components.items() if c.get("p") == "switch"}
-        assert switches == expected
-    camera_switch = components["camera__enabled"]
+        components = await camera_components(aclient, keys, settings, topic, expected)
+    camera_switch = components["camera_switch"]
     assert camera_switch["command_topic"] == f"{prefix}/dock/enabled/set"
     assert camera_switch["availability"] == [{"topic": f"{prefix}/available"}]
-    assert components["lane__enabled"]["state_topic"] == f"{prefix}/dock/lane/enabled/state"
+    assert camera_switch["entity_category"] == "config"
+    assert components["switch_lane"]["state_topic"] == f"{prefix}/dock/lane/enabled/state"
+    assert components["switch_lane"]["entity_category"] == "config"
