@@ -38,7 +38,8 @@ class Zone(BaseModel):
     def _simple_polygon(cls, points: list[Point]) -> list[Point]:
         crossing = first_crossing(points)
         if crossing is not None:
-            raise ValueError(f"edges {crossing[0]} and {crossing[1]} of the polygon cross")
+            first, second = (_edge_name(edge, len(points)) for edge in crossing)
+            raise ValueError(f"the polygon's edge {first} crosses its edge {second}")
         if abs(polygon_area(points)) < AREA_MIN:
             raise ValueError("the polygon has (almost) no area")
         return points
@@ -70,6 +71,11 @@ class CameraZones(BaseModel):
         """The zones of these names that the camera has, in the order asked."""
         by_name = {zone.name: zone for zone in self.zones}
         return [by_name[name] for name in names if name in by_name]
+
+
+def _edge_name(edge: int, count: int) -> str:
+    """An edge as people count points: from 1."""
+    return f"from point {edge + 1} to point {(edge + 1) % count + 1}"
 
 
 def polygon_area(points: list[Point]) -> float:

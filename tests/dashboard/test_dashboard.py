@@ -585,7 +585,7 @@ def test_every_page_at_laptop_and_phone_size(
     sign_in(page, vigil.url, vigil.admin)
     routes = {"cameras": "#/cameras", "alerts": "#/alerts", "alert": f"#/alerts/{summarized_alert}",
               "search": "#/search?q=a+person+on+a+bicycle", "ask": "#/ask", "rules": "#/rules",
-              "webhooks": "#/webhooks"}  # fmt: skip
+              "webhooks": "#/webhooks", "zones": "#/cameras/street/zones"}  # fmt: skip
     for size_name, size in (("laptop", LAPTOP), ("phone", PHONE)):
         page.set_viewport_size(size)  # type: ignore[arg-type]
         for name, route in routes.items():

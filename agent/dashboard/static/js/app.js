@@ -12,6 +12,7 @@ import * as rulesPage from "./pages/rules.js";
 import * as searchPage from "./pages/search.js";
 import * as signinPage from "./pages/signin.js";
 import * as webhooksPage from "./pages/webhooks.js";
+import * as zonesPage from "./pages/zones.js";
 import { currentRoute, go } from "./router.js";
 import { clearSession, savedSession } from "./session.js";
 import { LiveFeed } from "./sse.js";
@@ -23,6 +24,11 @@ const PAGES = {
   ask: { title: "Ask", page: askPage },
   rules: { title: "Rules", page: rulesPage },
   webhooks: { title: "Webhooks", page: webhooksPage },
+};
+// Pages below a listed one, named by the route: #/alerts/{id}, #/cameras/{id}/zones.
+const SUBPAGES = {
+  alert: { title: "Alert", page: alertPage },
+  zones: { title: "Zones", page: zonesPage },
 };
 const FEED_LABELS = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…" };
 
@@ -76,6 +82,12 @@ function header(active) {
   return { bar, stop };
 }
 
+function subpage(route) {
+  if (route.name === "alerts" && route.id) return "alert";
+  if (route.name === "cameras" && route.id && route.part === "zones") return "zones";
+  return null;
+}
+
 function render() {
   stopPage();
   const route = currentRoute();
@@ -91,8 +103,7 @@ function render() {
     stopPage = signinPage.mount(main, { startSession, go });
     return;
   }
-  const name = route.name === "alerts" && route.id ? "alert" : route.name;
-  const entry = name === "alert" ? { title: "Alert", page: alertPage } : PAGES[name];
+  const entry = SUBPAGES[subpage(route)] || PAGES[route.name];
   if (!entry) return go("#/cameras");
   document.title = `${entry.title} · Vigil`;
   const { bar, stop: stopHeader } = header(route.name);

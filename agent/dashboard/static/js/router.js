@@ -1,10 +1,11 @@
-// Hash routes: #/cameras, #/alerts?camera=…, #/alerts/al_…, #/search?q=…, #/ask, #/rules,
-// #/webhooks.
+// Hash routes: #/cameras, #/cameras/{id}/zones, #/alerts?camera=…, #/alerts/al_…,
+// #/search?q=…, #/ask, #/rules, #/webhooks.
 
 export function currentRoute() {
   const [path, search = ""] = location.hash.replace(/^#\/?/, "").split("?");
   const [name, ...rest] = path.split("/").filter(Boolean).map(decodeURIComponent);
-  return { name: name || "cameras", id: rest[0] || null, query: new URLSearchParams(search) };
+  const query = new URLSearchParams(search);
+  return { name: name || "cameras", id: rest[0] || null, part: rest[1] || null, query };
 }
 
 export function go(hash) {

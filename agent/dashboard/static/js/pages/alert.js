@@ -1,10 +1,12 @@
 // Alert detail: the rule's question, every window of the alert with its verdict, root cause
 // and reasoning (clip times placed on the wall clock), the evidence clip (its frames carry
-// their burned timestamps) and acknowledgement.
+// their burned timestamps) with the zones the model was shown outlined, and acknowledgement.
 
 import { showClip } from "../clip.js";
 import { failureNotice, h, notice, pageHeading, replace } from "../dom.js";
 import { dateTime, percent, span } from "../format.js";
+import { drawOutlines } from "../outlines.js";
+import { PictureLayer } from "../picture-layer.js";
 import { placedText } from "../placed.js";
 
 // The event's onset (earliest evidence of the streak) beside the time the alert opened.
@@ -52,26 +54,48 @@ function verdictTable(verdicts) {
     h("tbody", {}, rows)));
 }
 
+// The outlines the model was shown ("A · lane"), named in words under the clip too.
+function zoneLegend(zones) {
+  return h("p", { class: "zone-legend muted" }, "Zones the model was shown: ",
+    zones.map((zone, i) => [i ? ", " : "", h("strong", { text: [zone.label, zone.name].filter(Boolean).join(" · ") }),
+      zone.colour ? ` (${zone.colour})` : ""]));
+}
+
 class Evidence {
   constructor(api, alertId) {
     this.api = api;
     this.alertId = alertId;
     this.url = null;
+    this.layer = null;
     this.node = h("div", { class: "evidence" }, notice("info", "Loading the evidence clip…"));
   }
 
-  async load() {
+  async load(zones = []) {
     try {
       const clip = await this.api.objectUrl(`/v1/alerts/${this.alertId}/evidence.mp4`);
       this.url = clip.url;
-      showClip(this.node, clip.url, "Evidence clip with burned timestamps");
+      const stage = h("div", { class: "stage" });
+      replace(this.node, stage);
+      const video = showClip(stage, clip.url, "Evidence clip with burned timestamps");
+      if (zones.length) this.#outline(stage, video, zones);
     } catch (error) {
       replace(this.node, notice(error.status === 404 ? "empty" : "error", "No evidence clip", error.message));
     }
   }
 
   stop() {
+    this.layer?.stop();
     if (this.url) URL.revokeObjectURL(this.url);
+  }
+
+  #outline(stage, video, zones) {
+    this.layer = new PictureLayer("evidence-layer");
+    stage.append(this.layer.node);
+    this.node.append(zoneLegend(zones));
+    this.layer.onChange(() => drawOutlines(this.layer, zones.map((zone) => ({ ...zone, kind: "zone" }))));
+    const fit = () => this.layer.fit(video.videoWidth, video.videoHeight);
+    video.addEventListener("loadedmetadata", fit);
+    if (video.readyState >= 1) fit();
   }
 }
 
@@ -98,12 +122,13 @@ export function mount(root, { api, feed }, route) {
 
   async function load() {
     try {
-      show(await api.get(`/v1/alerts/${id}`));
+      const alert = await api.get(`/v1/alerts/${id}`);
+      show(alert);
+      return alert;
     } catch (error) {
       replace(body, notice("error", error.status === 404 ? "No such alert" : "Alert unavailable", error.message));
-      return false;
+      return null;
     }
-    return true;
   }
 
   ackButton.addEventListener("click", async () => {
@@ -118,7 +143,7 @@ export function mount(root, { api, feed }, route) {
     }
   });
 
-  load().then((found) => found && evidence.load());
+  load().then((alert) => alert && evidence.load(Array.isArray(alert.zones) ? alert.zones : []));
   const unsubscribe = feed.subscribe((event) => {
     if (event.payload.alert_id === id) load();
   });

@@ -1,8 +1,11 @@
-// Camera grid: each camera's latest stamped frame, health, fps and open alerts, kept live.
+// Camera grid: each camera's latest stamped frame with its zones and masks outlined, health,
+// fps and open alerts, kept live; each tile links to its camera's zone editor.
 
 import { dateTime, ago, fps } from "../format.js";
 import { h, notice, pageHeading, replace } from "../dom.js";
 import { query } from "../api.js";
+import { cameraShapes, drawOutlines } from "../outlines.js";
+import { PictureLayer } from "../picture-layer.js";
 import { every } from "../poll.js";
 
 const DOWN = {
@@ -22,6 +25,9 @@ class Tile {
     this.api = api;
     this.objectUrl = null;
     this.image = h("img", { class: "frame", alt: `Latest frame of ${camera.name || camera.id}` });
+    this.zones = new PictureLayer("tile-layer");
+    this.zones.onChange(() => drawOutlines(this.zones, cameraShapes(camera)));
+    this.image.addEventListener("load", () => this.zones.fit(this.image.naturalWidth, this.image.naturalHeight));
     this.overlay = h("div", { class: "overlay", hidden: true });
     this.badge = h("span", { class: "badge", text: "…" });
     this.rate = h("span", { class: "rate", text: "— fps" });
@@ -31,9 +37,11 @@ class Tile {
       "article",
       { class: "tile", dataset: { camera: camera.id, state: "unknown" } },
       h("header", {}, h("h2", { text: camera.name || camera.id }), this.badge, this.rate),
-      h("div", { class: "screen" }, this.image, this.overlay),
+      h("div", { class: "screen" }, this.image, this.zones.node, this.overlay),
       this.stamp,
       this.alerts,
+      h("p", { class: "tile-links" }, h("a", { href: `#/cameras/${encodeURIComponent(camera.id)}/zones`,
+        text: "Zones and masks", "aria-label": `Zones and masks of ${camera.name || camera.id}` })),
     );
   }
 
@@ -83,6 +91,7 @@ class Tile {
   }
 
   stop() {
+    this.zones.stop();
     if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
   }
 }
