@@ -28,21 +28,28 @@ from typing import cast
 import av
 import cv2
 import numpy as np
-import numpy.typing as npt
 import yaml
 
+from agent.eval.drawing import (
+    FPS,
+    HEIGHT,
+    WIDTH,
+    Draw,
+    Picture,
+    background,
+    box,
+    slide,
+    small_mover,
+    walkers,
+)
 from agent.eval.pixel_engine import showing
 
-WIDTH, HEIGHT, FPS = 448, 252, 25
 SEED = 20_250_615
 ENCODER_OPTIONS = {"crf": "16", "preset": "ultrafast", "bf": "0", "threads": "1", "g": "50"}
 RED, DARK_RED = (225, 30, 35), (150, 10, 14)
 # Green as dark as the red: a colour as bright as the floor would not show in the grey
 # thumbnail that motion gating reads.
 GREEN, BLUE = (20, 130, 40), (30, 70, 210)
-
-Picture = npt.NDArray[np.uint8]  # (HEIGHT, WIDTH, 3) RGB
-Draw = Callable[[Picture, int], None]  # draws frame ``index`` onto the background copy
 
 
 class FootageError(RuntimeError):
@@ -99,22 +106,12 @@ def scenes() -> list[Scene]:
         Scene("passes", 48.0, "red", ((14.0, 24.0),), _passes()),
         Scene("slow", 56.0, "blue", ((14.5, 56.0),), _slow()),
         Scene("two", 58.0, "green", ((8.0, 17.0), (33.0, 42.0)), _two()),
-        Scene("busy", 50.0, None, (), _busy(rng)),
+        Scene("busy", 50.0, None, (), walkers(rng, 7)),
         Scene("quiet", 120.0, None, (), _quiet(rng)),
     ]
 
 
 STILL_SCENES = ("quiet",)  # still but for a small mover: what gating is measured on
-
-
-def background(rng: np.random.Generator) -> Picture:
-    """Grey floor texture, faintly warm, never saturated enough to count as a colour."""
-    coarse = rng.normal(0.0, 22.0, (9, 16)).astype(np.float32)
-    smooth = cv2.resize(coarse, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
-    fine = cv2.GaussianBlur(rng.normal(0.0, 10.0, (HEIGHT, WIDTH)).astype(np.float32), (3, 3), 0)
-    grey = np.clip(135.0 + smooth + fine, 70, 200)
-    tint = np.stack([grey + 5, grey, grey - 5], axis=2)
-    return np.clip(tint, 0, 255).astype(np.uint8)
 
 
 def write_video(path: Path, scene: Scene) -> None:
@@ -190,58 +187,22 @@ def _document(events: dict[str, list[list[float]]]) -> dict[str, object]:
     return {"videos": videos, "rules": rules}
 
 
-# Drawing. Positions are functions of the frame index only, so every run draws the same.
-
-
-def _box(
-    picture: Picture, x: float, y: float, w: int, h: int, fill: Picture | tuple[int, ...]
-) -> None:
-    """A w x h box at (x, y), cut at the picture's edges; fill is a colour or a w x h patch."""
-    left, top = round(x), round(y)
-    x0, y0, x1, y1 = max(left, 0), max(top, 0), min(left + w, WIDTH), min(top + h, HEIGHT)
-    if x0 >= x1 or y0 >= y1:
-        return
-    if isinstance(fill, np.ndarray):
-        picture[y0:y1, x0:x1] = fill[y0 - top : y1 - top, x0 - left : x1 - left]
-    else:
-        picture[y0:y1, x0:x1] = fill
-
-
-def _slide(t: float, enter_s: float, leave_s: float, rest_x: float, off_x: float) -> float | None:
-    """x of an object that slides from off_x to rest_x in 1 s, rests, and slides back."""
-    if t < enter_s or t > leave_s + 1.0:
-        return None
-    if t < enter_s + 1.0:
-        return off_x + (rest_x - off_x) * (t - enter_s)
-    if t <= leave_s:
-        return rest_x
-    return rest_x + (off_x - rest_x) * (t - leave_s)
-
-
-def _small_mover(rng: np.random.Generator) -> Draw:
-    """A small grey thing circling in a corner: motion, but under the motion threshold."""
-    phase = float(rng.uniform(0, 2 * np.pi))
-
-    def draw(picture: Picture, index: int) -> None:
-        angle = phase + index / FPS * 0.9
-        _box(picture, 360 + 30 * np.cos(angle), 60 + 25 * np.sin(angle), 14, 14, (95, 95, 95))
-
-    return draw
+# The scenes' drawings.
 
 
 def _quiet(rng: np.random.Generator) -> Draw:
-    return _small_mover(rng)
+    return small_mover(rng)
 
 
 def _stays(rng: np.random.Generator) -> Draw:
-    mover = _small_mover(rng)
+    mover = small_mover(rng)
 
     def draw(picture: Picture, index: int) -> None:
         t = index / FPS
         mover(picture, index)
-        x = _slide(t, 12.0, 37.0, 110.0, -72.0)
+        x = slide(t, 12.0, 37.0, 110.0, -72.0)
         if x is not None:
-            _box(picture, x, 120, 72, 72, RED)
+            box(picture, x, 120, 72, 72, RED)
 
     return draw
 
@@ -255,7 +216,7 @@ def _passes() -> Draw:
     def draw(picture: Picture, index: int) -> None:
         t = index / FPS
         if t >= 14.0:
-            _box(picture, -width + 6 + (t - 14.0) * speed, 150, width, height, stripes)
+            box(picture, -width + 6 + (t - 14.0) * speed, 150, width, height, stripes)
 
     return draw
 
@@ -275,27 +236,8 @@ def _two() -> Draw:
     def draw(picture: Picture, index: int) -> None:
         t = index / FPS
         for enter_s, leave_s in ((8.0, 16.0), (33.0, 41.0)):
-            x = _slide(t, enter_s, leave_s, 300.0, WIDTH + 4.0)
+            x = slide(t, enter_s, leave_s, 300.0, WIDTH + 4.0)
             if x is not None:
-                _box(picture, x, 90, 64, 64, GREEN)
-
-    return draw
-
-
-def _busy(rng: np.random.Generator) -> Draw:
-    count = 7
-    starts = rng.uniform((0, 20), (WIDTH - 30, HEIGHT - 90), (count, 2))
-    speeds = rng.uniform(25, 70, (count, 2)) * rng.choice([-1, 1], (count, 2))
-    shades = rng.choice([70, 90, 215, 235, 250], count)
-
-    def draw(picture: Picture, index: int) -> None:
-        t = index / FPS
-        span = np.array([WIDTH - 30, HEIGHT - 90])
-        travelled = (starts + speeds * t) % (2 * span)
-        positions = np.where(travelled > span, 2 * span - travelled, travelled)  # bounce
-        for (x, y), shade in zip(positions, shades, strict=True):
-            grey = (int(shade),) * 3
-            _box(picture, x + 4, y + 22, 22, 64, grey)
-            cv2.circle(picture, (round(x + 15), round(y + 12)), 10, grey, thickness=-1)
+                box(picture, x, 90, 64, 64, GREEN)
 
     return draw
