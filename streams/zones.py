@@ -142,11 +142,14 @@ def raster(zones: list[Zone], columns: int, rows: int) -> Region:
     """The grid cells the polygons cover, at least the cells their outlines cross."""
     grid = np.zeros((rows, columns), dtype=np.uint8)
     for zone in zones:
-        corners = np.array(
-            [[round(x * (columns - 1)), round(y * (rows - 1))] for x, y in zone.points], np.int32
-        )
+        corners = np.array([[_cell(x, columns), _cell(y, rows)] for x, y in zone.points], np.int32)
         cv2.fillPoly(grid, [corners], 1)
     return grid.astype(bool)
+
+
+def _cell(position: float, cells: int) -> int:
+    """The cell a relative position falls in (cell i covers [i, i + 1) / cells)."""
+    return min(max(int(position * cells), 0), cells - 1)
 
 
 def region(zones: list[Zone], masks: list[Zone], columns: int, rows: int) -> Region:

@@ -5,7 +5,9 @@ in a private Redis. Per window, the worker reads the frames back (XRANGE) and bu
 request payload: RGB frames + metadata + prompt for the in-process engine, the JSON body
 with the JPEG data URL for the HTTP engine. The baseline does the same work the obvious
 way (PIL decode, full-frame copy, strip drawn from scratch, PIL encode). The model call is
-one verdict call on the tiny random-weight model on this CPU, not the real 7B.
+one verdict call on the tiny random-weight model on this CPU, not the real 7B. The same
+payloads with two zones outlined, and with the clip cropped to one, give what a rule about
+a place adds per window.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.buffer.frames import FrameRecord, append_frame, read_frames
 from streams.bus.keys import Keys
 from streams.ingest.file_sampling import Sampling, sample_file
+from streams.picture.marks import NO_MARKS, Marks, marks_for
 from streams.picture.overlay import (
     STRIP_HEIGHT,
     add_strip,
@@ -48,6 +51,7 @@ from streams.picture.overlay import (
     wall_time_text,
 )
 from streams.picture.sizing import picture_size
+from streams.zones import Zone
 
 QUESTIONS = [
     Question("person", "Is a person in the road?"),
@@ -55,6 +59,12 @@ QUESTIONS = [
     Question("crash", "Has a collision happened?"),
 ]
 KEYS = Keys("vigil-bench:")
+BENCH_ZONES = (
+    Zone(name="lane", points=[(0.05, 0.6), (0.5, 0.6), (0.6, 0.98), (0.05, 0.98)]),
+    Zone(name="door", points=[(0.65, 0.1), (0.95, 0.1), (0.95, 0.55), (0.65, 0.55)]),
+)
+OUTLINED = marks_for(list(BENCH_ZONES), crop=False)
+CROPPED = marks_for(list(BENCH_ZONES[:1]), crop=True)
 SOURCE_SIZE = (1280, 720)  # a 16:9 camera
 
 
@@ -80,6 +90,8 @@ class EngineBench:
     baseline_ms_per_window: float
     speedup_vs_baseline: float
     redis_read_ms: float
+    zones_overlay_ms_per_window: float  # two zones outlined, the slower path's extra time
+    zones_crop_ms_per_window: float  # cropped to one zone and outlined, likewise
     model: str
     model_call_ms: float | None
     worker_share_of_model_call: float | None
@@ -95,12 +107,20 @@ def run(config: BenchConfig) -> EngineBench:
             read = _timed(
                 config.repeats, lambda: read_frames(client, KEYS, "bench", start_s, end_s)
             )
-            pixels = _timed(
-                config.repeats, lambda: _in_process_payload(client, start_s, end_s, config)
-            )
             engine = OpenAIHttpEngine(EngineSettings(kind="openai"))  # builds bodies only
-            http = _timed(
-                config.repeats, lambda: _http_payload(client, engine, start_s, end_s, config)
+            pixels, outlined_pixels, cropped_pixels = (
+                _timed(
+                    config.repeats,
+                    _in_process_payload(client, start_s, end_s, config, marks),
+                )
+                for marks in (NO_MARKS, OUTLINED, CROPPED)
+            )
+            http, outlined_http, cropped_http = (
+                _timed(
+                    config.repeats,
+                    _http_payload(client, engine, start_s, end_s, config, marks),
+                )
+                for marks in (NO_MARKS, OUTLINED, CROPPED)
             )
             asyncio.run(engine.close())
             baseline = _timed(config.repeats, lambda: _baseline(client, start_s, end_s, config))
@@ -110,7 +130,10 @@ def run(config: BenchConfig) -> EngineBench:
     return EngineBench(
         width, height, config.window_frames, _vision_tokens(config.window_frames, width, height),
         round(worker, 2), round(pixels, 2), round(http, 2), round(baseline, 2),
-        round(baseline / worker, 2), round(read, 2), "tiny random-weight Qwen2.5-VL on CPU",
+        round(baseline / worker, 2), round(read, 2),
+        round(max(outlined_pixels - pixels, outlined_http - http), 2),
+        round(max(cropped_pixels - pixels, cropped_http - http), 2),
+        "tiny random-weight Qwen2.5-VL on CPU",
         None if model_ms is None else round(model_ms, 1),
         None if model_ms is None else round(worker / model_ms, 4),
     )  # fmt: skip
@@ -138,6 +161,8 @@ def report_lines(result: EngineBench) -> list[str]:
         f"worker, HTTP payload:           {result.worker_ms_http:7.2f} ms per window",
         f"baseline (naive PIL redraw):    {result.baseline_ms_per_window:7.2f} ms per window "
         f"({result.speedup_vs_baseline:.2f}x slower than the worker)",
+        f"two zones outlined:             {result.zones_overlay_ms_per_window:+7.2f} ms per window",
+        f"cropped to a zone, outlined:    {result.zones_crop_ms_per_window:+7.2f} ms per window",
     ]
     if result.model_call_ms is not None and result.worker_share_of_model_call is not None:
         lines.append(
@@ -198,19 +223,35 @@ def _store(client: redis.Redis, records: list[FrameRecord]) -> tuple[float, floa
 
 
 def _in_process_payload(
-    client: redis.Redis, start_s: float, end_s: float, config: BenchConfig
-) -> object:
-    clip = pixel_clip(read_frames(client, KEYS, "bench", start_s, end_s), config.fps)
-    prompt = verdict_prompt(clip.facts, QUESTIONS)
-    metadata = {"fps": clip.facts.fps, "frames_indices": list(range(clip.facts.frame_count))}
-    return clip.frames, metadata, prompt
+    client: redis.Redis, start_s: float, end_s: float, config: BenchConfig, marks: Marks
+) -> Callable[[], object]:
+    """Builds the in-process engine's payload for the window, when called."""
+
+    def build() -> object:
+        clip = pixel_clip(read_frames(client, KEYS, "bench", start_s, end_s), config.fps, marks)
+        prompt = verdict_prompt(clip.facts, QUESTIONS)
+        metadata = {"fps": clip.facts.fps, "frames_indices": list(range(clip.facts.frame_count))}
+        return clip.frames, metadata, prompt
+
+    return build
 
 
 def _http_payload(
-    client: redis.Redis, engine: OpenAIHttpEngine, start_s: float, end_s: float, config: BenchConfig
-) -> bytes:
-    clip = jpeg_clip(read_frames(client, KEYS, "bench", start_s, end_s), config.fps)
-    return engine.request_body(clip, verdict_prompt(clip.facts, QUESTIONS))
+    client: redis.Redis,
+    engine: OpenAIHttpEngine,
+    start_s: float,
+    end_s: float,
+    config: BenchConfig,
+    marks: Marks,
+) -> Callable[[], bytes]:
+    """Builds the HTTP engine's request body for the window, when called."""
+
+    def build() -> bytes:
+        records = read_frames(client, KEYS, "bench", start_s, end_s)
+        clip = jpeg_clip(records, config.fps, marks=marks)
+        return engine.request_body(clip, verdict_prompt(clip.facts, QUESTIONS))
+
+    return build
 
 
 def _baseline(

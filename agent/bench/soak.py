@@ -105,7 +105,9 @@ def _soak(
     with client, _running(roles), _stopped(recorder):
         _wait_ready(client, roles, api_url, labels.video_ids)
         injector = Injector(servers, roles, KEYS)
-        truth = TruthReader(KEYS, labels.rules())
+        truth = TruthReader(
+            KEYS, labels.rules(), {v: labels.camera_zones(v) for v in labels.video_ids}
+        )
         with _traffic(folder, api_url, token, recorded):
             _loop(client, roles, injector, truth, recorded, labels.video_ids)
         _drain(client, roles, recorded)

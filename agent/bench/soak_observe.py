@@ -27,8 +27,11 @@ import redis
 from agent.bench.soak_roles import RoleProcess
 from agent.eval.pixel_engine import question_colour, showing
 from agent.mqtt import topics
+from agent.pipeline.places import NO_ZONES, rule_zones
 from agent.pipeline.rules import Rule
 from streams.bus.keys import Keys
+from streams.picture.overlay import STRIP_HEIGHT
+from streams.zones import CameraZones, raster
 
 RECONNECT_S = 1.0
 MqttReceipt = tuple[str, str]  # (alert id, event type as published)
@@ -88,10 +91,12 @@ TruthSample = tuple[float, str, str, bool]  # (capture epoch s, camera, rule, co
 
 @dataclass
 class TruthReader:
-    """The newest frame of each camera, once per call, against every rule's colour."""
+    """The newest frame of each camera, once per call, against every rule's colour
+    (inside the rule's zones on that camera, for a rule about zones)."""
 
     keys: Keys
     rules: list[Rule]
+    zones: dict[str, CameraZones] = field(default_factory=dict)
     samples: list[TruthSample] = field(default_factory=list)
     _last_ts: dict[str, float] = field(default_factory=dict)
 
@@ -116,9 +121,15 @@ class TruthReader:
             return
         for rule in self.rules:
             colour = question_colour(rule.question)
-            if colour is not None and _applies(rule, camera):
-                seen = bool(showing(picture[None].astype(np.uint8), colour)[0])
-                self.samples.append((ts, camera, rule.id, seen))
+            if colour is None or not _applies(rule, camera):
+                continue
+            places = rule_zones(rule, self.zones.get(camera, NO_ZONES))
+            if places is None:
+                continue  # not asked about this camera
+            height, width = picture.shape[0] - STRIP_HEIGHT, picture.shape[1]
+            within = raster(places, width, height)[None] if places else None
+            seen = bool(showing(picture[None].astype(np.uint8), colour, within=within)[0])
+            self.samples.append((ts, camera, rule.id, seen))
 
 
 def _applies(rule: Rule, camera: str) -> bool:

@@ -65,7 +65,12 @@ def common_settings(servers: Servers, labels: LabelSet, api_port: int) -> dict[s
         },
         "archive": archive_section(servers),
         "cameras": [
-            {"id": video, "url": labels.video_path(video).as_uri(), "name": f"soak {video}"}
+            {
+                "id": video,
+                "url": labels.video_path(video).as_uri(),
+                "name": f"soak {video}",
+                **labels.camera_zones(video).model_dump(mode="json"),
+            }
             for video in labels.video_ids
         ],
         "rules": [rule.model_dump(mode="json") for rule in labels.rules()],

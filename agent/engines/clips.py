@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from agent.engines.prompts import ClipFacts
 from streams.buffer.frames import FrameRecord
-from streams.picture.marks import NO_MARKS, Marks, mark_frame, marked_size
+from streams.picture.marks import NO_MARKS, FrameMarker, Marks
 from streams.picture.overlay import clip_time_text, redraw_strip
 
 Frames = npt.NDArray[np.uint8]  # (frames, height, width, 3) RGB
@@ -72,12 +72,16 @@ def clip_facts(records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) 
 
 def pixel_clip(records: list[FrameRecord], fps: float, marks: Marks = NO_MARKS) -> PixelClip:
     facts = clip_facts(records, fps, marks)
-    width, height = marked_size(records[0].width, records[0].height, marks)
+    marker = _marker(records, marks, bgr=False)
+    width, height = marker.size if marker else (records[0].width, records[0].height)
     frames = np.empty((len(records), height, width, 3), dtype=np.uint8)
     for index, record in enumerate(records):
-        frame = mark_frame(_decode(record, cv2.IMREAD_COLOR_RGB), marks, bgr=False)
-        redraw_strip(frame, clip_time_text(index / fps), index)
-        frames[index] = frame
+        decoded = _decode(record, cv2.IMREAD_COLOR_RGB)
+        if marker is not None and marker.crops:
+            marker.mark(decoded, frames[index])  # cropped straight into the clip
+        else:
+            frames[index] = decoded if marker is None else marker.mark(decoded)
+        redraw_strip(frames[index], clip_time_text(index / fps), index)
     return PixelClip(facts, frames)
 
 
@@ -88,17 +92,26 @@ def jpeg_clip(
     marks: Marks = NO_MARKS,
 ) -> JpegClip:
     facts = clip_facts(records, fps, marks)
+    marker = _marker(records, marks, bgr=True)
+    width, height = marker.size if marker else (records[0].width, records[0].height)
+    cropped = np.empty((height, width, 3), dtype=np.uint8)  # reused: encoded at once
     params = [cv2.IMWRITE_JPEG_QUALITY, quality]
     jpegs = []
     for index, record in enumerate(records):
-        frame = mark_frame(_decode(record, cv2.IMREAD_COLOR_BGR), marks, bgr=True)
+        frame = _decode(record, cv2.IMREAD_COLOR_BGR)
+        if marker is not None:
+            frame = marker.mark(frame, cropped)
         redraw_strip(frame, clip_time_text(index / fps), index)
         ok, encoded = cv2.imencode(".jpg", frame, params)
         if not ok:
             raise ClipError(f"JPEG encoding failed for frame {index}")
         jpegs.append(encoded.tobytes())
-    width, height = marked_size(records[0].width, records[0].height, marks)
     return JpegClip(facts, tuple(jpegs), width, height)
+
+
+def _marker(records: list[FrameRecord], marks: Marks, bgr: bool) -> FrameMarker | None:
+    """The clip's marks prepared for its frames' size; None when there are none."""
+    return FrameMarker(marks, records[0].width, records[0].height, bgr) if marks else None
 
 
 def _decode(record: FrameRecord, flags: int) -> Frames:

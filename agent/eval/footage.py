@@ -1,4 +1,4 @@
-"""The bundled labelled set: five synthetic scenes and their labels, made deterministically.
+"""The bundled labelled set: synthetic scenes and their labels, made deterministically.
 
 Every scene is drawn on a static textured background (so a still stretch really is still
 for motion gating) at 448x252, 25 fps, and encoded as H.264 (yuv420p, no B-frames,
@@ -13,6 +13,7 @@ one encoder thread, so the bytes are the same on every run):
 - ``busy``: people-sized grey and white shapes walking about, nothing coloured.
 - ``quiet``: two minutes of the still floor with only the small grey thing moving: what
   most of a camera's day looks like, where gating saves the engine calls.
+- ``lane-in``, ``lane-out``, ``lane-busy``: a rule about a zone (``agent.eval.zone_footage``).
 
 The labels are measured, not assumed: each video is decoded after encoding and an event
 runs from the first to the last frame where the pixel engine's rule sees its colour.
@@ -43,6 +44,16 @@ from agent.eval.drawing import (
     walkers,
 )
 from agent.eval.pixel_engine import showing
+from agent.eval.zone_footage import (
+    BUSY_S,
+    IN_LANE_AT,
+    OUT_OF_LANE_AT,
+    SHOWN_S,
+    VIDEO_ZONES,
+    WHOLE_PICTURE_TWIN,
+    ZONE_RULE,
+    lane_scene,
+)
 
 SEED = 20_250_615
 ENCODER_OPTIONS = {"crf": "16", "preset": "ultrafast", "bf": "0", "threads": "1", "g": "50"}
@@ -83,6 +94,12 @@ RULES = (
     # only its change since the last analysed window gets it looked at.
     RuleSpec("blue-spill", "Is there a blue spill on the floor?", "blue",
              ("slow", "busy"), {"consecutive": 2}),
+    RuleSpec(ZONE_RULE, "Is a yellow object in the lane?", "yellow",
+             ("lane-in", "lane-out", "lane-busy"),
+             {"consecutive": 2, "zones": ["lane"], "zone_crop": True}),
+    # The lane scene without zones: what motion outside the lane costs a whole-picture rule.
+    RuleSpec("yellow-anywhere", "Is a yellow object in the picture?", "yellow",
+             (WHOLE_PICTURE_TWIN[0],), {"consecutive": 2}),
 )  # fmt: skip
 
 
@@ -108,6 +125,16 @@ def scenes() -> list[Scene]:
         Scene("two", 58.0, "green", ((8.0, 17.0), (33.0, 42.0)), _two()),
         Scene("busy", 50.0, None, (), walkers(rng, 7)),
         Scene("quiet", 120.0, None, (), _quiet(rng)),
+        *_lane_scenes(np.random.default_rng([SEED, 2])),
+    ]
+
+
+def _lane_scenes(rng: np.random.Generator) -> list[Scene]:
+    return [
+        Scene("lane-in", 48.0, "yellow", (SHOWN_S,), lane_scene(rng, IN_LANE_AT)),
+        # Yellow, but outside the lane: nothing the lane rule may see, so no events.
+        Scene("lane-out", 48.0, None, (), lane_scene(rng, OUT_OF_LANE_AT, trolley=True)),
+        Scene("lane-busy", BUSY_S, None, (), lane_scene(rng, None)),
     ]
 
 
@@ -183,8 +210,17 @@ def _document(events: dict[str, list[list[float]]]) -> dict[str, object]:
         found = {video: events[video] for video in spec.videos if events.get(video)}
         rules.append({"id": spec.id, "question": spec.question, "videos": list(spec.videos),
                       **spec.settings, "events": found})  # fmt: skip
-    videos = [{"id": scene.id, "path": f"{scene.id}.mp4"} for scene in scenes()]
-    return {"videos": videos, "rules": rules}
+    twin, played = WHOLE_PICTURE_TWIN
+    videos = [_video_entry(scene.id, scene.id) for scene in scenes()]
+    return {"videos": [*videos, _video_entry(twin, played)], "rules": rules}
+
+
+def _video_entry(video: str, plays: str) -> dict[str, object]:
+    places = {
+        kind: [zone.model_dump(mode="json") for zone in zones]
+        for kind, zones in VIDEO_ZONES.get(video, {}).items()
+    }
+    return {"id": video, "path": f"{plays}.mp4", **places}
 
 
 # The scenes' drawings.

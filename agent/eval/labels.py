@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from agent.pipeline.rules import Rule
 from streams.config import CAMERA_ID_PATTERN
 from streams.ingest.file_sampling import FileSamplingError, video_duration_s
+from streams.zones import ZONES_MAX, CameraZones, Zone
 
 Interval = tuple[float, float]
 
@@ -45,6 +46,8 @@ class VideoLabel(BaseModel):
 
     id: Annotated[str, Field(pattern=CAMERA_ID_PATTERN, description="The camera id it plays as.")]
     path: Annotated[str, Field(min_length=1, description="Relative to the labels file.")]
+    zones: list[Zone] = Field(default=[], max_length=ZONES_MAX)
+    masks: list[Zone] = Field(default=[], max_length=ZONES_MAX)
 
 
 class LabelledRule(Rule):
@@ -85,6 +88,11 @@ class LabelSet:
     def video_path(self, video_id: str) -> Path:
         entry = next(video for video in self.file.videos if video.id == video_id)
         return (self.path.parent / entry.path).resolve()
+
+    def camera_zones(self, video_id: str) -> CameraZones:
+        """The zones and masks of the camera the video plays as."""
+        entry = next(video for video in self.file.videos if video.id == video_id)
+        return CameraZones(zones=entry.zones, masks=entry.masks)
 
     def rules(self) -> list[Rule]:
         return [labelled.rule() for labelled in self.file.rules]

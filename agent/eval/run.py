@@ -88,10 +88,10 @@ def eval_settings(settings: VigilSettings, labels: LabelSet, url: str, keys: Key
     together) and rules, the run's Redis and prefix, and loopback webhooks allowed."""
     cameras = [
         CameraConfig(
-            id=video, url=SecretStr(labels.video_path(video).as_uri()), name=f"eval {video}",
-            enabled=False,
+            id=video.id, url=SecretStr(labels.video_path(video.id).as_uri()),
+            name=f"eval {video.id}", enabled=False, zones=video.zones, masks=video.masks,
         )
-        for video in labels.video_ids
+        for video in labels.file.videos
     ]  # fmt: skip
     webhooks = settings.webhooks.model_copy(
         update={"allow_hosts": [*settings.webhooks.allow_hosts, "127.0.0.1"]}

@@ -104,39 +104,55 @@ def _widened(low: float, high: float) -> tuple[float, float]:
     return low, high
 
 
-def marked_size(width: int, height: int, marks: Marks) -> tuple[int, int]:
-    """(width, height) of a marked frame, strip included, for a stored one of this size."""
-    if marks.crop is None:
-        return width, height
-    picture_w, picture_h = _crop_picture_size(width, height - STRIP_HEIGHT, marks.crop)
-    return picture_w, picture_h + STRIP_HEIGHT
+class FrameMarker:
+    """Marks every frame of one clip the same way, prepared once: the crop's source box
+    and size, and the outlines drawn once onto a layer that each frame takes through
+    their mask (one masked copy per frame, no drawing)."""
 
+    def __init__(self, marks: Marks, width: int, height: int, bgr: bool) -> None:
+        """``width`` x ``height``: the stored frames, strip included."""
+        picture_h = height - STRIP_HEIGHT
+        self._box = marks.crop or (0.0, 0.0, 1.0, 1.0)
+        self._source: tuple[int, int, int, int] | None = None
+        out_w, out_h = width, picture_h
+        if marks.crop is not None:
+            box = marks.crop
+            self._source = (
+                math.floor(box[0] * width), math.floor(box[1] * picture_h),
+                math.ceil(box[2] * width), math.ceil(box[3] * picture_h),
+            )  # fmt: skip
+            out_w, out_h = _crop_picture_size(width, picture_h, box)
+        self.size = (out_w, out_h + STRIP_HEIGHT)
+        layer = np.zeros((out_h + STRIP_HEIGHT, out_w, 3), dtype=np.uint8)
+        drawn = np.zeros((out_h + STRIP_HEIGHT, out_w), dtype=np.uint8)
+        for mark in marks.marks:
+            _draw(layer, mark, self._box, bgr)
+            _draw(drawn, mark, self._box, bgr=False, ink=(255,))
+        self._layer, self._drawn = layer[:out_h], drawn[:out_h]
 
-def mark_frame(frame: Image3, marks: Marks, bgr: bool) -> Image3:
-    """The stored frame (picture and strip, RGB or BGR) cropped as ``marks`` says and with
-    its outlines drawn; the frame itself when there is nothing to do. The strip is left
-    for the caller to redraw."""
-    if not marks:
-        return frame
-    picture_h = frame.shape[0] - STRIP_HEIGHT
-    if marks.crop is None:
-        marked, box = frame.copy(), (0.0, 0.0, 1.0, 1.0)
-    else:
-        marked, box = _cropped(frame, picture_h, marks.crop), marks.crop
-    for mark in marks.marks:
-        _draw(marked, mark, box, bgr)
-    return marked
+    @property
+    def crops(self) -> bool:
+        return self._source is not None
 
+    def mark(self, frame: Image3, out: Image3 | None = None) -> Image3:
+        """The stored ``frame`` with the outlines on, in place; cropped into ``out`` (of
+        ``size``) when the marks crop. The strip is left for the caller to redraw."""
+        if self._source is None:
+            self._outline(frame)
+            return frame
+        if out is None:
+            out = np.empty((self.size[1], self.size[0], 3), dtype=np.uint8)
+        left, top, right, bottom = self._source
+        cv2.resize(
+            frame[top:bottom, left:right], (self.size[0], self.size[1] - STRIP_HEIGHT),
+            dst=out[: self.size[1] - STRIP_HEIGHT], interpolation=cv2.INTER_LINEAR,
+        )  # fmt: skip
+        self._outline(out)
+        return out
 
-def _cropped(frame: Image3, picture_h: int, box: Box) -> Image3:
-    width = frame.shape[1]
-    left, top = math.floor(box[0] * width), math.floor(box[1] * picture_h)
-    right, bottom = math.ceil(box[2] * width), math.ceil(box[3] * picture_h)
-    out_w, out_h = _crop_picture_size(width, picture_h, box)
-    marked = np.zeros((out_h + STRIP_HEIGHT, out_w, 3), dtype=np.uint8)
-    region = frame[top:bottom, left:right]
-    cv2.resize(region, (out_w, out_h), dst=marked[:out_h], interpolation=cv2.INTER_LINEAR)
-    return marked
+    def _outline(self, frame: Image3) -> None:
+        picture = frame[: self._layer.shape[0]]
+        cv2.copyTo(self._layer, self._drawn, picture)  # writes into the frame's picture
 
 
 def _crop_picture_size(width: int, height: int, box: Box) -> tuple[int, int]:
@@ -150,9 +166,17 @@ def _on_grid(pixels: float) -> int:
     return max(2 * PATCH_FACTOR, math.floor(pixels / PATCH_FACTOR) * PATCH_FACTOR)
 
 
-def _draw(frame: Image3, mark: Mark, box: Box, bgr: bool) -> None:
+def _draw(
+    frame: npt.NDArray[np.uint8],
+    mark: Mark,
+    box: Box,
+    bgr: bool,
+    ink: tuple[int, ...] | None = None,
+) -> None:
+    """The mark's outline and label on the frame (in ``ink`` instead of its colours, for
+    a one-channel map of where it is drawn)."""
     picture_h, width = frame.shape[0] - STRIP_HEIGHT, frame.shape[1]
-    colour = mark.rgb[::-1] if bgr else mark.rgb
+    colour = ink or (mark.rgb[::-1] if bgr else mark.rgb)
     span_x, span_y = box[2] - box[0], box[3] - box[1]
     corners = np.array(
         [
@@ -166,11 +190,15 @@ def _draw(frame: Image3, mark: Mark, box: Box, bgr: bool) -> None:
     )
     picture = frame[:picture_h]
     cv2.polylines(picture, [corners], True, colour, OUTLINE_PX, lineType=cv2.LINE_8)
-    _draw_label(picture, mark.label, corners, colour)
+    _draw_label(picture, mark.label, corners, colour, ink)
 
 
 def _draw_label(
-    picture: Image3, label: str, corners: npt.NDArray[np.int32], colour: tuple[int, ...]
+    picture: npt.NDArray[np.uint8],
+    label: str,
+    corners: npt.NDArray[np.int32],
+    colour: tuple[int, ...],
+    ink: tuple[int, ...] | None,
 ) -> None:
     """The label in black on a box of the zone's colour, at the zone's top-left corner,
     inside the picture."""
@@ -183,7 +211,7 @@ def _draw_label(
     cv2.rectangle(picture, (x, y), (x + box_w - 1, y + box_h - 1), colour, -1)
     cv2.putText(
         picture, label, (x + 2, y + box_h - baseline - 2), cv2.FONT_HERSHEY_SIMPLEX,
-        LABEL_SCALE, (0, 0, 0), 1, cv2.LINE_8,
+        LABEL_SCALE, ink or (0, 0, 0), 1, cv2.LINE_8,
     )  # fmt: skip
 
 

@@ -18,3 +18,5 @@ def test_bench_engine_json_without_the_model_call() -> None:
     assert (result["frame_width"], result["frame_height"]) == (448, 280)
     assert 0 < result["worker_ms_per_window"] < result["baseline_ms_per_window"]
     assert result["model_call_ms"] is None
+    assert result["zones_overlay_ms_per_window"] < result["worker_ms_per_window"]
+    assert result["zones_crop_ms_per_window"] < result["worker_ms_per_window"]

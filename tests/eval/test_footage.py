@@ -7,19 +7,24 @@ import filecmp
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from agent.eval.drawing import HEIGHT, WIDTH
 from agent.eval.footage import FPS, decoded_frames, generate
 from agent.eval.labels import LabelSet
-from agent.eval.pixel_engine import HUE_BANDS, MIN_SHARE, colour_shares, question_colour
+from agent.eval.pixel_engine import HUE_BANDS, MIN_SHARE, colour_shares, question_colour, showing
+from agent.eval.zone_footage import LANE, VIDEO_ZONES, ZONE_RULE
 from agent.pipeline.settings import PipelineSettings
 from streams.decode.sampling import RateSampler
-from streams.picture.motion import Thumbnail, motion_score, thumbnail
+from streams.picture.motion import THUMB_SIZE, Thumbnail, change_map, motion_score, thumbnail
+from streams.zones import region
 
 THRESHOLD = PipelineSettings().motion_threshold
 Runs = list[tuple[int, int]]
+ZONED = set(VIDEO_ZONES)
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ def test_the_footage_is_the_same_every_time(bundled_path: Path, tmp_path: Path) 
     again = generate(tmp_path)
     assert again.read_text() == bundled_path.read_text()
     names = [path.name for path in bundled_path.parent.glob("*.mp4")]
-    assert len(names) == 6
+    assert len(names) == 9
     _, mismatch, errors = filecmp.cmpfiles(bundled_path.parent, tmp_path, names, shallow=False)
     assert (mismatch, errors) == ([], [])
 
@@ -82,12 +87,65 @@ def test_each_label_is_where_the_pixel_rule_sees_its_colour_to_the_frame(
     for video in bundled.video_ids:
         for colour in HUE_BANDS:
             rules = [r.id for r in bundled.file.rules if question_colour(r.question) == colour]
+            if video in ZONED:
+                continue  # labelled inside the lane: see the next test
             labelled = [
                 (round(start * FPS), round(end * FPS))
                 for rule in rules
                 for start, end in bundled.events(rule, video)
             ]
             assert decoded[video].runs[colour] == labelled, (video, colour)
+
+
+def lane_runs(path: Path) -> Runs:
+    """Runs of frames showing yellow inside the lane."""
+    corners = np.array([[x * WIDTH, y * HEIGHT] for x, y in LANE.points], np.int32)
+    lane = cv2.fillPoly(np.zeros((HEIGHT, WIDTH), np.uint8), [corners], 1).astype(bool)
+    seen = [
+        bool(showing(picture[None], "yellow", strip_height=0, within=lane[None])[0])
+        for _, picture in decoded_frames(path, lambda index: True)
+    ]
+    return runs(np.array(seen))
+
+
+def test_the_lane_scenes_show_yellow_in_the_lane_only_where_labelled(
+    bundled: LabelSet, decoded: dict[str, Decoded]
+) -> None:
+    ((start, end),) = bundled.events(ZONE_RULE, "lane-in")
+    assert lane_runs(bundled.video_path("lane-in")) == [(round(start * FPS), round(end * FPS))]
+    assert lane_runs(bundled.video_path("lane-out")) == []
+    assert decoded["lane-out"].runs["yellow"] == decoded["lane-in"].runs["yellow"]  # elsewhere
+    assert not any(decoded["lane-busy"].runs.values())
+
+
+def share_within(changed: npt.NDArray[np.bool_], cells: npt.NDArray[np.bool_]) -> float:
+    return np.count_nonzero(changed & cells) / np.count_nonzero(cells)
+
+
+def test_motion_in_the_lane_busy_scene_is_outside_the_lane_or_masked(
+    bundled: LabelSet, decoded: dict[str, Decoded]
+) -> None:
+    """Every sample of ``lane-busy`` moves more than the threshold, and none inside the
+    lane once the screen is masked: the scene the zone must keep gated."""
+    assert min(m for _, m in decoded["lane-busy"].motion[1:]) >= THRESHOLD
+    video = next(v for v in bundled.file.videos if v.id == "lane-busy")
+    cells = region(video.zones, video.masks, *THUMB_SIZE)
+    unmasked = region(video.zones, [], *THUMB_SIZE)
+    inside, unmasked_inside = [], []
+    sampler, previous = RateSampler(4.0), None
+    for index, picture in decoded_frames(bundled.video_path("lane-busy"), lambda i: True):
+        if not sampler.take(index / FPS + 0.13):
+            continue
+        current = thumbnail(np.ascontiguousarray(picture[:, :, ::-1]))
+        if previous is not None:
+            changed = change_map(previous, current)
+            inside.append(np.count_nonzero(changed & cells) / np.count_nonzero(cells))
+            unmasked_inside.append(
+                np.count_nonzero(changed & unmasked) / np.count_nonzero(unmasked)
+            )
+        previous = current
+    assert max(inside) < THRESHOLD
+    assert max(unmasked_inside) >= THRESHOLD  # the mask is what keeps the screen out
 
 
 def test_every_scene_but_busy_and_quiet_has_its_events_and_they_show_nothing_coloured(

@@ -37,10 +37,17 @@ def red(**changes: object) -> dict[str, object]:
 
 
 def test_the_bundled_set_loads_with_its_rules_and_video_lengths(bundled: LabelSet) -> None:
-    assert bundled.video_ids == ["stays", "passes", "slow", "two", "busy", "quiet"]
+    assert bundled.video_ids == [
+        "stays", "passes", "slow", "two", "busy", "quiet",
+        "lane-in", "lane-out", "lane-busy", "lane-busy-whole",
+    ]  # fmt: skip
     assert bundled.durations_s == {
         "stays": 56.0, "passes": 48.0, "slow": 56.0, "two": 58.0, "busy": 50.0, "quiet": 120.0,
+        "lane-in": 48.0, "lane-out": 48.0, "lane-busy": 96.0, "lane-busy-whole": 96.0,
     }  # fmt: skip
+    assert bundled.video_path("lane-busy-whole") == bundled.video_path("lane-busy")
+    assert [zone.name for zone in bundled.camera_zones("lane-in").zones] == ["lane"]
+    assert bundled.camera_zones("lane-busy-whole").zones == []
     assert bundled.video_path("two").is_file()
     assert len(bundled.events("green-object", "two")) == 2
     assert bundled.events("green-object", "busy") == []

@@ -7,13 +7,16 @@ import cv2
 import numpy as np
 
 from agent.engines.prompts import Question
+from agent.eval.labels import LabelSet
 from agent.eval.pixel_engine import PixelEngine
+from agent.eval.zone_footage import ZONE_RULE
 from agent.pipeline.places import call_marks
 from agent.pipeline.rules import Rule
 from streams.buffer.frames import FrameRecord
 from streams.picture.marks import PALETTE, Marks, marks_for
 from streams.picture.overlay import STRIP_HEIGHT
 from streams.zones import CameraZones, Zone
+from tests.eval.records import frames_of, window
 
 WIDTH, HEIGHT, FPS = 448, 252, 4.0
 LANE = Zone(name="lane", points=[(0.05, 0.55), (0.5, 0.55), (0.5, 0.95), (0.05, 0.95)])
@@ -115,3 +118,24 @@ def test_outlines_are_drawn_on_the_clip_in_the_stated_colour_not_on_stored_frame
     assert (left_edge == PALETTE[0][1]).all(axis=1).mean() > 0.9
     assert [record.jpeg for record in frames] == stored
     assert not (picture[20:100, 200:260] == PALETTE[0][1]).all(axis=2).any()
+
+
+async def test_the_bundled_lane_scenes_tell_inside_from_outside_in_the_cropped_clip(
+    bundled: LabelSet,
+) -> None:
+    """In ``lane-out`` the yellow object lies inside the crop around the lane, outside its
+    outline: only the outline keeps the lane rule from seeing it."""
+    (video,) = [v for v in bundled.file.videos if v.id == "lane-out"]
+    rule = next(r for r in bundled.rules() if r.id == ZONE_RULE)
+    camera = CameraZones(zones=video.zones, masks=video.masks)
+    drawn, questions = call_marks([rule], camera)
+    assert drawn.crop is not None
+    engine = PixelEngine()
+    for scene, expected in (("lane-in", True), ("lane-out", False)):
+        frames = window(frames_of(bundled.video_path(scene), 22.0), 13.0)
+        answer = await engine.verdicts(engine.clip(frames, FPS, drawn), questions)
+        assert answer.verdicts[0].detected is expected, scene
+    frames = window(frames_of(bundled.video_path("lane-out"), 22.0), 13.0)
+    unplaced = [Question(rule.id, rule.question)]
+    answer = await engine.verdicts(engine.clip(frames, FPS, drawn), unplaced)
+    assert answer.verdicts[0].detected  # in view: the whole cropped picture shows it

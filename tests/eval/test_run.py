@@ -17,6 +17,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from agent.bench.alerts import figures
 from agent.engines.settings import EngineSettings
 from agent.eval.footage import STILL_SCENES
 from agent.eval.labels import LabelSet, load_labels
@@ -48,10 +49,13 @@ def test_eval_settings_play_the_videos_as_disabled_cameras_with_loopback_webhook
     keys = Keys("vigil-eval-1234:")
     settings = eval_settings(VigilSettings(), bundled, "unix:///tmp/r.sock", keys)
     assert [camera.id for camera in settings.cameras] == bundled.video_ids
+    lane = next(camera for camera in settings.cameras if camera.id == "lane-in")
+    assert ([z.name for z in lane.zones], [m.name for m in lane.masks]) == (["lane"], ["screen"])
     assert not any(camera.enabled for camera in settings.cameras)
     assert settings.cameras[0].url.get_secret_value() == bundled.video_path("stays").as_uri()
     assert [rule.cameras for rule in settings.rules] == [
         ["stays", "passes", "busy", "quiet"], ["two", "busy"], ["slow", "busy"],
+        ["lane-in", "lane-out", "lane-busy"], ["lane-busy-whole"],
     ]  # fmt: skip
     assert settings.key_prefix == keys.prefix
     assert "127.0.0.1" in settings.webhooks.allow_hosts
@@ -114,7 +118,7 @@ def runs(
         )
         report = run_eval(bundled, settings, engine)
         http = over_http.result()
-    return Runs(report.to_json(), engine, http.to_json(), server)
+    return Runs(figures(report), engine, http.to_json(), server)
 
 
 def brief(report: dict[str, Any]) -> str:
@@ -151,6 +155,19 @@ def test_mostly_still_scenes_cost_at_most_30_percent_of_the_ungated_calls(runs: 
     calls = sum(videos[video]["calls"] for video in MOSTLY_STILL)
     ungated = sum(videos[video]["ungated_windows"] for video in MOSTLY_STILL)
     assert calls <= 0.3 * ungated, json.dumps({v: videos[v] for v in MOSTLY_STILL})
+
+
+def test_a_rule_about_a_zone_alerts_inside_it_only_and_costs_no_calls_for_motion_outside(
+    runs: Runs,
+) -> None:
+    """The lane scenes: the object in the lane alerts, the same object beside it does not
+    (the clip is asked about it, cropped, with the lane outlined), and walkers beside the
+    lane with a masked screen in it cost at most 30% of what the same footage costs a
+    camera without zones."""
+    assert runs.report["zones_recall"] == 1.0, brief(runs.report)
+    assert runs.report["zones_false_alerts"] == 0, brief(runs.report)
+    assert runs.report["videos"]["lane-out"]["calls"] >= 4  # asked, and it said no
+    assert runs.report["calls_share_outside_motion"] <= 0.3, brief(runs.report)
 
 
 def test_the_real_http_engine_against_the_pixel_server_finds_the_event(runs: Runs) -> None:
