@@ -4,14 +4,18 @@ workers racing on one (camera, rule) write each window's effects exactly once.""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import redis
 import redis.asyncio as aioredis
 
 from agent.pipeline.alert_book import AlertBook
+from agent.pipeline.alert_records import read_alert
 from agent.pipeline.alert_state import WindowResult
+from agent.pipeline.places import call_marks, marks_from_json, rule_marks
 from agent.pipeline.rules import Rule
 from streams.bus.keys import Keys
+from streams.zones import CameraZones, Zone
 from tests.pipeline.evidence import fixed_frames
 
 RULE = Rule(
@@ -70,3 +74,29 @@ async def test_a_track_write_from_a_stale_read_is_refused(
     assert int(await client.hget(key, "last_window_ms")) == second.start_ms
     await book.apply("dock", RULE, third)
     assert int(await client.hget(key, "last_window_ms")) == third.start_ms
+
+
+async def test_an_alert_keeps_the_zones_it_was_judged_on(
+    bus_clients: tuple[redis.Redis, aioredis.Redis], keys: Keys
+) -> None:
+    """The outlines of the rule's zones, as the call drew them, go into the opened alert's
+    record and its event, and read back through the alert record."""
+    _, client = bus_clients
+    lane = Zone(name="lane", points=[(0.1, 0.6), (0.5, 0.6), (0.5, 0.9)])
+    door = Zone(name="door", points=[(0.6, 0.1), (0.9, 0.1), (0.9, 0.4)])
+    zoned = RULE.model_copy(update={"zones": ["lane"]})
+    drawn, _ = call_marks([zoned], CameraZones(zones=[door, lane]))
+    book = AlertBook(client, keys)
+    for window in windows()[:2]:
+        await book.apply("dock", zoned, window, marks=rule_marks(drawn, zoned))
+    (opened,) = [fields for _, fields in await client.xrange(keys.alerts)]
+    payload = json.loads(opened[b"payload"])
+    expected = [
+        {"name": "lane", "label": "A", "colour": "magenta", "hex": "#ff00ff",
+         "points": [[0.1, 0.6], [0.5, 0.6], [0.5, 0.9]]},
+    ]  # fmt: skip
+    assert payload["zones"] == expected
+    record = await read_alert(client, keys, payload["alert_id"])
+    assert record is not None
+    assert record.zones == expected
+    assert marks_from_json(json.dumps(record.zones)) == rule_marks(drawn, zoned)
