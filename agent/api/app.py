@@ -23,6 +23,7 @@ from agent.api.routes import (
     metrics,
     mqtt,
     probes,
+    reports,
     rules,
     search,
 )
@@ -41,6 +42,7 @@ ROUTERS = (
     metrics.router,
     mqtt.router,
     search.router,
+    reports.router,
 )
 
 

@@ -12,6 +12,7 @@ from agent.archive.blobs import BlobStore
 from agent.archive.embedder import Embedder
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore
+from agent.reports.store import ReportStore
 
 
 class ArchiveAccess:
@@ -21,6 +22,8 @@ class ArchiveAccess:
         self._opening = asyncio.Lock()
         self._opened: tuple[ArchiveStore, Embedder] | None = None
         self._alerts: AlertStore | None = None
+        self._windows: ArchiveStore | None = None
+        self._reports: ReportStore | None = None
 
     async def open(self) -> tuple[ArchiveStore, Embedder]:
         async with self._opening:
@@ -41,3 +44,17 @@ class ArchiveAccess:
                 blobs = await asyncio.to_thread(BlobStore.open, self._settings, self._data_dir)
                 self._alerts = await AlertStore.open_existing(self._settings, self._data_dir, blobs)
             return self._alerts
+
+    async def windows(self) -> ArchiveStore | None:
+        """The archived windows without the embedding model (reports count and read
+        them, they never search); None until an archiver has created their table."""
+        async with self._opening:
+            if self._windows is None:
+                self._windows = await ArchiveStore.open_existing(self._settings, self._data_dir)
+            return self._windows
+
+    async def reports(self) -> ReportStore:
+        async with self._opening:
+            if self._reports is None:
+                self._reports = await ReportStore.open(self._settings, self._data_dir)
+            return self._reports

@@ -22,16 +22,15 @@ from agent.api.archived_windows import (
 )
 from agent.api.history_budget import fit_records
 from agent.api.state import ApiState
-from agent.archive.alert_pages import page_alerts
+from agent.archive.alert_pages import period_alerts
 from agent.archive.history import AlertFact, HistoryRecords, RuleFact, clock, gather_records
 from agent.archive.store import WindowFilter
 from agent.engines import Engine
 from agent.engines.answers import ReasoningAnswer
-from agent.pipeline.alert_records import AlertFilter, AlertKey
+from agent.pipeline.alert_records import AlertFilter
 from agent.pipeline.rules_store import RuleStore
 
 ALERTS_MAX = 1000  # alerts counted per question at most
-ALERT_PAGE = 200
 
 
 class HistoryWindow(ArchivedWindow):
@@ -175,16 +174,8 @@ async def _period_alerts(
     ALERTS_MAX."""
     wanted = AlertFilter(camera=camera, since=since, until=until)
     archive = None if state.archive is None else await state.archive.alerts()
-    found: list[AlertFact] = []
-    before: AlertKey | None = None
-    while len(found) < ALERTS_MAX:
-        page, before = await page_alerts(
-            state.client, state.keys, archive, wanted, ALERT_PAGE, before
-        )
-        found += [AlertFact(a.id, a.camera, a.rule, a.opened_at) for a in page]
-        if before is None:
-            break
-    return found[:ALERTS_MAX]
+    alerts = await period_alerts(state.client, state.keys, archive, wanted, ALERTS_MAX)
+    return [AlertFact(a.id, a.camera, a.rule, a.opened_at) for a in alerts]
 
 
 def _fact_out(fact: RuleFact) -> HistoryFact:

@@ -23,6 +23,9 @@ class ApiSettings(BaseModel):
         float,
         Field(gt=0, description="Longest question over history: archive reads and the call."),
     ] = 150.0
+    report_timeout_s: Annotated[
+        float, Field(gt=0, description="Longest report made on request: reads and calls.")
+    ] = 300.0
     ask_max_seconds: Annotated[float, Field(gt=0, le=600)] = 60.0
     ask_max_frames: Annotated[int, Field(ge=2, le=256)] = 64
     clip_max_s: Annotated[float, Field(gt=0, le=600, description="Longest clip.mp4.")] = 120.0

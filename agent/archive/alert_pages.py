@@ -54,3 +54,22 @@ async def _not_in_redis(
         pipe.zscore(keys.alert_index, alert.id)
     scores = cast(list[float | None], await pipe.execute() if alerts else [])
     return [alert for alert, score in zip(alerts, scores, strict=True) if score is None]
+
+
+async def period_alerts(
+    client: aioredis.Redis,
+    keys: Keys,
+    archive: AlertStore | None,
+    wanted: AlertFilter,
+    limit: int,
+    page: int = 200,
+) -> list[AlertRecord]:
+    """The alerts ``wanted`` selects, recent and archived, newest first, at most ``limit``."""
+    found: list[AlertRecord] = []
+    before: AlertKey | None = None
+    while len(found) < limit:
+        alerts, before = await page_alerts(client, keys, archive, wanted, page, before)
+        found += alerts
+        if before is None:
+            break
+    return found[:limit]

@@ -126,6 +126,28 @@ class Detection:
         )  # fmt: skip
 
 
+CAPTION_COLUMNS = ["window_id", "camera", "start_ms", "end_ms", "caption", "detected_rules"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caption:
+    """A captioned window, without its verdicts and picture."""
+
+    window_id: str
+    camera_id: str
+    start_ms: int
+    end_ms: int
+    caption: str
+    detected_rules: tuple[str, ...]
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Caption:
+        return cls(
+            row["window_id"], row["camera"], row["start_ms"], row["end_ms"], row["caption"],
+            tuple(row["detected_rules"]),
+        )  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class WindowFilter:
     camera: str | None = None
@@ -235,6 +257,19 @@ class ArchiveStore:
             # A new table starts indexed: text search needs the caption index's analyser.
             await store.ensure_indexes()
         return store
+
+    @classmethod
+    async def open_existing(cls, settings: ArchiveSettings, data_dir: Path) -> ArchiveStore | None:
+        """A reader's store without the embedding model (its size is the table's); None
+        while no archiver has created the table."""
+        db = await connect(settings, data_dir)
+        try:
+            table = await db.open_table(TABLE)
+        except ValueError:
+            return None
+        blobs = await asyncio.to_thread(BlobStore.open, settings, data_dir)
+        dim = (await table.schema()).field("vector").type.list_size
+        return cls(table, blobs, dim)
 
     async def upsert_windows(self, rows: Sequence[WindowRow]) -> None:
         """Inserts new windows and replaces the rows of windows already there."""
@@ -397,6 +432,22 @@ class ArchiveStore:
                 strict=True,
             )
         )
+
+    async def captions(self, where: WindowFilter | None, limit: int) -> list[Caption]:
+        """The filtered windows' captions (still windows have none), oldest first, at most
+        ``limit``: a report's reading of what each camera usually shows."""
+        query = self._table.query().where(where_sql(where, captioned=True) or "true")
+        rows = await query.select(CAPTION_COLUMNS).limit(limit).to_list()
+        captions = [Caption.from_row(row) for row in rows]
+        captions.sort(key=lambda caption: (caption.start_ms, caption.camera_id))
+        return captions
+
+    async def windows_by_id(self, window_ids: Sequence[str]) -> list[StoredWindow]:
+        if not window_ids:
+            return []
+        listed = ", ".join(sql_string(window_id) for window_id in window_ids)
+        query = self._table.query().where(f"window_id IN ({listed})").select(WINDOW_COLUMNS)
+        return [StoredWindow.from_row(row) for row in await query.to_list()]
 
     async def detections(self, where: WindowFilter | None, limit: int) -> list[Detection]:
         """The filtered windows where some rule was detected, at most ``limit`` of them,

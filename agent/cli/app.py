@@ -332,6 +332,25 @@ def ask(
     ask_command(_settings(config), question, video, camera, seconds, max_frames, test_model)
 
 
+@app.command()
+def report(
+    camera: Annotated[
+        list[str] | None, typer.Option("--camera", help="A camera id; repeat it. None: all.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Epoch s or ISO time; default until-24h.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Epoch s or ISO time; default now.")] = None,
+    pixel_engine: Annotated[bool, typer.Option(help="The pixel test engine writes it.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Print a report of what happened on cameras over a period, from the archive."""
+    from agent.cli.report import report_command
+
+    report_command(_settings(config), camera or [], since, until, pixel_engine, as_json)
+
+
 @app.command("eval")
 def eval_(
     labels: Annotated[Path, typer.Argument(help="The labelled set (labels.yaml).")],

@@ -29,6 +29,7 @@ class EventType(StrEnum):
     UPDATED = "alert.updated"
     CLOSED = "alert.closed"
     SUMMARIZED = "alert.summarized"
+    REPORT_READY = "report.ready"  # not an alert's: a report was made (agent.reports)
 
 
 @dataclass(frozen=True, slots=True)

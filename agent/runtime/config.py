@@ -20,6 +20,7 @@ from agent.engines.settings import EngineSettings
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.rules import Rule
 from agent.pipeline.settings import AlertSettings, PipelineSettings
+from agent.reports.schedules import ReportSchedule
 from agent.webhooks.settings import WebhookSettings
 from streams.bus.keys import DEFAULT_PREFIX
 from streams.config import CameraConfig, IngestSettings
@@ -58,6 +59,9 @@ class VigilSettings(BaseSettings):
     archive: ArchiveSettings = ArchiveSettings()
     cameras: list[CameraConfig] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    reports: list[ReportSchedule] = Field(
+        default_factory=list, description="Reports made every day (seed the stored schedules)."
+    )
 
     @field_validator("cameras", "rules")
     @classmethod

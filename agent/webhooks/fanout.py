@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from agent.webhooks.messages import Message, webhook_body
 from agent.webhooks.queue import WebhookQueue
+from agent.webhooks.report_body import report_body
 from agent.webhooks.subscriptions import Subscription, SubscriptionStore, matches
 from streams.bus.consumer_group import Entry, GroupReader
 from streams.bus.consumer_group import ensure_group as ensure_stream_group
@@ -109,9 +110,12 @@ class Fanout:
         targets = [sub for sub in subscriptions if matches(sub, facts)]
         if not targets:
             return set()
-        raw_alert = alerts.get(event.get("alert_id", ""))
-        alert = _alert(raw_alert) if raw_alert and raw_alert.get(b"id") else None
-        body = webhook_body(payload, alert, self._base_url, now)
+        if event.get("report_id"):
+            body = report_body(payload, self._base_url, now)
+        else:
+            raw_alert = alerts.get(event.get("alert_id", ""))
+            alert = _alert(raw_alert) if raw_alert and raw_alert.get(b"id") else None
+            body = webhook_body(payload, alert, self._base_url, now)
         message = Message(
             id=f"msg_{entry_id.decode()}",
             event_type=event.get("type", ""),
@@ -133,13 +137,14 @@ class Fanout:
 
 
 def _event(fields: dict[bytes, bytes]) -> dict[str, str]:
-    """The outbox event's fields; an entry that is not an alert event (no type or alert
-    id) is poison: subscribers must never receive it."""
+    """The outbox event's fields; an entry that is neither an alert event nor a report's
+    (no type, or no alert or report id) is poison: subscribers must never receive it."""
     with unreadable("the outbox event"):
         event = {key.decode(): value.decode() for key, value in fields.items()}
-        missing = [name for name in ("type", "alert_id") if not event.get(name)]
+        subject = "report_id" if event.get("type", "").startswith("report.") else "alert_id"
+        missing = [name for name in ("type", subject) if not event.get(name)]
         if missing:
-            raise ValueError(f"not an alert event: no {' or '.join(missing)}")
+            raise ValueError(f"not an alert or report event: no {' or '.join(missing)}")
         return event
 
 

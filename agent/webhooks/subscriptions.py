@@ -57,7 +57,11 @@ class Subscription(WebhookOut):
 
 
 def matches(subscription: Subscription, event: dict[str, str]) -> bool:
-    """Whether an outbox event (type, camera, rule, severity) goes to this subscription."""
+    """Whether an outbox event (type, camera, rule, severity) goes to this subscription.
+    A report (its cameras comma-separated) goes where the types allow it, one of its
+    cameras is allowed, and no rule or severity is asked for (a report is about all)."""
+    if event.get("type", "").startswith("report."):
+        return _matches_report(subscription, event)
     return subscription.enabled and all(
         not allowed or event.get(name, "") in allowed
         for name, allowed in (
@@ -66,6 +70,17 @@ def matches(subscription: Subscription, event: dict[str, str]) -> bool:
             ("rule", subscription.rules),
             ("severity", subscription.severities),
         )
+    )
+
+
+def _matches_report(subscription: Subscription, event: dict[str, str]) -> bool:
+    cameras = set(event.get("camera", "").split(","))
+    return (
+        subscription.enabled
+        and (not subscription.event_types or event["type"] in subscription.event_types)
+        and (not subscription.cameras or bool(cameras & set(subscription.cameras)))
+        and not subscription.rules
+        and not subscription.severities
     )
 
 

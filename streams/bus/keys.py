@@ -174,6 +174,21 @@ class Keys:
         return self._bus("archive-leader")
 
     @property
+    def report_schedules(self) -> str:
+        """Hash of report schedule id → schedule JSON."""
+        return self._bus("report-schedules")
+
+    @property
+    def reports_done(self) -> str:
+        """Hash of scheduled report id → when it was delivered: each period's once."""
+        return self._bus("reports-done")
+
+    @property
+    def report_leader(self) -> str:
+        """Which process makes the scheduled reports now; expires unless renewed."""
+        return self._bus("report-leader")
+
+    @property
     def metrics(self) -> str:
         """Hash of counters, ``name`` or ``name:camera``."""
         return self._bus("metrics")

@@ -51,7 +51,7 @@ async def test_an_entry_that_is_not_an_alert_event_is_never_delivered(
     assert await (await fanout(aclient, keys)).step(block_ms=100) == 2
     [(_, dead)] = await aclient.xrange(keys.dead_dispatch)
     assert dead[b"entry_id"] == stray
-    assert b"not an alert event: no type or alert_id" in dead[b"error"]
+    assert b"not an alert or report event: no type or alert_id" in dead[b"error"]
     assert await aclient.llen(keys.webhook_queue(subscription.id)) == 1
     assert await pending(aclient, keys) == 0
 

@@ -1,0 +1,1 @@
+"""Shift reports: what happened on cameras over a period, from the archive's records."""
