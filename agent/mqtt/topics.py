@@ -91,6 +91,8 @@ def attributes(alert: AlertRecord, base_url: str, zones: list[str]) -> str:
             "root_cause": alert.summary,
             "opened_at": alert.opened_at,
             "onset_at": alert.onset_at,
+            "last_seen": alert.last_seen,
+            "seen_for_s": alert.seen_for_s,
             "closed_at": alert.closed_at,
             "links": {"alert": alert_url, "evidence": f"{alert_url}/evidence.mp4"},
         }

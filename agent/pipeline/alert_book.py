@@ -7,6 +7,11 @@ everything the transition causes: the alert record, its evidence, its events on
 the indexes that pages of alerts and the archiver read (opened, closed). A window
 that only moves the track is written with a compare-and-set on the track's last window.
 A replayed or redelivered window steps nothing, so nothing is written twice.
+
+An alert's ``evidence`` is the opening's (onset to the confirming window's evidence end)
+and stays so; its ``last_seen`` follows the end of the latest positive window's evidence.
+The track keeps that time and only moves it forward, and the record takes it from the
+track in the same transaction, so a late or replayed window never moves it back.
 """
 
 from __future__ import annotations
@@ -72,9 +77,10 @@ class AlertEvent:
     rule: Rule
     result: WindowResult
     streak: tuple[WindowResult, ...] = ()  # opening: every positive window, oldest first
-    onset_ms: int | None = None  # opening: the streak's earliest evidence
+    onset_ms: int | None = None  # the alert's onset: its streak's earliest evidence
     positives: int = 1
     marks: tuple[Mark, ...] = ()  # the rule's zones as the model was shown them
+    last_seen_ms: int | None = None  # end of the latest positive window's evidence
 
     @classmethod
     def of(
@@ -83,15 +89,29 @@ class AlertEvent:
         return cls(
             transition.event, transition.alert_id, camera_id, rule, transition.result,
             transition.streak, transition.onset_ms, transition.positives, marks,
+            transition.last_seen_ms,
         )  # fmt: skip
 
     @property
     def evidence(self) -> dict[str, float] | None:
-        """On opening: from the onset to the end of the latest window's evidence."""
-        if self.onset_ms is None:
+        """On opening: from the onset to the end of the confirming window's evidence.
+        Otherwise: the window's own evidence."""
+        if self.type is not EventType.OPENED or self.onset_ms is None:
             return _evidence(self.result)
-        end_ms = self.result.evidence_end_ms or self.result.end_ms
-        return {"start": self.onset_ms / 1000, "end": max(end_ms, self.onset_ms) / 1000}
+        end_ms = max(self.result.seen_until_ms, self.onset_ms)
+        return {"start": self.onset_ms / 1000, "end": end_ms / 1000}
+
+    @property
+    def last_seen(self) -> float | None:
+        """When the event was last seen (epoch s): the latest positive evidence's end."""
+        return None if self.last_seen_ms is None else self.last_seen_ms / 1000
+
+    @property
+    def seen_for_s(self) -> float | None:
+        """From the onset to when the event was last seen; None when either is unknown."""
+        if self.onset_ms is None or self.last_seen_ms is None:
+            return None
+        return (self.last_seen_ms - self.onset_ms) / 1000
 
     def payload(self) -> dict[str, Any]:
         payload = self._window_payload()
@@ -117,6 +137,8 @@ class AlertEvent:
             "confidence": self.result.confidence,
             "description": self.result.description,
             "evidence": self.evidence,
+            "last_seen": self.last_seen,
+            "seen_for_s": self.seen_for_s,
         }
 
 
@@ -255,6 +277,8 @@ class AlertBook:
             positives = event.positives if event.type is EventType.OPENED else 1
             pipe.hincrby(alert_key, "windows", positives)
             pipe.hset(alert_key, "last_positive_at", f"{event.result.end_ms / 1000:.3f}")
+            if event.last_seen is not None:  # the track's: already the latest, never earlier
+                pipe.hset(alert_key, "last_seen", f"{event.last_seen:.3f}")
         pipe.hset(alert_key, mapping=fields)  # type: ignore[arg-type]
         pipe.rpush(self._keys.alert_windows(event.alert_id), *map(json.dumps, windows))
         self.queue_event(pipe, event.camera_id, event.payload())
@@ -338,4 +362,5 @@ def _decode_track(raw: dict[bytes, bytes]) -> Track:
         cooldown_until_ms=int(fields["cooldown_until_ms"]),
         onset_ms=int(fields.get("onset_ms", "0")),
         streak=tuple(WindowResult(**item) for item in json.loads(fields.get("streak", "[]"))),
+        last_seen_ms=int(fields.get("last_seen_ms", "0")),  # absent from older tracks
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from agent.engines.clip_times import PlacedTime
 from streams.bus.keys import Keys
@@ -42,7 +42,8 @@ class AlertRecord(BaseModel):
     description: str
     last_description: str | None = None
     windows: int = 0  # positive windows, the streak that opened it included
-    evidence: dict[str, float] | None = None  # from the onset to the latest positive window
+    evidence: dict[str, float] | None = None  # from the onset to the confirming window's end
+    last_seen: float | None = None  # end of the latest positive window's evidence (epoch s)
     evidence_clip_start: float | None = None  # capture time of the evidence clip's first frame
     summary: str | None = None
     reasoning: str | None = None
@@ -55,6 +56,14 @@ class AlertRecord(BaseModel):
     summary_clip_start: float | None = None
     summary_clip_end: float | None = None
     zones: list[dict[str, Any]] = []  # the rule's zones as drawn for the model
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def seen_for_s(self) -> float | None:
+        """How long the event was seen: from its onset to when it was last seen."""
+        if self.onset_at is None or self.last_seen is None:
+            return None
+        return round(self.last_seen - self.onset_at, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +101,7 @@ def record_from_hash(raw: dict[bytes, bytes]) -> AlertRecord:
         updated_at=_number(fields.get("updated_at")),
         confidence=_number(fields.get("confidence")),
         onset_at=_number(fields.get("onset_at")),
+        last_seen=_number(fields.get("last_seen")),  # absent from older alerts
         evidence_clip_start=_number(fields.get("evidence_clip_start")),
         id=fields["id"],
         camera=fields["camera"],

@@ -9,7 +9,8 @@ opening at once. Windows are applied in time order only: one older than the last
 Only analysed windows reach a track: a window skipped as still is not a negative, so it
 neither breaks nor extends a streak. While idle, the track keeps the streak's positive
 windows: the alert that opens is stamped with the streak's onset (its earliest evidence)
-and lists every one of them.
+and lists every one of them. While open, the track keeps that onset and when the event was
+last seen: the end of the latest positive window's evidence, which only ever moves forward.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ class WindowResult:
         """Where the window's evidence starts; the window's start when it gave none."""
         return self.start_ms if self.evidence_start_ms is None else self.evidence_start_ms
 
+    @property
+    def seen_until_ms(self) -> int:
+        """Where the window's evidence ends; the window's end when it gave none."""
+        return self.end_ms if self.evidence_end_ms is None else self.evidence_end_ms
+
 
 STREAK_MAX_WINDOWS = 16  # positive windows a pending streak remembers (the newest ones)
 
@@ -72,8 +78,9 @@ class Track:
     last_window_ms: int = -1  # start of the last window applied
     last_positive_ms: int = 0  # end of the last positive window
     cooldown_until_ms: int = 0
-    onset_ms: int = 0  # earliest evidence of the pending streak (0: no streak)
+    onset_ms: int = 0  # earliest evidence of the pending streak or open alert (0: none)
     streak: tuple[WindowResult, ...] = ()  # the pending streak's positive windows
+    last_seen_ms: int = 0  # open: end of the latest positive window's evidence (0: unknown)
 
     @property
     def pending(self) -> bool:
@@ -87,8 +94,9 @@ class Transition:
     alert_id: str
     result: WindowResult
     streak: tuple[WindowResult, ...] = ()  # on opening: every positive window, oldest first
-    onset_ms: int | None = None  # on opening: the streak's earliest evidence
+    onset_ms: int | None = None  # the alert's onset, its streak's earliest evidence (None: unknown)
     positives: int = 1  # on opening: positive windows of the streak (``streak`` keeps the newest)
+    last_seen_ms: int | None = None  # end of the latest positive window's evidence (None: unknown)
 
 
 def alert_id_for(camera_id: str, rule_id: str, window_start_ms: int) -> str:
@@ -119,16 +127,25 @@ def _while_idle(
     if hits < policy.consecutive or result.start_ms < track.cooldown_until_ms:
         return replace(track, hits=hits, onset_ms=onset_ms, streak=streak), None
     alert_id = alert_id_for(camera_id, rule_id, result.start_ms)
-    opened = Track(Phase.OPEN, hits, alert_id, result.start_ms, result.end_ms, 0)
-    return opened, Transition(EventType.OPENED, alert_id, result, streak, onset_ms, hits)
+    last_seen_ms = max(result.seen_until_ms, onset_ms)  # where the opening evidence ends
+    opened = Track(
+        Phase.OPEN, hits, alert_id, result.start_ms, result.end_ms,
+        onset_ms=onset_ms, last_seen_ms=last_seen_ms,
+    )  # fmt: skip
+    return opened, Transition(
+        EventType.OPENED, alert_id, result, streak, onset_ms, hits, last_seen_ms
+    )
 
 
 def _while_open(
     track: Track, result: WindowResult, policy: Policy
 ) -> tuple[Track, Transition | None]:
     if result.positive(policy):
-        updated = replace(track, hits=track.hits + 1, last_positive_ms=result.end_ms)
-        return updated, Transition(EventType.UPDATED, track.alert_id, result)
+        last_seen_ms = max(track.last_seen_ms, result.seen_until_ms)  # never backwards
+        updated = replace(
+            track, hits=track.hits + 1, last_positive_ms=result.end_ms, last_seen_ms=last_seen_ms
+        )
+        return updated, _open_transition(EventType.UPDATED, updated, result)
     if result.end_ms - track.last_positive_ms < policy.close_after_ms:
         return track, None
     closed = Track(
@@ -136,4 +153,13 @@ def _while_open(
         last_window_ms=track.last_window_ms,
         cooldown_until_ms=result.end_ms + policy.cooldown_ms,
     )
-    return closed, Transition(EventType.CLOSED, track.alert_id, result)
+    return closed, _open_transition(EventType.CLOSED, track, result)
+
+
+def _open_transition(event: EventType, track: Track, result: WindowResult) -> Transition:
+    """An open alert's update or closing, with its onset and when it was last seen as far
+    as the track knows them (an alert opened before tracks kept them has neither)."""
+    return Transition(
+        event, track.alert_id, result,
+        onset_ms=track.onset_ms or None, last_seen_ms=track.last_seen_ms or None,
+    )  # fmt: skip

@@ -55,6 +55,9 @@ def webhook_body(event: dict[str, Any], alert: AlertRecord | None, base_url: str
         "verdict": _verdict(event),
         "onset": event.get("onset"),
         "windows": event.get("windows"),
+        # When the event was last seen and for how long, as of this event (else the alert)
+        "last_seen": _as_of(event, alert, "last_seen"),
+        "seen_for_s": _as_of(event, alert, "seen_for_s"),
         "summary": event.get("summary") or (alert.summary if alert else None),
         # The summary with the UTC time after each clip time it names ("3.00s (14:02:07 UTC)")
         "summary_placed": event.get("summary_placed") or (alert.summary_placed if alert else None),
@@ -63,6 +66,13 @@ def webhook_body(event: dict[str, Any], alert: AlertRecord | None, base_url: str
     }
     stamp = datetime.fromtimestamp(at, tz=UTC).isoformat().replace("+00:00", "Z")
     return json.dumps({"type": event.get("type"), "timestamp": stamp, "data": data})
+
+
+def _as_of(event: dict[str, Any], alert: AlertRecord | None, name: str) -> Any:
+    """The event's value of ``name``; the alert's for an event that does not carry it."""
+    if event.get(name) is not None:
+        return event[name]
+    return getattr(alert, name) if alert else None
 
 
 def _verdict(event: dict[str, Any]) -> dict[str, Any] | None:

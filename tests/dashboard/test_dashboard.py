@@ -240,6 +240,29 @@ def test_the_detail_page_shows_the_onset_beside_the_opening(
     expect(facts).to_contain_text("(6.0 s later)")
 
 
+def test_the_detail_page_says_how_long_the_event_was_seen(
+    vigil: LiveVigil, page: Page, summarized_alert: str
+) -> None:
+    with vigil.http() as http:
+        alert = http.get(f"/v1/alerts/{summarized_alert}").json()
+    assert alert["last_seen"] >= alert["onset_at"]  # the pipeline's, from the evidence
+    assert alert["seen_for_s"] == pytest.approx(alert["last_seen"] - alert["onset_at"], abs=1e-3)
+    onset, last_seen = 1_800_000_007.0, 1_800_000_031.0  # 08:00:07 to 08:00:31 UTC
+    seen = {"onset_at": onset, "last_seen": last_seen, "seen_for_s": 24.0}
+    page.route(f"**/v1/alerts/{summarized_alert}", lambda r: r.fulfill(json={**alert, **seen}))
+    sign_in(page, vigil.url, vigil.read, f"#/alerts/{summarized_alert}")
+    row = page.locator(".facts dt", has_text="Seen for").locator("xpath=following-sibling::dd[1]")
+    expect(row).to_have_text(
+        "24 s (onset 2027-01-15 08:00:07 UTC → last seen 2027-01-15 08:00:31 UTC)"
+    )
+    page.unroute(f"**/v1/alerts/{summarized_alert}")
+    older = {**alert, "last_seen": None, "seen_for_s": None}  # an alert from before last_seen
+    page.route(f"**/v1/alerts/{summarized_alert}", lambda r: r.fulfill(json=older))
+    page.reload()
+    expect(page.locator(".facts")).to_contain_text("Camera")
+    expect(row).to_have_text("—")
+
+
 def test_a_rule_created_in_the_page_is_used_by_the_next_window(
     vigil: LiveVigil, page: Page
 ) -> None:

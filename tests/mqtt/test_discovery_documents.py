@@ -159,3 +159,17 @@ def test_an_alerts_attributes_carry_its_rule_zones() -> None:
     attributes = json.loads(topics.attributes(alert, "https://vigil.example.com", ["lane"]))
     assert attributes["zones"] == ["lane"]
     assert attributes["alert_id"] == "al_1"
+
+
+def test_an_alerts_attributes_say_when_it_was_last_seen_and_for_how_long() -> None:
+    alert = AlertRecord(
+        id="al_1", camera="dock", rule="lane", severity="warning", question="?", state="closed",
+        acknowledged=False, onset_at=1_800_000_001.0, opened_at=1_800_000_012.0,
+        description="a person", last_seen=1_800_000_025.0, closed_at=1_800_000_032.0,
+    )  # fmt: skip
+    attributes = json.loads(topics.attributes(alert, "https://vigil.example.com", ["lane"]))
+    assert (attributes["onset_at"], attributes["last_seen"]) == (1_800_000_001.0, 1_800_000_025.0)
+    assert attributes["seen_for_s"] == 24.0
+    older = alert.model_copy(update={"last_seen": None})
+    attributes = json.loads(topics.attributes(older, "https://vigil.example.com", ["lane"]))
+    assert (attributes["last_seen"], attributes["seen_for_s"]) == (None, None)

@@ -85,6 +85,15 @@ async def test_scripted_detections_become_exactly_the_expected_alerts(
     evidence_times = json.loads(alert["evidence"])
     assert evidence_times["start"] == pytest.approx(positive[0] + 0.5, abs=0.3)
     assert evidence_times["end"] == pytest.approx(positive[1] + 1.5, abs=0.3)
+    # Last seen at the end of the update's evidence; the evidence stays the opening's.
+    assert float(alert["last_seen"]) == pytest.approx(positive[2] + 1.5, abs=0.3)
+    payloads = {e["type"]: json.loads(e["payload"]) for e in timeline}
+    assert payloads["alert.opened"]["last_seen"] == evidence_times["end"]
+    for later in ("alert.updated", "alert.closed"):
+        assert payloads[later]["last_seen"] == float(alert["last_seen"])
+        assert payloads[later]["seen_for_s"] == pytest.approx(
+            float(alert["last_seen"]) - float(alert["onset_at"]), abs=1e-3
+        )
     # The evidence clip: a 2 s pre-roll before the onset to the confirming window's end.
     evidence = await aclient.lrange(keys.evidence(alert_id), 0, -1)
     assert len(evidence) == pytest.approx(4 * (positive[1] + 2 - positive[0] + 1.5), abs=2)

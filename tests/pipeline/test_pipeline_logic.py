@@ -128,6 +128,44 @@ def test_an_alert_is_stamped_with_the_onset_of_its_streak() -> None:
     assert track.streak == ()
 
 
+def test_last_seen_follows_the_latest_positive_evidence_and_never_goes_back() -> None:
+    track, _ = step(Track(), evidenced(100, 101.0, 106.0), POLICY, "cam", "rule")
+    track, opened = step(track, evidenced(104, 104.5, 110.0), POLICY, "cam", "rule")
+    assert opened is not None
+    assert (opened.onset_ms, opened.last_seen_ms) == (101_000, 110_000)
+    track, updated = step(track, evidenced(108, 108.0, 115.5), POLICY, "cam", "rule")
+    assert updated is not None
+    assert (updated.event, updated.onset_ms, updated.last_seen_ms) == (
+        EventType.UPDATED, 101_000, 115_500,
+    )  # fmt: skip
+    # A later window whose evidence ends earlier, and a replay: last seen stays.
+    track, earlier = step(track, evidenced(112, 112.0, 113.0), POLICY, "cam", "rule")
+    assert earlier is not None
+    assert earlier.last_seen_ms == track.last_seen_ms == 115_500
+    assert step(track, evidenced(108, 108.0, 125.0), POLICY, "cam", "rule") == (track, None)
+    track, _ = step(track, result(120, False), POLICY, "cam", "rule")  # 2 s after the last
+    _, closed = step(track, result(122, False), POLICY, "cam", "rule")
+    assert closed is not None
+    assert (closed.event, closed.onset_ms, closed.last_seen_ms) == (
+        EventType.CLOSED, 101_000, 115_500,
+    )  # fmt: skip
+
+
+def test_a_positive_window_without_evidence_is_seen_to_its_end() -> None:
+    track, _ = step(Track(), result(100, True), POLICY, "cam", "rule")
+    track, _ = step(track, result(102, True), POLICY, "cam", "rule")
+    _, updated = step(track, result(104, True), POLICY, "cam", "rule")
+    assert updated is not None
+    assert (updated.onset_ms, updated.last_seen_ms) == (100_000, 106_000)
+
+
+def test_an_alert_opened_before_tracks_kept_its_onset_has_no_seen_for() -> None:
+    legacy = replace(Track(), phase=Phase.OPEN, hits=2, alert_id="al_1", last_window_ms=1000)
+    _, updated = step(legacy, evidenced(100, 100.0, 106.0), POLICY, "cam", "rule")
+    assert updated is not None
+    assert (updated.onset_ms, updated.last_seen_ms) == (None, 106_000)
+
+
 def test_a_negative_window_forgets_the_streak_and_its_onset() -> None:
     track, _ = step(Track(), evidenced(0, 5.0, 8.0), POLICY, "cam", "rule")
     track, _ = step(track, result(8, False), POLICY, "cam", "rule")

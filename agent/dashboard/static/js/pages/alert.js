@@ -17,10 +17,29 @@ function opened(alert) {
     h("time", { class: "opened", text: dateTime(alert.opened_at) }), ` (${later.toFixed(1)} s later)`]];
 }
 
+const known = (value) => value !== null && value !== undefined;
+
+// "24 s", "3 min 12 s", "2 h 5 min"
+function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+// How long the event was seen: from its onset to the end of the latest positive evidence.
+function seen(alert) {
+  if (!known(alert.last_seen)) return ["Seen for", "—"];
+  const lastSeen = h("time", { class: "last-seen", text: dateTime(alert.last_seen) });
+  if (!known(alert.seen_for_s) || !known(alert.onset_at)) return ["Last seen", lastSeen];
+  return ["Seen for", [h("span", { class: "seen-for", text: duration(alert.seen_for_s) }), " (onset ",
+    h("time", { class: "seen-onset", text: dateTime(alert.onset_at) }), " → last seen ", lastSeen, ")"]];
+}
+
 function facts(alert) {
   const rows = [
     ["Camera", alert.camera], ["Rule", alert.rule], ["Severity", alert.severity],
-    ["State", alert.state], opened(alert),
+    ["State", alert.state], opened(alert), seen(alert),
     ["Closed", alert.closed_at ? dateTime(alert.closed_at) : "—"],
     ["Confidence", percent(alert.confidence)], ["Positive windows", String(alert.windows)],
     ["Acknowledged", alert.acknowledged
