@@ -364,6 +364,16 @@ def eval_(
     eval_command(_settings(config), labels, as_json, pixel_engine)
 
 
+@bench_app.command("reports")
+def bench_reports(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """A report over a simulated day of ten cameras: time, engine calls, alerts shown."""
+    from agent.bench.reports import main
+
+    main(as_json)
+
+
 @bench_app.command("alerts")
 def bench_alerts(
     http: Annotated[bool, typer.Option(help="Pixel model server behind the HTTP engine.")] = False,

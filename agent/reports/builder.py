@@ -143,11 +143,16 @@ def _block(by_hour: dict[tuple[str, int], Block], camera_id: str, start_ms: int)
 
 def _alert_line(alert: AlertRecord) -> str:
     start = alert.onset_at or alert.opened_at
-    end = alert.closed_at or alert.updated_at or alert.opened_at
+    end = _alert_end(alert)
     return (
         f"- alert on camera {alert.camera}, rule {alert.rule}, {alert.severity}, from "
         f"{clock(round(start * 1000))} to {clock(round(end * 1000))}: {alert.description}"
     )
+
+
+def _alert_end(alert: AlertRecord) -> float:
+    """When the event was last seen, for alerts that say; else when the alert closed."""
+    return alert.last_seen or alert.closed_at or alert.updated_at or alert.opened_at
 
 
 def _counts(camera: CameraRecords) -> list[RuleCount]:
@@ -193,7 +198,7 @@ def _timeline(records: list[CameraRecords], tags: dict[str, str]) -> list[Timeli
                     kind="alert",
                     camera=alert.camera,
                     start=start,
-                    end=alert.closed_at or alert.updated_at or alert.opened_at,
+                    end=_alert_end(alert),
                     text=alert.description,
                     rule=alert.rule,
                     alert_id=alert.id,
