@@ -7,6 +7,11 @@ Every part stops on the same event: the scheduler at once, the worker after its 
 jobs (within a grace period). Every part runs under the process's supervisor
 (``supervisor.py``): a part that fails is logged, counted and restarted alone; the API's
 probes and the heartbeat file report the parts that are down or not going round.
+
+The API and the archive (FastAPI, LanceDB, Arrow: most of what this module would load)
+are imported by the parts that run them, on their first start, so that a scheduler, worker
+or dispatcher starts in a third of the CPU time: on a busy machine a role is not alive
+before it has loaded what it imports.
 """
 
 from __future__ import annotations
@@ -19,13 +24,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
-from agent.api.archive_access import ArchiveAccess
-from agent.api.server import serve_api
-from agent.api.state import ApiState
-from agent.archive.archiver import Archiver, open_alert_mover, open_parts
 from agent.engines import Engine
 from agent.engines.factory import start_engine
 from agent.engines.host import engine_for_host
@@ -44,6 +46,9 @@ from agent.runtime.startup import configured_cameras, configured_rules, connect_
 from agent.runtime.supervisor import Part, Supervisor
 from agent.webhooks.dispatcher import Dispatcher
 from streams.bus.keys import Keys
+
+if TYPE_CHECKING:
+    from agent.api.state import ApiState
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +186,8 @@ class _Parts:
         await follow_alerts(self._client, self._keys, self._done, self._emit)
 
     async def api(self) -> None:
+        from agent.api.server import serve_api  # here: see the docstring
+
         # Connections of its own: a flood of requests waits for the API's connections,
         # never for those of the scheduler, worker and archiver beside it.
         client = connect_async(self._redis_url, self._settings.redis_cluster)
@@ -230,6 +237,8 @@ async def _archive(
     done: asyncio.Event,
     progress: Progress,
 ) -> None:
+    from agent.archive.archiver import Archiver, open_alert_mover, open_parts  # see the docstring
+
     archive_parts = await open_parts(settings.archive, settings.data_dir)
     alerts = await open_alert_mover(
         client, keys, settings.archive, settings.alerts, archive_parts, settings.data_dir,
@@ -247,6 +256,9 @@ def api_state(
     supervisor: Supervisor | None = None,
 ) -> ApiState:
     """The API's state from the whole configuration: the parts of it the API reads."""
+    from agent.api.archive_access import ArchiveAccess  # see the docstring
+    from agent.api.state import ApiState
+
     archive = ArchiveAccess(settings.archive, settings.data_dir)
     return ApiState(
         client, keys, settings.api, settings.webhooks, settings.ingest, engine, archive,
