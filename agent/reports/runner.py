@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 LEASE_S = 60.0
 POLL_S = 20.0
+PROGRESS_S = 10.0
 RETRY_INITIAL_S, RETRY_CAP_S = 2.0, 60.0
 
 Opener = Callable[[], Awaitable[tuple[ReportSources, ReportStore]]]
@@ -51,7 +52,7 @@ class ReportRunner:
                 delay = POLL_S
                 try:
                     if await self._lease.hold():
-                        await self.run_due()
+                        await _reporting(self.run_due(), progress)
                     backoff.reset()
                 except Exception as error:  # Redis, the archive or the engine: retry
                     delay = backoff.next_delay_s()
@@ -83,6 +84,16 @@ class ReportRunner:
         await store.put(report)
         if await deliver(self._client, self._keys, report, once=True):
             log.info("report %s made (%d engine calls)", report_id, report.engine_calls)
+
+
+async def _reporting(work: Awaitable[object], progress: Progress) -> None:
+    """Awaits ``work`` (reports made with a real model take minutes), reporting the loop
+    as going round meanwhile: it is waiting on calls that have their own time limits."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        await asyncio.wait({task}, timeout=PROGRESS_S)
+        progress("reports")
+    await task
 
 
 async def _camera_ids(client: aioredis.Redis, keys: Keys) -> list[str]:

@@ -38,6 +38,7 @@ from agent.pipeline.progress import Progress
 from agent.pipeline.rules_store import RuleStore
 from agent.pipeline.scheduler import Scheduler
 from agent.pipeline.worker import Worker
+from agent.reports.schedules import ScheduleStore
 from agent.runtime.alert_feed import follow_alerts
 from agent.runtime.config import VigilSettings
 from agent.runtime.ingest import ShardedIngest, follow_store
@@ -101,6 +102,7 @@ async def _agents(
     try:
         await RuleStore(client, keys).seed(configured_rules(settings))
         await CameraStore(client, keys).seed(configured_cameras(settings))
+        await ScheduleStore(client, keys).seed(settings.reports)
         engine = _engine_for(roles, settings, given_engine)
         supervisor = _supervisor(client, keys, done, heartbeat)
         parts = _Parts(settings, redis_url, client, keys, engine, supervisor, emit).wanted(roles)
@@ -164,6 +166,8 @@ class _Parts:
             (roles.dispatcher, Part("dispatcher", self.dispatcher)),
             (roles.mqtt and self._settings.mqtt is not None, Part("mqtt", self.mqtt)),
             (roles.archiver, Part("archiver", self.archiver)),
+            # Where the API runs: it has the archive and an engine (or its servers).
+            (roles.api, Part("reports", self.reports)),
         ]
         return [part for wanted, part in chosen if wanted]
 
@@ -210,6 +214,22 @@ class _Parts:
             self._client, self._keys, settings.mqtt, self._name, settings.api.base_url()
         )
         await publisher.run(self._done, self._supervisor.progress("mqtt"))
+
+    async def reports(self) -> None:
+        from agent.api.archive_access import ArchiveAccess  # see the docstring
+        from agent.reports.builder import ReportSources
+        from agent.reports.runner import ReportRunner
+        from agent.reports.store import ReportStore
+
+        archive = ArchiveAccess(self._settings.archive, self._settings.data_dir)
+
+        async def opener() -> tuple[ReportSources, ReportStore]:
+            windows, alerts = await archive.windows(), await archive.alerts()
+            sources = ReportSources(self._client, self._keys, windows, alerts, self._engine)
+            return sources, await archive.reports()
+
+        runner = ReportRunner(self._client, self._keys, opener, self._name)
+        await runner.run(self._done, self._supervisor.progress("reports"))
 
     async def archiver(self) -> None:
         progress = self._supervisor.progress("archiver")
