@@ -1,12 +1,14 @@
-"""From the ``outbox`` stream (group ``mqtt``) to ``<prefix>/alerts`` and the retained state.
+"""From the ``outbox`` stream (group ``mqtt``) to ``<prefix>/alerts`` and the retained state;
+a report's event to ``<prefix>/reports`` and its cameras' ``last_report``.
 
 An entry is acked only after its publish completed (PUBACK at QoS 1), so an event the
 broker never got stays pending and is sent again; entries a crashed publisher left
 pending are claimed after ``CLAIM_IDLE_MS``. While the broker is down the events wait
 in the outbox, which the alert book bounds with its MAXLEN. An event whose alert record
-does not parse goes to the group's dead letters at once; one that fails otherwise makes
-the publisher restart, and goes there after ``MAX_FAILURES`` tries
-(``streams/bus/dead_letters.py``).
+(or report event) does not parse goes to the group's dead letters at once; one that
+fails otherwise makes the publisher restart, and goes there after ``MAX_FAILURES`` tries
+(``streams/bus/dead_letters.py``). An entry with no alert id, or whose alert expired
+from Redis, is acked unpublished.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from agent.mqtt import topics
+from agent.mqtt.report_events import is_report_event, publish_report, report_event
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.alert_records import AlertRecord, record_from_hash
 from agent.pipeline.alert_state import EventType
@@ -75,6 +78,13 @@ class OutboxRelay:
         await self.dead_letters.ack([entry[0]])
 
     async def _publish(self, mqtt: aiomqtt.Client, fields: dict[bytes, bytes]) -> None:
+        if is_report_event(fields):
+            event = report_event(fields)
+            await publish_report(mqtt, self._settings, event, self._base_url)
+        else:
+            await self._publish_alert(mqtt, fields)
+
+    async def _publish_alert(self, mqtt: aiomqtt.Client, fields: dict[bytes, bytes]) -> None:
         alert_id = fields.get(b"alert_id", b"").decode()
         key = self._keys.alert(alert_id)
         raw = cast(dict[bytes, bytes], await self._client.hgetall(key)) if alert_id else {}

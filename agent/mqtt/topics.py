@@ -30,6 +30,14 @@ def alerts(prefix: str) -> str:
     return f"{prefix}/alerts"
 
 
+def reports(prefix: str) -> str:
+    return f"{prefix}/reports"
+
+
+def last_report(prefix: str, camera_id: str) -> str:
+    return f"{prefix}/{camera_id}/last_report"
+
+
 def camera_status(prefix: str, camera_id: str) -> str:
     return f"{prefix}/{camera_id}/status"
 
@@ -113,6 +121,14 @@ def event(event_type: str, before: AlertRecord | None, after: AlertRecord) -> st
         "after": after.model_dump(),
     }
     return json.dumps(body)
+
+
+def report(payload: dict[str, Any], report_id: str, base_url: str) -> str:
+    """A ``report.ready`` event's payload (the report in brief), with where to read and
+    print the report whole."""
+    report_url = f"{base_url}/v1/reports/{report_id}"
+    links = {"report": report_url, "print": f"{report_url}/print"}
+    return json.dumps(payload | {"links": links})
 
 
 def camera_online(health_state: str) -> str:
