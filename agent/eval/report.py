@@ -44,6 +44,7 @@ class Observed:
     window_s: float
     stride_s: float
     bad_signatures: int = 0  # webhook messages whose signature did not verify
+    origins: dict[str, float] = field(default_factory=dict)  # video -> epoch s of its second 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ class Report:
     window_s: float
     stride_s: float
     bad_signatures: int = 0
+    origins: dict[str, float] = field(default_factory=dict)  # video -> epoch s of its second 0
 
     @property
     def overall(self) -> Figures:
@@ -182,6 +184,7 @@ def build_report(labels: LabelSet, observed: Observed) -> Report:
         observed.window_s,
         observed.stride_s,
         observed.bad_signatures,
+        dict(observed.origins),
     )
 
 

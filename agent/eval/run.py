@@ -41,7 +41,7 @@ from agent.runtime.service import Roles, run_agents
 from agent.runtime.startup import connect
 from agent.webhooks.signing import new_secret
 from agent.webhooks.subscriptions import WebhookIn, new_subscription
-from streams.bus.keys import DISPATCH_GROUP, WORKERS_GROUP, Keys
+from streams.bus.keys import ARCHIVE_GROUP, DISPATCH_GROUP, WORKERS_GROUP, Keys
 from streams.config import CameraConfig
 from streams.ingest.registry import camera_document
 
@@ -64,8 +64,11 @@ def run_eval(
     settings: VigilSettings,
     engine: Engine | None = None,
     tail_s: float = TAIL_S,
+    archive: bool = False,
 ) -> Report:
-    """Plays every video once through the pipeline and reports alerts against the labels."""
+    """Plays every video once through the pipeline and reports alerts against the labels;
+    with ``archive``, an archiver keeps the run's windows and closed alerts in the
+    configured archive (``settings.data_dir``), which outlives the run."""
     keys = Keys(f"{settings.key_prefix.rstrip(':')}-eval-{uuid.uuid4().hex[:8]}:")
     secret = new_secret()
     with (
@@ -77,7 +80,7 @@ def run_eval(
         run_settings = eval_settings(settings, labels, url, keys)
         try:
             _subscribe(client, keys, receiver.url, secret)
-            observed = _play(labels, run_settings, url, client, engine, receiver, tail_s)
+            observed = _play(labels, run_settings, url, client, engine, receiver, tail_s, archive)
         finally:
             _forget(client, keys)
     return build_report(labels, observed)
@@ -139,10 +142,15 @@ class _Agents(threading.Thread):
     """The reasoning side (scheduler, worker, dispatcher) as `vigil up` runs it."""
 
     def __init__(
-        self, settings: VigilSettings, url: str, stop: threading.Event, engine: Engine | None
+        self,
+        settings: VigilSettings,
+        url: str,
+        stop: threading.Event,
+        engine: Engine | None,
+        archive: bool,
     ) -> None:
         super().__init__(name="vigil-eval-agents", daemon=True)
-        self._args = (settings, url, stop, Roles(dispatcher=True))
+        self._args = (settings, url, stop, Roles(dispatcher=True, archiver=archive))
         self._engine = engine
         self.error: BaseException | None = None
 
@@ -165,17 +173,18 @@ def _play(
     engine: Engine | None,
     receiver: WebhookReceiver,
     tail_s: float,
+    archive: bool,
 ) -> Observed:
     keys = Keys(settings.key_prefix)
     stop = threading.Event()
     with ingest_from_store(settings, client) as shard:
         follow_store_in_background(shard, stop)
-        agents = _Agents(settings, url, stop, engine)
+        agents = _Agents(settings, url, stop, engine, archive)
         agents.start()
         try:
             _wait_for_agents(client, keys, agents)
             origins = _play_once(client, keys, labels, settings.cameras, agents)
-            _settle(client, keys, tail_s)
+            _settle(client, keys, tail_s, archive)
         finally:
             stop.set()
             agents.join(AGENTS_STOP_S)
@@ -244,13 +253,22 @@ def _health(client: redis.Redis, keys: Keys, video: str) -> str:
     return f"{state}{f', {error}' if error else ''}"
 
 
-def _settle(client: redis.Redis, keys: Keys, tail_s: float) -> None:
-    """Waits until jobs, outbox and webhook queues are empty twice in a row, or tail_s."""
+def _settle(client: redis.Redis, keys: Keys, tail_s: float, archive: bool) -> None:
+    """Waits until jobs, outbox and webhook queues (and, with ``archive``, the windows and
+    closed alerts to archive) are empty twice in a row, or tail_s."""
     deadline = time.monotonic() + tail_s
     quiet = 0
     while time.monotonic() < deadline and quiet < 2:
         time.sleep(1.0)
-        quiet = quiet + 1 if _backlog(client, keys) == 0 else 0
+        waiting = _backlog(client, keys) + (_to_archive(client, keys) if archive else 0)
+        quiet = quiet + 1 if waiting == 0 else 0
+
+
+def _to_archive(client: redis.Redis, keys: Keys) -> int:
+    group = _group(client, keys.archive, ARCHIVE_GROUP)
+    waiting = 1 if group is None else cast(int, group["pending"]) + cast(int, group["lag"] or 0)
+    closed: int = client.zcard(keys.alerts_to_archive)
+    return waiting + closed
 
 
 def _backlog(client: redis.Redis, keys: Keys) -> int:
@@ -300,7 +318,7 @@ def _observed(
     calls = {video: int(metrics.get(f"windows_processed:{video}".encode(), 0)) for video in origins}
     bad = sum(1 for receipt in receiver.receipts if receipt.verified is False)
     pipeline = settings.pipeline
-    return Observed(alerts, calls, pipeline.window_s, pipeline.stride_s, bad)
+    return Observed(alerts, calls, pipeline.window_s, pipeline.stride_s, bad, dict(origins))
 
 
 def _opened_alert_ids(client: redis.Redis, keys: Keys) -> list[str]:

@@ -12,8 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from agent.eval.drawing import HEIGHT, WIDTH
-from agent.eval.footage import FPS, decoded_frames, generate
+from agent.eval.drawing import FPS, HEIGHT, WIDTH
+from agent.eval.footage import decoded_frames, generate
 from agent.eval.labels import LabelSet
 from agent.eval.pixel_engine import HUE_BANDS, MIN_SHARE, colour_shares, question_colour, showing
 from agent.eval.zone_footage import LANE, VIDEO_ZONES, ZONE_RULE

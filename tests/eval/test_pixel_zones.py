@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from agent.engines.clips import pixel_clip
 from agent.engines.prompts import Question
 from agent.eval.labels import LabelSet
 from agent.eval.pixel_engine import PixelEngine
@@ -70,7 +71,7 @@ async def test_a_cropped_clip_is_enlarged_and_still_outlined() -> None:
     cropped = LANE_RULE.model_copy(update={"zone_crop": True})
     drawn, _ = call_marks([cropped], CAMERA)
     assert drawn.crop is not None
-    clip = PixelEngine().clip(records(IN_LANE), FPS, drawn)
+    clip = pixel_clip(records(IN_LANE), FPS, drawn)
     height, width = clip.frames.shape[1:3]
     assert (width % 28, (height - STRIP_HEIGHT) % 28) == (0, 0)
     # About the stored picture's pixel count, over a smaller part of the scene.
@@ -112,7 +113,7 @@ def test_one_call_outlines_each_zone_once_and_names_each_rules_own() -> None:
 def test_outlines_are_drawn_on_the_clip_in_the_stated_colour_not_on_stored_frames() -> None:
     frames = records(None, count=2)
     stored = [record.jpeg for record in frames]
-    clip = PixelEngine().clip(frames, FPS, marks_for([LANE], crop=False))
+    clip = pixel_clip(frames, FPS, marks_for([LANE], crop=False))
     picture = clip.frames[0, :HEIGHT]
     left_edge = picture[150:230, round(0.05 * (WIDTH - 1))]
     assert (left_edge == PALETTE[0][1]).all(axis=1).mean() > 0.9

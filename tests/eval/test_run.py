@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-import yaml
-from pydantic import SecretStr
 
-from agent.bench.alerts import figures
-from agent.engines.settings import EngineSettings
 from agent.eval.footage import STILL_SCENES
-from agent.eval.labels import LabelSet, load_labels
-from agent.eval.pixel_engine import PixelEngine
-from agent.eval.pixel_server import MODEL, PixelServer
+from agent.eval.labels import LabelSet
 from agent.eval.receiver import WebhookReceiver
-from agent.eval.run import alert_times, eval_settings, run_eval
+from agent.eval.run import alert_times, eval_settings
 from agent.runtime.config import VigilSettings
-from agent.runtime.embedded_redis import EmbeddedRedis
 from agent.webhooks.signing import new_secret, signed_headers
 from streams.bus.keys import Keys
+from tests.eval.conftest import Runs
 
 # The scene still but for a small mover: where gating must save calls. Scenes with events
 # analyse every window while a streak is pending or an alert open, by design.
@@ -76,49 +66,6 @@ def test_the_receiver_records_arrivals_and_checks_signatures() -> None:
     ]  # fmt: skip
     assert list(receiver.first_arrivals("alert.opened")) == ["al_1"]
     assert receiver.first_arrivals("alert.closed") == {}
-
-
-def only(labels_path: Path, video: str, folder: Path) -> Path:
-    """The labels of one video of the set, as a file of their own."""
-    document = yaml.safe_load(labels_path.read_text())
-    (entry,) = [v for v in document["videos"] if v["id"] == video]
-    entry["path"] = str(labels_path.parent / entry["path"])
-    rules = [rule for rule in document["rules"] if video in rule["videos"]]
-    for rule in rules:
-        rule["videos"] = [video]
-        rule["events"] = {video: rule["events"][video]} if video in rule["events"] else {}
-    path = folder / f"{video}.yaml"
-    path.write_text(yaml.safe_dump({"videos": [entry], "rules": rules}))
-    return path
-
-
-@dataclass(frozen=True)
-class Runs:
-    report: dict[str, Any]  # the bundled set, pixel engine in-process
-    engine: PixelEngine
-    http: dict[str, Any]  # `passes` alone, the pixel server behind the HTTP engine
-    server: PixelServer
-
-
-@pytest.fixture(scope="module")
-def runs(
-    bundled: LabelSet,
-    bundled_path: Path,
-    redis_server: EmbeddedRedis,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Runs:
-    folder = tmp_path_factory.mktemp("eval")
-    settings = VigilSettings(redis_url=SecretStr(redis_server.url), data_dir=folder)
-    passes = load_labels(only(bundled_path, "passes", folder))
-    engine = PixelEngine()
-    with PixelServer() as server, ThreadPoolExecutor(1) as pool:
-        http_engine = EngineSettings(kind="openai", model=MODEL, base_urls=[server.base_url])
-        over_http = pool.submit(
-            run_eval, passes, settings.model_copy(update={"engine": http_engine})
-        )
-        report = run_eval(bundled, settings, engine)
-        http = over_http.result()
-    return Runs(figures(report), engine, http.to_json(), server)
 
 
 def brief(report: dict[str, Any]) -> str:
