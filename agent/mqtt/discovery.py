@@ -165,7 +165,7 @@ def _switch_topics(prefix: str, camera_id: str, rule_id: str | None = None) -> d
 
 def removed_topics(published: str | None, wanted: str | None) -> list[str]:
     """The retained topics of the entities ``wanted`` drops from ``published`` (all of
-    them, and the camera's status, when the device itself is dropped)."""
+    them, and the camera's status and last report, when the device itself is dropped)."""
     if not published:
         return []
     before = json.loads(published)
@@ -173,5 +173,7 @@ def removed_topics(published: str | None, wanted: str | None) -> list[str]:
     dropped = [c for key, c in before.get("cmps", {}).items() if key not in after]
     owned = [c[name] for c in dropped for name in ENTITY_TOPICS if name in c]
     if wanted is None:
-        owned += [entry["topic"] for entry in before.get("availability", [])[1:]]
+        statuses = [entry["topic"] for entry in before.get("availability", [])[1:]]
+        # The camera's last report lies beside its status (<prefix>/<camera>/...).
+        owned += [*statuses, *(topic.rsplit("/", 1)[0] + "/last_report" for topic in statuses)]
     return owned

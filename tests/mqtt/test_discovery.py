@@ -12,6 +12,8 @@ import redis.asyncio as aioredis
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
+from agent.reports.delivery import deliver
+from agent.reports.models import Report
 from agent.runtime.embedded_mosquitto import EmbeddedMosquitto
 from streams.bus.keys import Keys
 from tests.mqtt.conftest import RULE, mqtt_settings, running_publisher, seed, subscribed, until
@@ -93,9 +95,17 @@ async def test_deleting_a_rule_or_a_camera_removes_its_entities_and_their_state(
         await until(
             lambda: seen.latest(f"{prefix}/dock/spill/state") == "OFF", "a new rule's state"
         )
+        report = Report(
+            id="night-1", cameras=["dock"], since=0.0, until=1.0, created_at=1.0, notable=False,
+            counts=[], timeline=[], summary="Nothing notable.", windows=[], cited=[],
+        )  # fmt: skip
+        await deliver(aclient, keys, report, once=False)
+        last_report = f"{prefix}/dock/last_report"
+        await until(lambda: bool(seen.latest(last_report)), "the camera's last report")
         await CameraStore(aclient, keys).delete("dock")
         await until(lambda: seen.latest(topic) == "", "the device removed")
         await until(lambda: seen.latest(f"{prefix}/dock/status") == "", "its status cleared")
+        await until(lambda: seen.latest(last_report) == "", "its last report cleared")
         assert seen.latest(f"{prefix}/dock/smoke/attributes") in (None, "")
 
 
