@@ -624,7 +624,7 @@ def test_the_pages_are_reachable_by_keyboard(vigil: LiveVigil, page: Page) -> No
     sign_in(page, vigil.url, vigil.read)
     page.locator("body").focus()
     reached = []
-    for _ in range(12):
+    for _ in range(16):
         page.keyboard.press("Tab")
         reached.append(page.evaluate("document.activeElement.textContent.trim()"))
     names = (
@@ -633,6 +633,7 @@ def test_the_pages_are_reachable_by_keyboard(vigil: LiveVigil, page: Page) -> No
         "Alerts",
         "Search",
         "Ask",
+        "Reports",
         "Rules",
         "Webhooks",
         "Sign out",

@@ -54,6 +54,10 @@ export class Api {
     return (await this.#fetch(path, { signal })).json();
   }
 
+  async text(path, signal) {
+    return (await this.#fetch(path, { signal })).text();
+  }
+
   async send(method, path, body, signal) {
     const init = { method, signal };
     if (body !== undefined) {

@@ -8,6 +8,8 @@ import * as alertPage from "./pages/alert.js";
 import * as alertsPage from "./pages/alerts.js";
 import * as askPage from "./pages/ask.js";
 import * as camerasPage from "./pages/cameras.js";
+import * as reportPage from "./pages/report.js";
+import * as reportsPage from "./pages/reports.js";
 import * as rulesPage from "./pages/rules.js";
 import * as searchPage from "./pages/search.js";
 import * as signinPage from "./pages/signin.js";
@@ -22,12 +24,15 @@ const PAGES = {
   alerts: { title: "Alerts", page: alertsPage },
   search: { title: "Search", page: searchPage },
   ask: { title: "Ask", page: askPage },
+  reports: { title: "Reports", page: reportsPage },
   rules: { title: "Rules", page: rulesPage },
   webhooks: { title: "Webhooks", page: webhooksPage },
 };
-// Pages below a listed one, named by the route: #/alerts/{id}, #/cameras/{id}/zones.
+// Pages below a listed one, named by the route: #/alerts/{id}, #/reports/{id},
+// #/cameras/{id}/zones.
 const SUBPAGES = {
   alert: { title: "Alert", page: alertPage },
+  report: { title: "Report", page: reportPage },
   zones: { title: "Zones", page: zonesPage },
 };
 const FEED_LABELS = { connecting: "connecting…", live: "live", reconnecting: "reconnecting…" };
@@ -84,6 +89,7 @@ function header(active) {
 
 function subpage(route) {
   if (route.name === "alerts" && route.id) return "alert";
+  if (route.name === "reports" && route.id) return "report";
   if (route.name === "cameras" && route.id && route.part === "zones") return "zones";
   return null;
 }

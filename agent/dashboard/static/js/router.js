@@ -1,5 +1,5 @@
 // Hash routes: #/cameras, #/cameras/{id}/zones, #/alerts?camera=…, #/alerts/al_…,
-// #/search?q=…, #/ask, #/rules, #/webhooks.
+// #/search?q=…, #/ask, #/reports, #/reports/rp_…, #/rules, #/webhooks.
 
 export function currentRoute() {
   const [path, search = ""] = location.hash.replace(/^#\/?/, "").split("?");

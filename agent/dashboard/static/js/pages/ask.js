@@ -3,6 +3,7 @@
 // or every camera, it reads the archive's records: the answer cites windows ([w3] opens
 // that window), and counts and last times come from the archive, shown beside it.
 
+import { citedText } from "../citations.js";
 import { field, h, notice, options, pageHeading, replace } from "../dom.js";
 import { dateTime, span } from "../format.js";
 import { placedText } from "../placed.js";
@@ -12,7 +13,6 @@ import { WindowView } from "../window-view.js";
 
 const LIVE = "live";
 const PERIODS = [[LIVE, "Last seconds (live clip)"], ...PRESETS, ["all", "Any time"], CUSTOM];
-const CITATION = /\[(w\d{1,3})\]/;
 
 function failure(error) {
   if (error.status === 503 && /archive/.test(error.message)) {
@@ -46,18 +46,6 @@ function liveView(result) {
       + usage(result) }));
 }
 
-/** The history answer's text with each [wN] a button that opens the window it names. */
-function citedText(text, tiles, view, className) {
-  const parts = text.split(CITATION).map((part, index) => {
-    if (index % 2 === 0) return part;
-    const tile = tiles.get(part);
-    return tile ? h("button", { type: "button", class: "citation", text: `[${part}]`,
-      "aria-label": `Window ${part}: ${tile.cameraName}, ${dateTime(tile.window.start)}`,
-      onclick: (event) => view.open(tile, event.currentTarget) }) : `[${part}]`;
-  });
-  return h("p", { class: className }, parts);
-}
-
 function factsTable(facts, cameraNames) {
   const head = ["Rule", "Camera", "Separate times", "Windows", "Alerts", "First", "Last"];
   return h("div", { class: "table-wrap" }, h("table", { class: "history-facts" },
@@ -88,12 +76,13 @@ function historyView(result, tiles, view, cameraNames) {
   }
   const cited = result.cited.map((id) => [...tiles.values()].find((t) => t.window.id === id)).filter(Boolean);
   const others = [...tiles.values()].filter((tile) => !cited.includes(tile));
+  const open = (tile, button) => view.open(tile, button);
   return h("section", { class: "panel answer history" },
     h("h2", { text: "Answer" }),
-    result.answer ? citedText(result.answer, tiles, view, "summary")
+    result.answer ? citedText(result.answer, tiles, open, "summary")
       : notice("warning", "The answer was not in the expected form", result.failure || ""),
     result.reasoning ? h("details", { open: true }, h("summary", { text: "Reasoning" }),
-      citedText(result.reasoning, tiles, view, "reasoning")) : null,
+      citedText(result.reasoning, tiles, open, "reasoning")) : null,
     result.facts.length ? factsTable(result.facts, cameraNames) : null,
     result.counts_are_lower_bounds ? h("p", { class: "muted",
       text: "Counted over the newest detections only: the real counts may be higher." }) : null,
