@@ -17,7 +17,8 @@ from streams.bus.keys import Keys
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 PACKAGES = (
-    "agent/cli", "agent/bench", "agent/eval", "agent/runtime", "agent/api", "agent/webhooks",
+    "agent/cli", "agent/bench", "agent/eval", "agent/runtime", "agent/api", "agent/reports",
+    "agent/webhooks",
     "agent/dashboard", "agent/mqtt", "agent/archive", "agent/pipeline", "agent/engines",
     "streams", "streams/ingest", "streams/buffer", "streams/webrtc", "streams/decode",
     "streams/picture", "streams/bus",

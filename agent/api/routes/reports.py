@@ -8,7 +8,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
-from fastapi.responses import HTMLResponse
 
 from agent.api.deps import AdminKey, QuestionKey, ReadKey, State
 from agent.api.errors import responses
@@ -91,12 +90,17 @@ async def get_report(state: State, _: ReadKey, report_id: ReportId) -> Report:
     return await _report(state, report_id)
 
 
-@router.get("/{report_id}/print", response_class=HTMLResponse, responses=responses(422, 503))
-async def print_report(state: State, _: ReadKey, report_id: ReportId) -> HTMLResponse:
+@router.get(
+    "/{report_id}/print",
+    response_class=Response,
+    responses={**responses(422, 503), 200: {"content": {"text/html": {}}}},
+)
+async def print_report(state: State, _: ReadKey, report_id: ReportId) -> Response:
     """The report as a page to print: counts, timeline, summary, cited windows with
     their thumbnails inline."""
     report = await _report(state, report_id)
-    return HTMLResponse(report_html(report, await _thumbnails(state, report)))
+    html = report_html(report, await _thumbnails(state, report))
+    return Response(html, media_type="text/html; charset=utf-8")
 
 
 async def _report(state: ApiState, report_id: str) -> Report:
