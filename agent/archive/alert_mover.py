@@ -41,10 +41,12 @@ MOST_PER_ROUND = 2_000
 EARLIER_BATCH = 500
 HOUR_MS = 3_600_000
 
-# Deletes an alert's keys unless it changed since it was read (fields or windows added).
+# Deletes an alert's keys unless it changed since it was read (fields or windows added,
+# feedback given again).
 _DELETE_IF_UNCHANGED = """
 if redis.call('HLEN', KEYS[1]) ~= tonumber(ARGV[2]) then return 0 end
 if redis.call('LLEN', KEYS[3]) ~= tonumber(ARGV[3]) then return 0 end
+if (redis.call('HGET', KEYS[1], 'feedback_changes') or '0') ~= ARGV[4] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 for index = 4, #KEYS do redis.call('ZREM', KEYS[index], ARGV[1]) end
 return 1
@@ -135,11 +137,11 @@ class AlertMover:
         indexes = [self._keys.alert_index, self._keys.closed_alerts, self._keys.alerts_to_archive]
         if camera is not None:
             indexes.append(self._keys.camera_alert_index(camera))
-        fields, windows = snapshot.version if snapshot else (0, 0)
+        fields, windows, feedback = snapshot.version if snapshot else (0, 0, 0)
         data = [self._keys.alert(alert_id), self._keys.evidence(alert_id)]
         data.append(self._keys.alert_windows(alert_id))
         deleted = await self._delete_if_unchanged(
-            keys=[*data, *indexes], args=[alert_id, fields, windows]
+            keys=[*data, *indexes], args=[alert_id, fields, windows, feedback]
         )
         return int(cast(int, deleted)) if snapshot else 0
 

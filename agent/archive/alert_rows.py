@@ -28,11 +28,13 @@ class AlertSnapshot:
     windows: list[Any]
     fields: int  # the hash's field count: a summary or an acknowledgement adds fields
     summarized: bool
+    feedback_changes: int = 0  # feedback given again replaces a field
 
     @property
-    def version(self) -> tuple[int, int]:
-        """Changes whenever the alert does once closed (fields are only ever added)."""
-        return self.fields, len(self.windows)
+    def version(self) -> tuple[int, int, int]:
+        """Changes whenever the alert does once closed (fields are only ever added, and
+        feedback counts its changes)."""
+        return self.fields, len(self.windows), self.feedback_changes
 
 
 async def read_snapshots(
@@ -49,8 +51,9 @@ async def read_snapshots(
         raw = cast(dict[bytes, bytes], replies[2 * index])
         if raw.get(b"id"):
             windows = [json.loads(item) for item in cast(list[bytes], replies[2 * index + 1])]
+            changes = int(raw.get(b"feedback_changes", b"0"))
             snapshots[alert_id] = AlertSnapshot(
-                record_from_hash(raw), windows, len(raw), b"summarized_at" in raw
+                record_from_hash(raw), windows, len(raw), b"summarized_at" in raw, changes
             )
     return snapshots
 

@@ -29,6 +29,7 @@ from agent.archive.search import rank_fusion_scores
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import KEEP_VERSIONS_FOR, ArchiveSchemaError, sql_string
 from agent.archive.tables import connect, retry_on_conflict
+from agent.pipeline.alert_feedback import AlertFeedback
 from agent.pipeline.alert_records import AlertFilter, AlertKey, AlertRecord
 
 TABLE = "alerts"
@@ -256,11 +257,26 @@ class AlertStore:
         record = archived.record.model_copy(
             update={"acknowledged": True, "acknowledged_at": round(at_s, 3), "acknowledged_by": by}
         )
-        updates = {"acknowledged": True, "record": record.model_dump_json()}
-        await self._retried(
-            lambda: self._table.update(updates, where=f"alert_id = {sql_string(alert_id)}")
-        )
+        await self.replace_record(record)
         return record
+
+    async def give_feedback(
+        self, alert_id: str, feedback: AlertFeedback
+    ) -> tuple[AlertRecord, AlertRecord] | None:
+        """Stores feedback on an archived alert, replacing any earlier; (the record before,
+        after), None when the archive does not hold the alert."""
+        archived = await self.alert(alert_id)
+        if archived is None:
+            return None
+        record = archived.record.model_copy(update={"feedback": feedback})
+        await self.replace_record(record)
+        return archived.record, record
+
+    async def replace_record(self, record: AlertRecord) -> None:
+        """Rewrites an archived alert's record (its windows and clip stay)."""
+        updates = {"acknowledged": record.acknowledged, "record": record.model_dump_json()}
+        where = f"alert_id = {sql_string(record.id)}"
+        await self._retried(lambda: self._table.update(updates, where=where))
 
     async def delete_closed_before(self, cutoff_ms: int) -> int:
         """Deletes the alerts that closed before ``cutoff_ms`` and their clips; the clips

@@ -19,6 +19,7 @@ EVENT_TYPES = {
     EventType.UPDATED.value: "update",
     EventType.SUMMARIZED.value: "summary",
     EventType.CLOSED.value: "end",
+    EventType.FEEDBACK.value: "feedback",
 }
 
 

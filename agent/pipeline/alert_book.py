@@ -290,14 +290,7 @@ class AlertBook:
         pipe.zadd(self._keys.camera_alert_index(event.camera_id), opened)
 
     def queue_event(self, pipe: Pipeline, camera_id: str, payload: dict[str, Any]) -> None:
-        document = {
-            "type": payload["type"],
-            "alert_id": payload["alert_id"],
-            "camera": camera_id,
-            "payload": json.dumps(payload),
-        }
-        for stream in (self._keys.alerts, self._keys.camera_alerts(camera_id), self._keys.outbox):
-            pipe.xadd(stream, document, maxlen=EVENT_STREAM_MAX_LEN, approximate=True)  # type: ignore[arg-type]
+        queue_alert_event(pipe, self._keys, camera_id, payload)
 
     def _queue_summary_job(self, pipe: Pipeline, event: AlertEvent) -> None:
         first = event.streak[0] if event.streak else event.result
@@ -364,3 +357,15 @@ def _decode_track(raw: dict[bytes, bytes]) -> Track:
         streak=tuple(WindowResult(**item) for item in json.loads(fields.get("streak", "[]"))),
         last_seen_ms=int(fields.get("last_seen_ms", "0")),  # absent from older tracks
     )
+
+
+def queue_alert_event(pipe: Pipeline, keys: Keys, camera_id: str, payload: dict[str, Any]) -> None:
+    """Queues an alert's event on the alert streams and the outbox (webhooks, MQTT)."""
+    document = {
+        "type": payload["type"],
+        "alert_id": payload["alert_id"],
+        "camera": camera_id,
+        "payload": json.dumps(payload),
+    }
+    for stream in (keys.alerts, keys.camera_alerts(camera_id), keys.outbox):
+        pipe.xadd(stream, document, maxlen=EVENT_STREAM_MAX_LEN, approximate=True)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, computed_field
 
 from agent.engines.clip_times import PlacedTime
+from agent.pipeline.alert_feedback import AlertFeedback
 from streams.bus.keys import Keys
 
 SCAN_BATCH = 200
@@ -56,6 +57,10 @@ class AlertRecord(BaseModel):
     summary_clip_start: float | None = None
     summary_clip_end: float | None = None
     zones: list[dict[str, Any]] = []  # the rule's zones as drawn for the model
+    feedback: AlertFeedback | None = None  # what a person said of it, the latest word
+    # The context clip the archive keeps for feedback: its first and last frame (epoch s)
+    context_clip_start: float | None = None
+    context_clip_end: float | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -121,11 +126,18 @@ def record_from_hash(raw: dict[bytes, bytes]) -> AlertRecord:
         reasoning_times=_times(fields.get("reasoning_times")),
         summary_clip_start=_number(fields.get("summary_clip_start")),
         summary_clip_end=_number(fields.get("summary_clip_end")),
+        feedback=_feedback(fields.get("feedback")),
+        context_clip_start=_number(fields.get("context_clip_start")),
+        context_clip_end=_number(fields.get("context_clip_end")),
     )
 
 
 def _number(value: str | None) -> float | None:
     return float(value) if value else None
+
+
+def _feedback(value: str | None) -> AlertFeedback | None:
+    return AlertFeedback.model_validate_json(value) if value else None
 
 
 def _times(value: str | None) -> list[PlacedTime] | None:

@@ -30,6 +30,7 @@ class EventType(StrEnum):
     UPDATED = "alert.updated"
     CLOSED = "alert.closed"
     SUMMARIZED = "alert.summarized"
+    FEEDBACK = "alert.feedback"  # a person confirmed or dismissed the alert
     REPORT_READY = "report.ready"  # not an alert's: a report was made (agent.reports)
 
 

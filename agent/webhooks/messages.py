@@ -61,6 +61,8 @@ def webhook_body(event: dict[str, Any], alert: AlertRecord | None, base_url: str
         "summary": event.get("summary") or (alert.summary if alert else None),
         # The summary with the UTC time after each clip time it names ("3.00s (14:02:07 UTC)")
         "summary_placed": event.get("summary_placed") or (alert.summary_placed if alert else None),
+        # What a person said of the alert: in ``alert.feedback`` events, else the latest
+        "feedback": _feedback(event, alert),
         "alert": alert.model_dump() if alert else None,
         "links": links,
     }
@@ -73,6 +75,12 @@ def _as_of(event: dict[str, Any], alert: AlertRecord | None, name: str) -> Any:
     if event.get(name) is not None:
         return event[name]
     return getattr(alert, name) if alert else None
+
+
+def _feedback(event: dict[str, Any], alert: AlertRecord | None) -> Any:
+    if event.get("feedback") is not None:
+        return event["feedback"]
+    return alert.feedback.model_dump() if alert and alert.feedback else None
 
 
 def _verdict(event: dict[str, Any]) -> dict[str, Any] | None:

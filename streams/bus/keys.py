@@ -189,6 +189,12 @@ class Keys:
         return self._bus("report-leader")
 
     @property
+    def feedback_counts(self) -> str:
+        """Hash of ``rule|camera|verdict`` → how many alerts (or missed events) have that
+        feedback now: confirmed, false_alarm, missed."""
+        return self._bus("feedback-counts")
+
+    @property
     def metrics(self) -> str:
         """Hash of counters, ``name`` or ``name:camera``."""
         return self._bus("metrics")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -155,3 +156,69 @@ def test_search_returns_the_alerts_that_match(written: Written) -> None:
     assert later is not None
     since = reader.get("/v1/search", params={"q": "person", "since": later / 1000}).json()
     assert {alert["id"] for alert in since["alerts"]} == set(written.recent)
+
+
+def _feedback_events(api: LiveApi, alert_id: str) -> list[dict[str, object]]:
+    entries = api.redis.xrange(api.keys.outbox)
+    payloads = [json.loads(fields[b"payload"]) for _, fields in entries if b"payload" in fields]
+    return [p for p in payloads if p["type"] == "alert.feedback" and p["alert_id"] == alert_id]
+
+
+def _count(api: LiveApi, alert_id: str, verdict: str) -> int:
+    record = api.client(api.read).get(f"/v1/alerts/{alert_id}").json()
+    field = f"{record['rule']}|{record['camera']}|{verdict}"
+    return int(api.redis.hget(api.keys.feedback_counts, field) or 0)
+
+
+def test_feedback_on_an_archived_alert_is_kept_replaced_counted_and_announced(
+    written: Written,
+) -> None:
+    alert_id = written.moved[1]
+    api = written.api
+    admin, reader = api.client(api.admin), api.client(api.read)
+    url = f"/v1/alerts/{alert_id}/feedback"
+    assert reader.post(url, json={"verdict": "confirmed"}).status_code == 403
+    refused = [
+        {"verdict": "false_alarm", "onset": 10.0},
+        {"verdict": "confirmed", "onset": 20.0, "end": 10.0},
+        {"verdict": "maybe"},
+        {"verdict": "confirmed", "note": "x" * 501},
+        {"verdict": "confirmed", "extra": 1},
+    ]
+    for body in refused:
+        assert admin.post(url, json=body).status_code == 422, body
+    before = _count(api, alert_id, "confirmed")
+    confirmed = admin.post(url, json={"verdict": "confirmed", "onset": 5.0, "end": 9.5})
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["feedback"]["by"] == "test-admin"
+    assert _count(api, alert_id, "confirmed") == before + 1
+    dismissed = admin.post(url, json={"verdict": "false_alarm", "note": "a shadow"}).json()
+    assert dismissed["feedback"]["verdict"] == "false_alarm"
+    detail = reader.get(f"/v1/alerts/{alert_id}").json()
+    assert detail["feedback"]["note"] == "a shadow"
+    assert _count(api, alert_id, "confirmed") == before
+    assert _count(api, alert_id, "false_alarm") >= 1
+    events = _feedback_events(api, alert_id)
+    assert [event["feedback"]["verdict"] for event in events] == ["confirmed", "false_alarm"]
+    missing = admin.post(
+        "/v1/alerts/al_0123456789abcdef0123/feedback", json={"verdict": "confirmed"}
+    )
+    assert missing.status_code == 404
+
+
+def test_feedback_on_an_alert_in_redis_queues_it_to_be_archived_again(written: Written) -> None:
+    api = written.api
+    alert_id = written.recent[1]
+    api.redis.zrem(api.keys.alerts_to_archive, alert_id)
+    url = f"/v1/alerts/{alert_id}/feedback"
+    given = api.client(api.admin).post(url, json={"verdict": "false_alarm"})
+    assert given.status_code == 200, given.text
+    assert api.redis.hget(api.keys.alert(alert_id), "feedback_changes") == b"1"
+    assert api.redis.zscore(api.keys.alerts_to_archive, alert_id) is not None
+    assert len(_feedback_events(api, alert_id)) == 1
+    opened = written.open[0]
+    on_open = api.client(api.admin).post(
+        f"/v1/alerts/{opened}/feedback", json={"verdict": "confirmed"}
+    )
+    assert on_open.json()["feedback"]["verdict"] == "confirmed"
+    assert api.redis.zscore(api.keys.alerts_to_archive, opened) is None  # archived when closed

@@ -19,10 +19,11 @@ import redis.asyncio as aioredis
 from fastapi import HTTPException
 from PIL import Image
 
-from agent.api import clips
-from agent.api.clips import PAGE_FRAMES, Frame, buffered_pages, encode_clip, evidence_pages
+from agent.pipeline import clip_pages
+from agent.api.clips import encode_clip
 from agent.api.limits import ApiLimits
 from agent.api.settings import ApiSettings
+from agent.pipeline.clip_pages import PAGE_FRAMES, Frame, buffered_pages, evidence_pages
 from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.buffer.frames import FrameRecord, append_frame
 from streams.bus.keys import Keys
@@ -168,14 +169,14 @@ def test_live_clips_past_the_cap_on_encodes_get_429(
 ) -> None:
     now = stored_frames(live_api, 4)
     started, release = threading.Event(), threading.Event()
-    add_all = clips._add_all
+    add_all = clip_pages._add_all
 
     def held(writer: mp4.Mp4Writer, frames: Sequence[Frame]) -> None:
         started.set()
         release.wait(30)
         add_all(writer, frames)
 
-    monkeypatch.setattr(clips, "_add_all", held)
+    monkeypatch.setattr(clip_pages, "_add_all", held)
     reader = live_api.client(live_api.read)
     params = {"start": now - 4, "end": now}
     answers: list[httpx.Response] = []

@@ -1,8 +1,9 @@
-"""/v1/alerts: filtered pages, one alert with its verdicts and summary, evidence, acknowledge.
+"""/v1/alerts: filtered pages, one alert with its verdicts and summary, evidence,
+acknowledge, feedback.
 
 Redis answers for open and recent alerts, the archive for those past the hot retention:
-pages merge both, and one alert, its evidence clip and its acknowledgement are looked for
-in Redis first, then in the archive.
+pages merge both, and one alert, its evidence clip, its acknowledgement and feedback are
+looked for in Redis first, then in the archive.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel
 
-from agent.api.clips import encode_clip, evidence_pages
+from agent.api.clips import encode_clip
 from agent.api.deps import AdminKey, Limits, ReadKey, State
 from agent.api.errors import responses
 from agent.api.state import ApiState
 from agent.archive.alert_pages import page_alerts
 from agent.archive.alert_store import AlertStore, ArchivedAlert
+from agent.pipeline.alert_feedback import FeedbackIn, feedback_of
 from agent.pipeline.alert_records import (
     AlertFilter,
     AlertKey,
@@ -28,6 +30,8 @@ from agent.pipeline.alert_records import (
     alert_windows,
     read_alert,
 )
+from agent.pipeline.clip_pages import evidence_pages
+from agent.pipeline.feedback import announce_archived_feedback, give_feedback_in_redis
 from agent.pipeline.rules import Severity
 from streams.bus.keys import Keys
 from streams.config import CAMERA_ID_PATTERN
@@ -156,6 +160,26 @@ async def acknowledge(state: State, key: AdminKey, alert_id: AlertId) -> AlertRe
     if record is None:
         raise HTTPException(404, f"no alert {alert_id}")
     return record
+
+
+@router.post("/{alert_id}/feedback", responses=responses(422))
+async def feedback(
+    state: State, key: AdminKey, alert_id: AlertId, given: FeedbackIn
+) -> AlertRecord:
+    """Says whether the alert was right: ``confirmed`` (with the event's true ``onset`` and
+    ``end`` where the alert had them wrong) or ``false_alarm``; giving it again replaces it.
+    Sends ``alert.feedback`` to webhooks and MQTT."""
+    stored = feedback_of(given, key.name)
+    record = await give_feedback_in_redis(state.client, state.keys, alert_id, stored)
+    if record is not None:
+        return record
+    archive = await _archived_alerts(state)
+    changed = None if archive is None else await archive.give_feedback(alert_id, stored)
+    if changed is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    before, after = changed
+    await announce_archived_feedback(state.client, state.keys, before, stored)
+    return after
 
 
 async def _acknowledge_in_redis(

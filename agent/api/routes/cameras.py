@@ -8,10 +8,11 @@ from typing import Annotated, cast
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from agent.api.clips import buffered_pages, encode_clip
+from agent.api.clips import encode_clip
 from agent.api.deps import AdminKey, Limits, ReadKey, State
 from agent.api.errors import responses
 from agent.pipeline.cameras_store import CameraStore, public_url
+from agent.pipeline.clip_pages import buffered_pages
 from streams.buffer.frames import latest_frame_async
 from streams.buffer.health_records import health_from_record
 from streams.config import CAMERA_ID_PATTERN, CameraConfig, DecodeMode
