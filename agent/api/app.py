@@ -20,6 +20,7 @@ from agent.api.routes import (
     ask,
     cameras,
     events,
+    feedback,
     metrics,
     mqtt,
     probes,
@@ -43,6 +44,7 @@ ROUTERS = (
     mqtt.router,
     search.router,
     reports.router,
+    feedback.router,
 )
 
 

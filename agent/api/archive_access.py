@@ -10,6 +10,7 @@ from pathlib import Path
 from agent.archive.alert_store import AlertStore
 from agent.archive.blobs import BlobStore
 from agent.archive.embedder import Embedder
+from agent.archive.missed_store import MissedStore
 from agent.archive.settings import ArchiveSettings
 from agent.archive.store import ArchiveStore
 from agent.reports.store import ReportStore
@@ -24,6 +25,8 @@ class ArchiveAccess:
         self._alerts: AlertStore | None = None
         self._windows: ArchiveStore | None = None
         self._reports: ReportStore | None = None
+        self._missed: MissedStore | None = None
+        self._blobs: BlobStore | None = None
 
     async def open(self) -> tuple[ArchiveStore, Embedder]:
         async with self._opening:
@@ -58,3 +61,18 @@ class ArchiveAccess:
             if self._reports is None:
                 self._reports = await ReportStore.open(self._settings, self._data_dir)
             return self._reports
+
+    async def missed(self) -> MissedStore:
+        async with self._opening:
+            if self._missed is None:
+                self._missed = await MissedStore.open(self._settings, self._data_dir)
+            return self._missed
+
+    async def blobs(self) -> BlobStore:
+        """The archive's files (evidence and context clips)."""
+        async with self._opening:
+            if self._blobs is None:
+                self._blobs = await asyncio.to_thread(
+                    BlobStore.open, self._settings, self._data_dir
+                )
+            return self._blobs

@@ -3,7 +3,8 @@
 Every ``archive_every_s`` the archiver's leader:
 
 1. archives each closed alert once its summary is settled (written, failed, or not come
-   within ``summary_wait_s``): the ``alerts-to-archive`` set lists them;
+   within ``summary_wait_s``) and the frames after its close that its context clip keeps
+   are buffered: the ``alerts-to-archive`` set lists them;
 2. moves the alerts closed more than ``hot_retention_h`` ago: archives each as it stands
    now, then deletes its record, windows and evidence from Redis in one script that first
    checks the alert did not change since it was read (an acknowledgement meanwhile leaves
@@ -44,7 +45,12 @@ HOUR_MS = 3_600_000
 # Deletes an alert's keys unless it changed since it was read (fields or windows added,
 # feedback given again).
 _DELETE_IF_UNCHANGED = """
-if redis.call('HLEN', KEYS[1]) ~= tonumber(ARGV[2]) then return 0 end
+local own = 0  -- the archiver's own fields (context clip) are not changes to the alert
+local names = {'context_tried', 'context_clip', 'context_clip_start', 'context_clip_end'}
+for _, name in ipairs(names) do
+  own = own + redis.call('HEXISTS', KEYS[1], name)
+end
+if redis.call('HLEN', KEYS[1]) - own ~= tonumber(ARGV[2]) then return 0 end
 if redis.call('LLEN', KEYS[3]) ~= tonumber(ARGV[3]) then return 0 end
 if (redis.call('HGET', KEYS[1], 'feedback_changes') or '0') ~= ARGV[4] then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
@@ -90,11 +96,14 @@ class AlertMover:
         """Archives the closed alerts waiting for it whose summary is settled."""
         waiting = await self._oldest(self._keys.alerts_to_archive, "+inf")
         snapshots = await read_snapshots(self._client, self._keys, waiting)
-        settle_ms = _now_ms() - self._settings.summary_wait_s * 1000
+        now_ms = _now_ms()
+        settle_ms = now_ms - self._settings.summary_wait_s * 1000
+        context_ms = now_ms - self._rows.context.context_after_s * 1000  # its frames are in
         settled = [
             snapshot
             for snapshot in snapshots.values()
-            if snapshot.summarized or _closed_ms(snapshot.record) <= settle_ms
+            if (snapshot.summarized or _closed_ms(snapshot.record) <= settle_ms)
+            and _closed_ms(snapshot.record) <= context_ms
         ]
         for start in range(0, len(settled), BATCH):
             batch = settled[start : start + BATCH]

@@ -279,15 +279,18 @@ class AlertStore:
         await self._retried(lambda: self._table.update(updates, where=where))
 
     async def delete_closed_before(self, cutoff_ms: int) -> int:
-        """Deletes the alerts that closed before ``cutoff_ms`` and their clips; the clips
+        """Deletes the alerts that closed before ``cutoff_ms`` and their clips (evidence
+        and context); the clips
         first, so a failure leaves rows to retry, never files nobody lists."""
         predicate = f"closed_ms < {int(cutoff_ms)}"
         async with self._writing:
             count = await self._table.count_rows(predicate)
             if count == 0:
                 return 0
-            query = self._table.query().where(f"{predicate} AND clip IS NOT NULL")
-            clips = (await query.select(["clip"]).to_arrow()).column("clip").to_pylist()
+            rows = await self._table.query().where(predicate).select(["clip", "record"]).to_list()
+            clips = [row["clip"] for row in rows if row["clip"]]
+            contexts = [AlertRecord.model_validate_json(row["record"]).context_clip for row in rows]
+            clips += [clip for clip in contexts if clip]
             await asyncio.to_thread(self.blobs.delete, clips)
             await self._table.delete(predicate)
         return count

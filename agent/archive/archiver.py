@@ -29,7 +29,7 @@ from agent.archive.alert_rows import AlertRows
 from agent.archive.alert_store import AlertStore
 from agent.archive.committer import ArchiveParts, Committer
 from agent.archive.embedder import Embedder
-from agent.archive.settings import ArchiveSettings
+from agent.archive.settings import ArchiveSettings, EvalSettings
 from agent.archive.store import ArchiveStore
 from agent.pipeline.archive_records import WindowRecord
 from agent.pipeline.progress import Progress, no_progress
@@ -65,10 +65,11 @@ async def open_alert_mover(
     parts: ArchiveParts,
     data_dir: Path,
     fps: float,
+    context: EvalSettings,
 ) -> AlertMover:
     """The mover of closed alerts, writing the archive's alerts table beside ``parts``."""
     store = await AlertStore.open(archive, data_dir, parts.embedder.dim, parts.store.blobs)
-    rows = AlertRows(client, keys, store, parts.embedder, fps)
+    rows = AlertRows(client, keys, store, parts.embedder, fps, context)
     return AlertMover(client, keys, alerts, store, rows)
 
 

@@ -123,3 +123,24 @@ class ArchiveSettings(BaseModel):
         if not self.on_s3 or self.s3 is None:
             return {}
         return self.s3.storage_options()
+
+
+class EvalSettings(BaseModel):
+    """The footage kept so that feedback given hours later still has it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    context_before_s: float = Field(
+        default=20.0, ge=0, le=300, description="Context clip: seconds kept before an onset."
+    )
+    context_after_s: float = Field(
+        default=20.0, ge=0, le=300, description="Context clip: seconds kept after the close."
+    )
+    context_max_s: float = Field(
+        default=300.0, gt=0, le=1800, description="Context clip: the longest kept."
+    )
+
+    def bounds(self, onset_s: float, end_s: float) -> tuple[float, float]:
+        """The context clip of an event from ``onset_s`` to ``end_s``, cut at its longest."""
+        start = onset_s - self.context_before_s
+        return start, min(end_s + self.context_after_s, start + self.context_max_s)

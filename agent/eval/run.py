@@ -53,6 +53,7 @@ FIRST_FRAME_TIMEOUT_S = 60.0
 AGENTS_STOP_S = 30.0
 POLL_S = 0.1
 INGEST_LEASE_S = 1.0  # ingest re-reads the camera store every lease / 3
+ARCHIVE_EVERY_S = 2.0  # closed alerts archived soon after they may be
 
 
 class EvalError(RuntimeError):
@@ -107,6 +108,9 @@ def eval_settings(settings: VigilSettings, labels: LabelSet, url: str, keys: Key
             "rules": labels.rules(),
             "webhooks": webhooks,
             "ingest": settings.ingest.model_copy(update={"lease_s": INGEST_LEASE_S}),
+            "alerts": settings.alerts.model_copy(
+                update={"archive_every_s": min(settings.alerts.archive_every_s, ARCHIVE_EVERY_S)}
+            ),
         }
     )
 
@@ -184,11 +188,19 @@ def _play(
         try:
             _wait_for_agents(client, keys, agents)
             origins = _play_once(client, keys, labels, settings.cameras, agents)
-            _settle(client, keys, tail_s, archive)
+            _settle(client, keys, _tail_s(settings, tail_s, archive), archive)
         finally:
             stop.set()
             agents.join(AGENTS_STOP_S)
     return _observed(client, keys, origins, receiver, settings)
+
+
+def _tail_s(settings: VigilSettings, tail_s: float, archive: bool) -> float:
+    """How long the run may wait after the last video: with the archive, long enough for
+    the last alert's context clip (kept ``eval.context_after_s`` after its close)."""
+    if not archive:
+        return tail_s
+    return max(tail_s, settings.eval.context_after_s + 2 * settings.alerts.archive_every_s + 5)
 
 
 def _wait_for_agents(client: redis.Redis, keys: Keys, agents: _Agents) -> None:

@@ -58,7 +58,8 @@ class AlertRecord(BaseModel):
     summary_clip_end: float | None = None
     zones: list[dict[str, Any]] = []  # the rule's zones as drawn for the model
     feedback: AlertFeedback | None = None  # what a person said of it, the latest word
-    # The context clip the archive keeps for feedback: its first and last frame (epoch s)
+    # The context clip the archive keeps for feedback: where, its first and last frame
+    context_clip: str | None = None
     context_clip_start: float | None = None
     context_clip_end: float | None = None
 
@@ -127,6 +128,7 @@ def record_from_hash(raw: dict[bytes, bytes]) -> AlertRecord:
         summary_clip_start=_number(fields.get("summary_clip_start")),
         summary_clip_end=_number(fields.get("summary_clip_end")),
         feedback=_feedback(fields.get("feedback")),
+        context_clip=optional.get("context_clip"),
         context_clip_start=_number(fields.get("context_clip_start")),
         context_clip_end=_number(fields.get("context_clip_end")),
     )

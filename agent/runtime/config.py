@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.api.settings import ApiSettings
-from agent.archive.settings import ArchiveSettings
+from agent.archive.settings import ArchiveSettings, EvalSettings
 from agent.engines.settings import EngineSettings
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.rules import Rule
@@ -57,6 +57,9 @@ class VigilSettings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     mqtt: MqttSettings | None = Field(default=None, description="MQTT publisher; off when unset.")
     archive: ArchiveSettings = ArchiveSettings()
+    eval: EvalSettings = Field(
+        default=EvalSettings(), description="Footage kept around alerts for feedback and eval."
+    )
     cameras: list[CameraConfig] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     reports: list[ReportSchedule] = Field(

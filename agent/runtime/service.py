@@ -262,7 +262,7 @@ async def _archive(
     archive_parts = await open_parts(settings.archive, settings.data_dir)
     alerts = await open_alert_mover(
         client, keys, settings.archive, settings.alerts, archive_parts, settings.data_dir,
-        settings.ingest.fps,
+        settings.ingest.fps, settings.eval,
     )  # fmt: skip
     archiver = Archiver(client, keys, settings.archive, archive_parts, name, alerts)
     await archiver.run(done, progress)
@@ -282,7 +282,7 @@ def api_state(
     archive = ArchiveAccess(settings.archive, settings.data_dir)
     return ApiState(
         client, keys, settings.api, settings.webhooks, settings.ingest, engine, archive,
-        parts=supervisor,
+        parts=supervisor, eval=settings.eval,
     )  # fmt: skip
 
 

@@ -19,10 +19,10 @@ import redis.asyncio as aioredis
 from fastapi import HTTPException
 from PIL import Image
 
-from agent.pipeline import clip_pages
 from agent.api.clips import encode_clip
 from agent.api.limits import ApiLimits
 from agent.api.settings import ApiSettings
+from agent.pipeline import clip_pages
 from agent.pipeline.clip_pages import PAGE_FRAMES, Frame, buffered_pages, evidence_pages
 from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.buffer.frames import FrameRecord, append_frame

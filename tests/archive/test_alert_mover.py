@@ -51,21 +51,26 @@ def mover_of(
 
 
 async def write_alerts(
-    client: aioredis.Redis, keys: Keys, count: int, hours_ago: float, close: bool = True
+    client: aioredis.Redis,
+    keys: Keys,
+    count: int,
+    hours_ago: float,
+    close: bool = True,
+    camera: str = "cam1",
 ) -> list[str]:
-    """``count`` alerts on ``cam1`` whose windows ran ``hours_ago``; closed unless not."""
+    """``count`` alerts on ``camera`` whose windows ran ``hours_ago``; closed unless not."""
     book = AlertBook(client, keys)
     start = int(time.time() * 1000) - round(hours_ago * HOUR_MS)
     ids = []
     for number in range(count):
         at = start + number * 20_000
         opening = WindowResult(at, at + 8000, True, 0.9, f"person {number} in the lane")
-        event = await book.apply("cam1", RULE, opening, fixed_frames(FRAMES, "cam1"))
+        event = await book.apply(camera, RULE, opening, fixed_frames(FRAMES, camera))
         assert event is not None
         ids.append(event.alert_id)
         if close:
             closing = WindowResult(at + 10_000, at + 18_000, False, 0.1, "the lane is empty")
-            await book.apply("cam1", RULE, closing)
+            await book.apply(camera, RULE, closing)
     return ids
 
 

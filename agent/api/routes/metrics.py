@@ -1,5 +1,5 @@
 """/metrics: pipeline counters (part restarts and dead letters among them), camera health,
-open alerts, webhook queues and dead-letter streams for Prometheus."""
+open alerts, webhook queues, dead-letter streams and operators' feedback for Prometheus."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from agent.api.deps import ReadKey, State
 from agent.api.errors import responses
 from agent.api.prometheus import Sample, counter_families, health_families, render
+from agent.pipeline.feedback import parse_count_field
 from agent.pipeline.metrics import Counters
 from streams.buffer.health_records import health_from_record
 from streams.bus.dead_letters import dead_stream
@@ -34,6 +35,7 @@ async def metrics(state: State, _: ReadKey) -> PlainTextResponse:
     families.append(await _open_alerts(state, cameras))
     families.append(await _webhook_queues(state))
     families.append(await _dead_letters(state))
+    families.append(await _feedback(state))
     return PlainTextResponse(render(families), media_type=CONTENT_TYPE)
 
 
@@ -63,6 +65,19 @@ async def _open_alerts(state: State, cameras: list[str]) -> tuple[str, str, str,
     name = "vigil_alerts_open"
     samples = [Sample(name, (("camera", c),), n) for c, n in zip(cameras, counts, strict=True)]
     return name, "gauge", "Alerts open now.", samples
+
+
+async def _feedback(state: State) -> tuple[str, str, str, list[Sample]]:
+    raw = cast(dict[bytes, bytes], await state.client.hgetall(state.keys.feedback_counts))
+    name = "vigil_alert_feedback"
+    samples = []
+    for field, count in sorted(raw.items()):
+        parsed = parse_count_field(field.decode())
+        if parsed is not None:
+            labels = tuple(zip(("rule", "camera", "verdict"), parsed, strict=True))
+            samples.append(Sample(name, labels, int(count)))
+    text = "Alerts confirmed or dismissed, and events marked missed, per rule and camera."
+    return name, "gauge", text, samples
 
 
 async def _webhook_queues(state: State) -> tuple[str, str, str, list[Sample]]:

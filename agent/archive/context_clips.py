@@ -1,0 +1,69 @@
+"""Context clips: the footage around an event, kept among the archive's files so that
+feedback given hours later, and ``vigil eval --from-feedback``, still have it.
+
+A clip runs from ``eval.context_before_s`` before the event's onset to
+``eval.context_after_s`` after its end, at most ``eval.context_max_s`` long, encoded from
+the camera's frame buffer a page at a time; frames the buffer no longer holds are simply
+not in it, and the clip states the times of its first and last frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+
+from agent.archive.blobs import BlobStore
+from agent.pipeline.clip_pages import Frame, Pages, buffered_pages, encode_pages
+from streams.bus.keys import Keys
+
+
+@dataclass(frozen=True, slots=True)
+class ContextClip:
+    uri: str  # among the archive's files
+    start: float  # capture time of its first frame (epoch s)
+    end: float  # capture time of its last frame
+
+
+def context_path(camera_id: str, name: str, start_s: float) -> str:
+    """``context/<camera>/<yyyy-mm-dd>/<name>.mp4``, the day it starts in UTC."""
+    if "/" in camera_id or camera_id in ("", ".", "..") or "/" in name:
+        raise ValueError(f"{camera_id!r}/{name!r} cannot name a file")
+    day = datetime.fromtimestamp(start_s, tz=UTC).date().isoformat()
+    return f"context/{camera_id}/{day}/{name}.mp4"
+
+
+async def keep_context_clip(
+    client: aioredis.Redis,
+    keys: Keys,
+    blobs: BlobStore,
+    camera_id: str,
+    name: str,
+    bounds: tuple[float, float],
+) -> ContextClip | None:
+    """Encodes the camera's buffered frames within ``bounds`` and stores the MP4 under
+    ``name``; None when the buffer holds none of them. VideoError: an unreadable frame."""
+    seen = _FrameTimes()
+    video = await encode_pages(seen.follow(buffered_pages(client, keys, camera_id, *bounds)))
+    if video is None or seen.first is None or seen.last is None:
+        return None
+    uri = await asyncio.to_thread(blobs.put, context_path(camera_id, name, bounds[0]), video)
+    return ContextClip(uri, round(seen.first, 3), round(seen.last, 3))
+
+
+class _FrameTimes:
+    """The capture times of the first and last frame that went by."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+
+    async def follow(self, pages: Pages) -> AsyncIterator[list[Frame]]:
+        async for page in pages:
+            if page:
+                self.first = page[0][1] if self.first is None else self.first
+                self.last = page[-1][1]
+            yield page
