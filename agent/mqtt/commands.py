@@ -1,8 +1,9 @@
-"""Switches from MQTT: ON or OFF on ``…/enabled/set`` switches a camera, or a rule on one
-camera, through the same camera and rule stores the API edits (so the API and the
-dashboard show it, and the next window follows it); the publisher answers on the
-retained ``…/enabled/state``. Commands are off unless ``mqtt.commands`` is set, and
-``mqtt.command_allow`` narrows what they may switch; who may publish them at all is
+"""Commands from MQTT. Switches: ON or OFF on ``…/enabled/set`` switches a camera, or a
+rule on one camera, through the same camera and rule stores the API edits (so the API and
+the dashboard show it, and the next window follows it); the publisher answers on the
+retained ``…/enabled/state``. Feedback on an alert, on ``…/<camera>/<rule>/feedback/set``,
+is ``agent.mqtt.feedback_commands``. Commands are off unless ``mqtt.commands`` is set,
+and ``mqtt.command_allow`` narrows what they may reach; who may publish them at all is
 the broker's access control."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import redis.asyncio as aioredis
 
 from agent.mqtt import topics
+from agent.mqtt.feedback_commands import FeedbackCommands
 from agent.mqtt.settings import MqttSettings
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules_store import RuleStore
@@ -25,14 +27,20 @@ class Commands:
     def __init__(self, client: aioredis.Redis, keys: Keys, settings: MqttSettings) -> None:
         self._cameras = CameraStore(client, keys)
         self._rules = RuleStore(client, keys)
+        self._feedback = FeedbackCommands(client, keys, settings)
         self._settings = settings
 
     async def handle(self, topic: str, payload: bytes) -> None:
         """Applies one command; a refused or malformed one is logged and changes nothing."""
-        target = topics.command_target(self._settings.prefix, topic)
-        if target is None:
-            return
-        camera_id, rule_id = target
+        prefix = self._settings.prefix
+        if (switch := topics.command_target(prefix, topic)) is not None:
+            await self._switch(topic, *switch, payload)
+        elif (feedback := topics.feedback_target(prefix, topic)) is not None:
+            await self._feedback.handle(topic, *feedback, payload)
+
+    async def _switch(
+        self, topic: str, camera_id: str, rule_id: str | None, payload: bytes
+    ) -> None:
         on = PAYLOADS.get(payload.strip().upper())
         if on is None:
             log.warning("mqtt command on %s ignored: the payload must be ON or OFF", topic)

@@ -79,7 +79,7 @@ class MqttPublisher:
             log.info("mqtt connected to %s:%d", self._settings.host, self._settings.port)
             await mqtt.subscribe(self._home_assistant_status, qos=1)
             if self._settings.commands:
-                for topic_filter in topics.enabled_set_filters(self._settings.prefix):
+                for topic_filter in topics.command_filters(self._settings.prefix):
                     await mqtt.subscribe(topic_filter, qos=1)
             await self._publish_everything(mqtt)
             await self._announce(mqtt, topics.ONLINE)

@@ -26,11 +26,12 @@ class MqttSettings(BaseModel):
     discovery_prefix: str = "homeassistant"
     commands: bool = Field(
         default=False,
-        description="Accept ON/OFF on …/enabled/set topics (who may publish is the broker's ACL).",
+        description="Accept ON/OFF on …/enabled/set and feedback on …/feedback/set topics "
+        "(who may publish is the broker's ACL).",
     )
     command_allow: list[str] = Field(
         default=["*"],
-        description="What commands may switch: camera ids, camera/rule pairs, * for any part.",
+        description="What commands may reach: camera ids, camera/rule pairs, * for any part.",
     )
     status_poll_s: Annotated[
         float, Field(gt=0, description="How often camera health is read for status topics.")

@@ -77,6 +77,24 @@ def command_target(prefix: str, topic: str) -> tuple[str, str | None] | None:
     return (levels[1], levels[2]) if len(levels) == 5 else (levels[1], None)
 
 
+def feedback_set(prefix: str, camera_id: str, rule_id: str) -> str:
+    """Feedback on an alert of the rule on the camera: a bare verdict, or JSON."""
+    return f"{prefix}/{camera_id}/{rule_id}/feedback/set"
+
+
+def command_filters(prefix: str) -> list[str]:
+    """What the publisher subscribes to with commands on: switches and feedback."""
+    return [*enabled_set_filters(prefix), feedback_set(prefix, "+", "+")]
+
+
+def feedback_target(prefix: str, topic: str) -> tuple[str, str] | None:
+    """(camera, rule) of a …/feedback/set topic; None for any other topic."""
+    levels = topic.split("/")
+    if levels[0] != prefix or levels[-2:] != ["feedback", "set"] or len(levels) != 5:
+        return None
+    return levels[1], levels[2]
+
+
 def _switch_base(prefix: str, camera_id: str, rule_id: str | None) -> str:
     return f"{prefix}/{camera_id}" if rule_id is None else f"{prefix}/{camera_id}/{rule_id}"
 
