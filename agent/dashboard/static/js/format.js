@@ -44,3 +44,8 @@ export function fromUtcInput(value) {
 export function toUtcInput(epochS) {
   return new Date(epochS * 1000).toISOString().slice(0, 16);
 }
+
+// The same to the second, for a field with step="1": "2026-01-01T10:00:05".
+export function toUtcSecondsInput(epochS) {
+  return new Date(Math.floor(epochS) * 1000).toISOString().slice(0, 19);
+}

@@ -1,7 +1,9 @@
 // Alert detail: the rule's question, every window of the alert with its verdict, root cause
 // and reasoning (clip times placed on the wall clock), the evidence clip (its frames carry
-// their burned timestamps) with the zones the model was shown outlined, and acknowledgement.
+// their burned timestamps) with the zones the model was shown outlined, acknowledgement and
+// feedback (`alert-feedback.js`).
 
+import { FeedbackSection } from "../alert-feedback.js";
 import { showClip } from "../clip.js";
 import { failureNotice, h, notice, pageHeading, replace } from "../dom.js";
 import { dateTime, percent, span } from "../format.js";
@@ -89,6 +91,7 @@ class Evidence {
     this.node = h("div", { class: "evidence" }, notice("info", "Loading the evidence clip…"));
   }
 
+  /** The clip's video element once it plays, null when there is none. */
   async load(zones = []) {
     try {
       const clip = await this.api.objectUrl(`/v1/alerts/${this.alertId}/evidence.mp4`);
@@ -97,8 +100,10 @@ class Evidence {
       replace(this.node, stage);
       const video = showClip(stage, clip.url, "Evidence clip with burned timestamps");
       if (zones.length) this.#outline(stage, video, zones);
+      return video;
     } catch (error) {
       replace(this.node, notice(error.status === 404 ? "empty" : "error", "No evidence clip", error.message));
+      return null;
     }
   }
 
@@ -118,25 +123,37 @@ class Evidence {
   }
 }
 
-export function mount(root, { api, feed }, route) {
+// Where the evidence clip starts on the wall clock, as the API encodes it.
+const clipStart = (alert) => alert.evidence_clip_start || alert.onset_at || alert.opened_at;
+
+export function mount(root, { api, feed, scope }, route) {
   const id = route.id;
   const body = h("div", { class: "detail" });
   const evidence = new Evidence(api, id);
+  const feedback = new FeedbackSection(api, id, scope !== "read");
   const ackMessage = h("div", { class: "message", "aria-live": "polite" });
   const ackButton = h("button", { type: "button", text: "Acknowledge" });
   const heading = pageHeading("Alert");
+  // The panels stay in place as the alert changes, so focus and typed text stay too.
+  const panels = {
+    facts: h("section", { class: "panel" }),
+    evidence: h("section", { class: "panel" }, h("h2", { text: "Evidence" }), evidence.node),
+    cause: h("section", { class: "panel" }),
+    windows: h("section", { class: "panel wide" }),
+  };
   replace(root, h("p", {}, h("a", { href: "#/alerts", text: "← All alerts" })), heading, body);
 
   function show(alert) {
     heading.querySelector("h1").textContent = alert.question || alert.rule;
     ackButton.disabled = alert.acknowledged;
     ackButton.textContent = alert.acknowledged ? "Acknowledged" : "Acknowledge";
-    replace(body,
-      h("section", { class: "panel" }, facts(alert), h("div", { class: "actions" }, ackButton), ackMessage),
-      h("section", { class: "panel" }, h("h2", { text: "Evidence" }), evidence.node),
-      h("section", { class: "panel" }, h("h2", { text: "Root cause" }), rootCause(alert), reasoning(alert)),
-      h("section", { class: "panel wide" }, h("h2", { text: `Windows (${alert.verdicts.length})` }),
-        verdictTable(alert.verdicts)));
+    replace(panels.facts, facts(alert), h("div", { class: "actions" }, ackButton), ackMessage);
+    replace(panels.cause, h("h2", { text: "Root cause" }), rootCause(alert), reasoning(alert));
+    replace(panels.windows, h("h2", { text: `Windows (${alert.verdicts.length})` }), verdictTable(alert.verdicts));
+    feedback.show(alert);
+    if (!panels.facts.isConnected) {
+      replace(body, panels.facts, panels.evidence, feedback.node, panels.cause, panels.windows);
+    }
   }
 
   async function load() {
@@ -162,12 +179,17 @@ export function mount(root, { api, feed }, route) {
     }
   });
 
-  load().then((alert) => alert && evidence.load(Array.isArray(alert.zones) ? alert.zones : []));
+  load().then(async (alert) => {
+    if (!alert) return;
+    const video = await evidence.load(Array.isArray(alert.zones) ? alert.zones : []);
+    if (video) feedback.useVideo(video, clipStart(alert));
+  });
   const unsubscribe = feed.subscribe((event) => {
     if (event.payload.alert_id === id) load();
   });
   return () => {
     unsubscribe();
     evidence.stop();
+    feedback.stop();
   };
 }

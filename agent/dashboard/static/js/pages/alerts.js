@@ -5,6 +5,7 @@ import { field, h, notice, options, pageHeading, replace } from "../dom.js";
 import { dateTime, percent } from "../format.js";
 
 const FILTERS = ["camera", "rule", "severity", "state"];
+const VERDICTS = { confirmed: "confirmed", false_alarm: "false alarm" };
 
 function accepts(filter, alert) {
   return FILTERS.every((name) => !filter[name] || alert[name] === filter[name]);
@@ -12,6 +13,8 @@ function accepts(filter, alert) {
 
 export function alertItem(alert, fresh = false) {
   const ack = alert.acknowledged ? h("span", { class: "badge ack", text: "acknowledged" }) : null;
+  const verdict = alert.feedback ? h("span", { class: `badge verdict-${alert.feedback.verdict}`,
+    text: VERDICTS[alert.feedback.verdict] || alert.feedback.verdict }) : null;
   return h(
     "li",
     { class: `alert-item sev-${alert.severity}${fresh ? " fresh" : ""}`, dataset: { alert: alert.id } },
@@ -26,7 +29,7 @@ export function alertItem(alert, fresh = false) {
         h("span", { class: `badge sev-${alert.severity}`, text: alert.severity }),
         h("span", { class: `badge state-${alert.state}`, text: alert.state }),
         h("span", { class: "muted", text: percent(alert.confidence) }),
-        ack),
+        ack, verdict),
     ),
   );
 }
@@ -90,6 +93,7 @@ export function mount(root, { api, feed, go }, route) {
     const existing = list.querySelector(`[data-alert="${CSS.escape(id)}"]`);
     if (!alert || !accepts(filter, alert)) return existing?.remove();
     if (existing) return existing.replaceWith(alertItem(alert, existing.classList.contains("fresh")));
+    if (event.type === "alert.feedback") return; // feedback on an alert not listed: not a new one
     list.prepend(alertItem(alert, true));
     fresh += 1;
     status.textContent = `${fresh} new since you opened this page`;

@@ -1,9 +1,11 @@
 // Camera grid: each camera's latest stamped frame with its zones and masks outlined, health,
-// fps and open alerts, kept live; each tile links to its camera's zone editor.
+// fps and open alerts, kept live; each tile links to its camera's zone editor and, for an
+// admin key, lets an operator mark an event its rules missed (`missed-event.js`).
 
 import { dateTime, ago, fps } from "../format.js";
 import { h, notice, pageHeading, replace } from "../dom.js";
 import { query } from "../api.js";
+import { MissedEventForm, rulesOf } from "../missed-event.js";
 import { cameraShapes, drawOutlines } from "../outlines.js";
 import { PictureLayer } from "../picture-layer.js";
 import { every } from "../poll.js";
@@ -102,7 +104,15 @@ function groupByCamera(alerts) {
   return groups;
 }
 
-export function mount(root, { api, feed }) {
+// Under each tile, the form to mark a missed event; the rules once for all tiles.
+async function addMissedForms(api, tiles) {
+  const rules = await api.get("/v1/rules");
+  for (const tile of tiles) {
+    tile.node.append(new MissedEventForm(api, tile.camera, rulesOf(rules, tile.camera.id)).node);
+  }
+}
+
+export function mount(root, { api, feed, scope }) {
   const grid = h("div", { class: "grid", "aria-live": "off" });
   const status = h("div", { class: "message" });
   replace(root, pageHeading("Cameras"), status, grid);
@@ -142,6 +152,9 @@ export function mount(root, { api, feed }) {
     }
     tiles = cameras.map((camera) => new Tile(camera, api));
     replace(grid, tiles.map((tile) => tile.node));
+    if (scope !== "read") {
+      addMissedForms(api, tiles).catch((error) => replace(status, notice("error", "Rules unavailable", error.message)));
+    }
     const interval = frameInterval(tiles.length);
     for (const tile of tiles) stops.push(every(interval, (signal) => tile.refreshFrame(signal)));
     stops.push(every(2000, refreshHealth));

@@ -1,7 +1,8 @@
-// Rules: list, create, edit, enable and disable. Workers read rules for every window,
-// so a change applies to the next one.
+// Rules: how they do (`rule-stats.js`), list, create, edit, enable and disable. Workers
+// read rules for every window, so a change applies to the next one.
 
 import { failureNotice, field, h, notice, options, pageHeading, replace } from "../dom.js";
+import { RuleStatsSection } from "../rule-stats.js";
 
 const NUMBERS = [
   ["threshold", "Threshold (minimum confidence)", "0.5", "0.05"],
@@ -103,7 +104,10 @@ function ruleCard(rule, onEdit, onToggle) {
         onclick: () => onToggle(rule) })));
 }
 
-export function mount(root, { api }) {
+// Events that change the counts of "How rules do".
+const COUNTED = new Set(["alert.opened", "alert.feedback"]);
+
+export function mount(root, { api, feed }) {
   const listNode = h("ul", { class: "rules" });
   const message = h("div", { class: "message", "aria-live": "polite" });
 
@@ -140,7 +144,15 @@ export function mount(root, { api }) {
   }
 
   const form = new RuleForm(save);
-  replace(root, pageHeading("Rules"), message, listNode, form.node);
+  const stats = new RuleStatsSection(api);
+  replace(root, pageHeading("Rules"), message, listNode, stats.node, form.node);
   refresh();
-  return () => {};
+  stats.refresh();
+  const unsubscribe = feed.subscribe((event) => {
+    if (COUNTED.has(event.type)) stats.refresh();
+  });
+  return () => {
+    unsubscribe();
+    stats.stop();
+  };
 }
