@@ -353,15 +353,49 @@ def report(
 
 @app.command("eval")
 def eval_(
-    labels: Annotated[Path, typer.Argument(help="The labelled set (labels.yaml).")],
+    labels: Annotated[Path | None, typer.Argument(help="The labelled set (labels.yaml).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     pixel_engine: Annotated[bool, typer.Option(help="The pixel test engine, in-process.")] = False,
+    from_feedback: Annotated[
+        bool, typer.Option(help="The set made from feedback on the rule's archived clips.")
+    ] = False,
+    rule: Annotated[str | None, typer.Option(help="The rule, with --from-feedback.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Feedback on alerts since (epoch s or ISO time).")
+    ] = None,
+    rule_file: Annotated[
+        Path | None, typer.Option(help="A changed rule (YAML) judged beside the rule now.")
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Write the feedback set (videos + YAML) here; no run.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Play a labelled set through the real pipeline and compare its alerts with the truth."""
-    from agent.cli.eval import eval_command
+    if from_feedback == (labels is not None) or from_feedback != (rule is not None):
+        raise typer.BadParameter("give a labels file, or --from-feedback with --rule")
+    if not from_feedback and (since or rule_file or export):
+        raise typer.BadParameter("--since, --rule-file and --export go with --from-feedback")
+    if labels is not None:
+        from agent.cli.eval import eval_command
 
-    eval_command(_settings(config), labels, as_json, pixel_engine)
+        eval_command(_settings(config), labels, as_json, pixel_engine)
+        return
+    from agent.cli.feedback_eval import feedback_eval_command
+
+    assert rule is not None
+    feedback_eval_command(_settings(config), rule, since, rule_file, export, as_json, pixel_engine)
+
+
+@bench_app.command("feedback")
+def bench_feedback(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    alerts: Annotated[int, typer.Option(min=2, max=500, help="Alerts with feedback.")] = 50,
+) -> None:
+    """A labelled set from 50 alerts' feedback, built and run: time, clip bytes, before/after."""
+    from agent.bench.feedback import main
+
+    main(as_json, alerts)
 
 
 @bench_app.command("reports")

@@ -76,6 +76,7 @@ class Figures:
             "missed": events - len(detected),
             "false_alerts": len(self.false_alerts),
             "recall": _round(len(detected) / events) if events else None,
+            "precision": _precision(len(detected), len(self.false_alerts)),
             **_spread("onset_to_opened", opened, (50, 95, 100)),
             **_spread("onset_to_webhook", webhook, (50, 95, 100)),
             "webhooks_missing": len(detected) - len(webhook),
@@ -188,6 +189,18 @@ def build_report(labels: LabelSet, observed: Observed) -> Report:
     )
 
 
+def before_after(rules: dict[str, Any], before: str, after: str) -> dict[str, float | None]:
+    """Precision and recall of the rule now and of the changed rule on the same footage,
+    from a report's per-rule figures (``Report.to_json()["rules"]``)."""
+    now, changed = rules[before], rules[after]
+    return {
+        "precision_before": now["precision"],
+        "precision_after": changed["precision"],
+        "recall_before": now["recall"],
+        "recall_after": changed["recall"],
+    }
+
+
 def render(report: Report, as_json: bool) -> str:
     """What the commands print: the JSON object, or the table."""
     return json.dumps(report.to_json(), indent=2) if as_json else table(report)
@@ -250,6 +263,12 @@ def _alert_json(alert: SeenAlert, matched: Match | None) -> dict[str, Any]:
         "webhook_s": _round(alert.webhook_s),
         "event": list(matched.event) if matched else None,
     }
+
+
+def _precision(detected: int, false_alerts: int) -> float | None:
+    """Of the alerts, the share that were right; None without alerts."""
+    alerts = detected + false_alerts
+    return _round(detected / alerts) if alerts else None
 
 
 def _round(value: float | None) -> float | None:

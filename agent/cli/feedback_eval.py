@@ -1,0 +1,129 @@
+"""``vigil eval --from-feedback --rule R``: the rule judged on the footage operators gave
+feedback on, and with ``--rule-file`` a changed rule beside it on the same footage;
+``--export DIR`` writes the set for use elsewhere instead of running it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import redis.exceptions
+import typer
+import yaml
+from pydantic import ValidationError
+
+from agent.archive.alert_store import AlertStore
+from agent.archive.blobs import BlobStore
+from agent.archive.missed_store import MissedStore
+from agent.cli.report import parse_time
+from agent.eval.feedback_set import FeedbackSetError, after_rule, feedback_clips, write_set
+from agent.eval.labels import LabelError, load_labels
+from agent.eval.pixel_engine import PixelEngine
+from agent.eval.report import Report, before_after, render
+from agent.eval.run import EvalError, run_eval
+from agent.pipeline.cameras_store import CameraStore
+from agent.pipeline.rules import Rule
+from agent.pipeline.rules_store import RuleStore
+from agent.runtime.config import VigilSettings
+from agent.runtime.startup import connect_async, keys_for, redis_url_for
+from streams.zones import CameraZones
+
+
+def feedback_eval_command(
+    settings: VigilSettings,
+    rule_id: str,
+    since: str | None,
+    rule_file: Path | None,
+    export: Path | None,
+    as_json: bool,
+    pixel: bool,
+) -> None:
+    start = parse_time(since) if since else None
+    try:
+        rule, zones = asyncio.run(_rule_and_zones(settings, rule_id))
+        rules = [rule] + ([after_rule(_changed_rule(rule_file, rule))] if rule_file else [])
+        with ExitStack() as stack:
+            folder = export or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            labels_path = asyncio.run(_write(settings, folder, rule_id, start, rules, zones))
+            if export is not None:
+                typer.echo(f"vigil: the feedback set is in {labels_path}")
+                return
+            labels = load_labels(labels_path)
+            report = run_eval(labels, settings, PixelEngine() if pixel else None)
+    except (FeedbackSetError, LabelError) as error:
+        typer.echo(f"vigil: {error}", err=True)
+        raise typer.Exit(2) from None
+    except EvalError as error:
+        typer.echo(f"vigil: eval failed: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(_rendered(report, rules, as_json))
+
+
+def _rendered(report: Report, rules: list[Rule], as_json: bool) -> str:
+    if len(rules) == 1:
+        return render(report, as_json)
+    compared = before_after(report.to_json()["rules"], rules[0].id, rules[1].id)
+    if as_json:
+        return json.dumps({**report.to_json(), "before_after": compared}, indent=2)
+    lines = [
+        f"{name}: {'—' if value is None else f'{value:.2f}'}" for name, value in compared.items()
+    ]
+    return "\n".join([render(report, False), "", *lines])
+
+
+async def _rule_and_zones(
+    settings: VigilSettings, rule_id: str
+) -> tuple[Rule, dict[str, CameraZones]]:
+    """The rule and the cameras' zones as the running Vigil has them (the stores in Redis,
+    which the API edits), else as vigil.yaml has them."""
+    rule = next((rule for rule in settings.rules if rule.id == rule_id), None)
+    zones = {c.id: CameraZones(zones=c.zones, masks=c.masks) for c in settings.cameras}
+    try:
+        with redis_url_for(settings, start_embedded=False) as url:
+            client = connect_async(url, settings.redis_cluster)
+            try:
+                keys = keys_for(settings)
+                rule = await RuleStore(client, keys).get(rule_id) or rule
+                for camera in await CameraStore(client, keys).all():
+                    zones[camera.id] = CameraZones(zones=camera.zones, masks=camera.masks)
+            finally:
+                await client.aclose()
+    except (redis.exceptions.ConnectionError, OSError):
+        pass  # no Vigil running: vigil.yaml says what the rule is
+    if rule is None:
+        raise FeedbackSetError(f"no rule {rule_id} in Redis or in vigil.yaml")
+    return rule, zones
+
+
+def _changed_rule(path: Path, now: Rule) -> Rule:
+    """The rule file: a rule as vigil.yaml writes one; what it leaves out is the rule's now."""
+    try:
+        document: Any = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise FeedbackSetError(f"cannot read {path}: {error}") from None
+    if not isinstance(document, dict):
+        raise FeedbackSetError(f"{path}: a rule file is a mapping of the rule's settings")
+    try:
+        return Rule.model_validate({**now.model_dump(), **document})
+    except ValidationError as error:
+        raise FeedbackSetError(f"{path}: {error}") from None
+
+
+async def _write(
+    settings: VigilSettings,
+    folder: Path,
+    rule_id: str,
+    since: float | None,
+    rules: list[Rule],
+    zones: dict[str, CameraZones],
+) -> Path:
+    archive = settings.archive
+    blobs = await asyncio.to_thread(BlobStore.open, archive, settings.data_dir)
+    alerts = await AlertStore.open_existing(archive, settings.data_dir, blobs)
+    missed = await MissedStore.open(archive, settings.data_dir)
+    clips = await feedback_clips(alerts, missed, rule_id, since)
+    return await asyncio.to_thread(write_set, folder, clips, blobs, rules, zones)
