@@ -5,6 +5,9 @@ A clip runs from ``eval.context_before_s`` before the event's onset to
 ``eval.context_after_s`` after its end, at most ``eval.context_max_s`` long, encoded from
 the camera's frame buffer a page at a time; frames the buffer no longer holds are simply
 not in it, and the clip states the times of its first and last frame.
+
+The clip is the picture without its timestamp strip: played again (``vigil eval``), it
+is stamped like a live camera, with its zones where they were drawn.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import redis.asyncio as aioredis
 from agent.archive.blobs import BlobStore
 from agent.pipeline.clip_pages import Frame, Pages, buffered_pages, encode_pages
 from streams.bus.keys import Keys
+from streams.picture.overlay import STRIP_HEIGHT
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,8 @@ async def keep_context_clip(
     """Encodes the camera's buffered frames within ``bounds`` and stores the MP4 under
     ``name``; None when the buffer holds none of them. VideoError: an unreadable frame."""
     seen = _FrameTimes()
-    video = await encode_pages(seen.follow(buffered_pages(client, keys, camera_id, *bounds)))
+    pages = seen.follow(buffered_pages(client, keys, camera_id, *bounds))
+    video = await encode_pages(pages, crop_bottom=STRIP_HEIGHT)
     if video is None or seen.first is None or seen.last is None:
         return None
     uri = await asyncio.to_thread(blobs.put, context_path(camera_id, name, bounds[0]), video)

@@ -6,7 +6,8 @@ defaults (``eval.context_before_s``/``context_after_s``) as the archiver keeps i
 closed alerts are archived with feedback, alternately: the one that stays confirmed, the
 one that passes dismissed. Then, timed together, the set is built from the archive
 (``vigil eval --from-feedback``) and run through the real pipeline with the pixel engine,
-the rule now beside the rule changed to need six positive windows in a row.
+the rule now (the whole picture) beside the rule changed to look only inside the zone
+where the object that stays rests, which the one passing by crosses below.
 
 Prints the time, videos per minute of wall clock beside the footage's real time (the
 baseline: the set plays in real time, every clip a camera at once), the context clip's
@@ -47,10 +48,13 @@ from agent.runtime.embedded_redis import EmbeddedRedis
 from streams.buffer.frames import append_frame
 from streams.bus.keys import Keys
 from streams.ingest.file_sampling import Sampling, sample_file
+from streams.zones import CameraZones, Zone
 
 ALERTS = 50
 RULE_ID = "red-object"
-CHANGED = {"consecutive": 6}
+# Where the object that stays rests: the object that passes crosses below it
+DOCK = Zone(name="dock", points=[(0.22, 0.46), (0.42, 0.46), (0.42, 0.57), (0.22, 0.57)])
+CHANGED = {"zones": [DOCK.name]}
 VIDEOS = {"stays": Verdict.CONFIRMED, "passes": Verdict.FALSE_ALARM}
 SAMPLING = Sampling(4.0, 448 * 252, 85)
 DIM = 8  # the bench's archive is searched by nobody
@@ -192,7 +196,8 @@ async def _build(settings: VigilSettings, folder: Path, rules: list[Rule]) -> Pa
     alerts = await AlertStore.open_existing(settings.archive, settings.data_dir, blobs)
     missed = await MissedStore.open(settings.archive, settings.data_dir)
     clips = await feedback_clips(alerts, missed, RULE_ID, None)
-    return await asyncio.to_thread(write_set, folder, clips, blobs, rules, {})
+    zones = {video: CameraZones(zones=[DOCK]) for video in VIDEOS}
+    return await asyncio.to_thread(write_set, folder, clips, blobs, rules, zones)
 
 
 def _rule(labels: LabelSet) -> Rule:

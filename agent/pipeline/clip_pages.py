@@ -51,10 +51,10 @@ async def evidence_pages(
         index += PAGE_FRAMES
 
 
-async def encode_pages(pages: Pages) -> bytes | None:
-    """The MP4 of the pages' frames, None when there are none; VideoError for an
-    unreadable frame."""
-    writer = Mp4Writer()
+async def encode_pages(pages: Pages, crop_bottom: int = 0) -> bytes | None:
+    """The MP4 of the pages' frames (without their last ``crop_bottom`` rows), None when
+    there are none; VideoError for an unreadable frame."""
+    writer = Mp4Writer(crop_bottom)
     try:
         async for page in pages:
             await asyncio.to_thread(_add_all, writer, page)

@@ -27,10 +27,12 @@ class VideoError(ValueError):
 
 class Mp4Writer:
     """An MP4 built frame by frame: ``add`` each JPEG with its time (seconds from any
-    origin), then ``finish``. Calls may come from different threads; they take turns,
-    and ``close`` (which discards an unfinished video) waits for a call in progress."""
+    origin), then ``finish``; with ``crop_bottom``, each picture without its last rows.
+    Calls may come from different threads; they take turns, and ``close`` (which
+    discards an unfinished video) waits for a call in progress."""
 
-    def __init__(self) -> None:
+    def __init__(self, crop_bottom: int = 0) -> None:
+        self._crop_bottom = crop_bottom  # rows dropped below each picture (a stamped strip)
         self._output = io.BytesIO()
         self._lock = threading.Lock()
         self._container: OutputContainer | None = None
@@ -41,6 +43,11 @@ class Mp4Writer:
 
     def add(self, jpeg: bytes, at_s: float) -> None:
         image = _open(jpeg)
+        if self._crop_bottom:
+            width, height = image.size
+            if height <= self._crop_bottom:
+                raise VideoError(f"a {width}x{height} frame has no picture above its strip")
+            image = image.crop((0, 0, width, height - self._crop_bottom))
         with self._lock:
             container, stream = self._started(image.size, at_s)
             frame = av.VideoFrame.from_image(_fit(image, stream.width, stream.height))  # type: ignore[no-untyped-call]

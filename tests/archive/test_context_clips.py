@@ -24,6 +24,7 @@ from agent.pipeline.alert_feedback import FeedbackIn, Verdict, feedback_of
 from agent.pipeline.feedback import give_feedback_in_redis
 from streams.buffer.frames import FrameRecord, append_frame
 from streams.bus.keys import Keys
+from streams.picture.overlay import STRIP_HEIGHT
 from tests.archive.test_alert_mover import FRAMES, SETTINGS, held, write_alerts
 
 CONTEXT = EvalSettings(context_before_s=6.0, context_after_s=4.0)
@@ -89,6 +90,8 @@ async def test_a_closed_alert_is_archived_with_its_context_once_the_after_part_i
     assert video is not None
     expected = round((last_seen + 4.0 - (onset - 6.0)) * FPS)
     assert abs(decoded_frames(video) - expected) <= 1
+    with av.open(io.BytesIO(video)) as container:  # the picture, without its stamped strip
+        assert container.streams.video[0].height == 208 - STRIP_HEIGHT
     fields = await aclient.hmget(keys.alert(alert_id), ["context_tried", "context_clip"])
     assert fields == [b"1", record.context_clip.encode()]
 

@@ -2,7 +2,8 @@
 (pixel engine), an operator confirms the red object that stays and dismisses the one that
 only passes by. `vigil eval --from-feedback --export` writes the set from the archived
 context clips; `vigil eval` re-runs it, giving the counts the feedback implies, and the
-changed rule beside the rule now removes the false alarm without losing the event."""
+changed rule beside the rule now (about the zone where the object that stays rests, not
+the whole picture) removes the false alarm without losing the event."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from agent.archive.alert_store import AlertStore
 from agent.archive.blobs import BlobStore
 from agent.archive.missed_store import MissedStore
 from agent.archive.settings import ArchiveSettings
+from agent.bench.feedback import CHANGED, DOCK
 from agent.eval.feedback_set import feedback_clips
 from agent.eval.labels import LabelSet, load_labels
 from agent.eval.report import before_after
@@ -30,8 +32,6 @@ from tests.eval.conftest import Runs
 
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 RULE = "red-object"
-# The object that passes is seen in fewer windows in a row than the one that stays
-CHANGED = {"consecutive": 6}
 
 
 def vigil(redis_server: EmbeddedRedis, data_dir: Path, *arguments: str) -> str:
@@ -81,9 +81,13 @@ def exported(
     folder = tmp_path_factory.mktemp("feedback")
     config = folder / "vigil.yaml"
     [rule] = [rule for rule in bundled.rules() if rule.id == RULE]
-    config.write_text(yaml.safe_dump({"rules": [rule.model_dump(mode="json")]}))
+    cameras = [
+        {"id": video, "url": "rtsp://10.0.0.8/s", "zones": [DOCK.model_dump(mode="json")]}
+        for video in ("stays", "passes")
+    ]
+    config.write_text(yaml.safe_dump({"cameras": cameras, "rules": [rule.model_dump(mode="json")]}))
     changed = folder / "changed.yaml"
-    changed.write_text(yaml.safe_dump(CHANGED))
+    changed.write_text(yaml.safe_dump(CHANGED))  # the rule now, about the dock only
     out = folder / "set"
     printed = vigil(
         redis_server, runs.data_dir, "--config", str(config), "--from-feedback", "--rule", RULE,
@@ -101,7 +105,8 @@ def test_the_exported_set_holds_the_clips_and_the_truth_the_feedback_gives(
     assert confirmed.startswith("confirmed-")
     assert dismissed.startswith("false-alarm-")
     assert [rule.id for rule in labels.file.rules] == [RULE, f"{RULE}-after"]
-    assert labels.file.rules[1].consecutive == 6
+    assert labels.file.rules[1].zones == ["dock"]
+    assert [zone.name for zone in labels.camera_zones(confirmed).zones] == ["dock"]
     assert labels.events(RULE, dismissed) == []
     [(start, end)] = labels.events(RULE, confirmed)
     assert 0 < start < end <= labels.durations_s[confirmed]

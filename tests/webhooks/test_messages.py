@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from agent.pipeline.alert_feedback import FeedbackIn, Verdict, feedback_of
 from agent.pipeline.alert_records import AlertRecord
 from agent.webhooks.messages import webhook_body
 
@@ -40,3 +41,21 @@ def test_an_event_without_them_takes_the_alerts() -> None:
     assert (data(summarized, None)["last_seen"], data(summarized, None)["seen_for_s"]) == (
         None, None,
     )  # fmt: skip
+
+
+def test_a_feedback_event_carries_what_was_said_and_later_events_the_latest() -> None:
+    said = feedback_of(FeedbackIn(verdict=Verdict.FALSE_ALARM, note="a shadow"), "op", 1.0)
+    event = {
+        "type": "alert.feedback", "alert_id": "al_1", "camera": "dock",
+        "feedback": said.model_dump(),
+    }  # fmt: skip
+    body = json.loads(webhook_body(event, None, "https://vigil.example.com", 2.0))
+    assert body["type"] == "alert.feedback"
+    assert body["data"]["feedback"]["verdict"] == "false_alarm"
+    assert body["data"]["feedback"]["note"] == "a shadow"
+    judged = ALERT.model_copy(update={"feedback": said})
+    closed = {"type": "alert.closed", "alert_id": "al_1", "camera": "dock"}
+    found = data(closed, judged)["feedback"]
+    assert isinstance(found, dict)
+    assert found["by"] == "op"
+    assert data(closed)["feedback"] is None
