@@ -369,6 +369,9 @@ def eval_(
     export: Annotated[
         Path | None, typer.Option(help="Write the feedback set (videos + YAML) here; no run.")
     ] = None,
+    at_once: Annotated[
+        int, typer.Option(min=1, max=100, help="Feedback clips played at once (real time).")
+    ] = 10,
     config: ConfigOption = None,
 ) -> None:
     """Play a labelled set through the real pipeline and compare its alerts with the truth."""

@@ -1,6 +1,7 @@
 """``vigil eval --from-feedback --rule R``: the rule judged on the footage operators gave
-feedback on, and with ``--rule-file`` a changed rule beside it on the same footage;
-``--export DIR`` writes the set for use elsewhere instead of running it."""
+feedback on (``--at-once`` clips at a time), and with ``--rule-file`` a changed rule
+beside it on the same footage; ``--export DIR`` writes the set for use elsewhere instead
+of running it."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ from agent.archive.alert_store import AlertStore
 from agent.archive.blobs import BlobStore
 from agent.archive.missed_store import MissedStore
 from agent.cli.report import parse_time
+from agent.eval.batches import AT_ONCE, run_in_batches
 from agent.eval.feedback_set import FeedbackSetError, after_rule, feedback_clips, write_set
 from agent.eval.labels import LabelError, load_labels
 from agent.eval.pixel_engine import PixelEngine
 from agent.eval.report import Report, before_after, render
-from agent.eval.run import EvalError, run_eval
+from agent.eval.run import EvalError
 from agent.pipeline.cameras_store import CameraStore
 from agent.pipeline.rules import Rule
 from agent.pipeline.rules_store import RuleStore
@@ -41,6 +43,7 @@ def feedback_eval_command(
     export: Path | None,
     as_json: bool,
     pixel: bool,
+    at_once: int = AT_ONCE,
 ) -> None:
     start = parse_time(since) if since else None
     try:
@@ -53,7 +56,7 @@ def feedback_eval_command(
                 typer.echo(f"vigil: the feedback set is in {labels_path}")
                 return
             labels = load_labels(labels_path)
-            report = run_eval(labels, settings, PixelEngine() if pixel else None)
+            report = run_in_batches(labels, settings, PixelEngine() if pixel else None, at_once)
     except (FeedbackSetError, LabelError) as error:
         typer.echo(f"vigil: {error}", err=True)
         raise typer.Exit(2) from None
