@@ -124,8 +124,9 @@ class AlertRows:
         bounds = self.context.bounds(onset, record.last_seen or record.closed_at)
         try:
             clip = await keep_context_clip(
-                self._client, self._keys, self._store.blobs, record.camera, record.id, bounds
-            )
+                self._client, self._keys, self._store.blobs, record.camera, record.id, bounds,
+                self._fps,
+            )  # fmt: skip
         except VideoError as error:
             log.warning("alert %s: no context clip: %s", record.id, error)
             clip = None

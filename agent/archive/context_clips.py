@@ -6,8 +6,13 @@ A clip runs from ``eval.context_before_s`` before the event's onset to
 the camera's frame buffer a page at a time; frames the buffer no longer holds are simply
 not in it, and the clip states the times of its first and last frame.
 
-The clip is the picture without its timestamp strip: played again (``vigil eval``), it
-is stamped like a live camera, with its zones where they were drawn.
+The clip is the picture without its timestamp strip, so that played again
+(``vigil eval``) it is stamped like a live camera, with its zones where they were drawn;
+and it is sampled again frame for frame. Ingest takes the first frame at or after each
+tick of its rate, and skips a tick closer than half a period to the frame it took last:
+a clip at exactly the sampling rate would lose every other frame whenever its phase
+falls in the second half of the period. So each stored frame is shown twice, on the
+grid and half a period later: one of the two falls after every tick, whatever the phase.
 """
 
 from __future__ import annotations
@@ -47,11 +52,12 @@ async def keep_context_clip(
     camera_id: str,
     name: str,
     bounds: tuple[float, float],
+    fps: float,
 ) -> ContextClip | None:
     """Encodes the camera's buffered frames within ``bounds`` and stores the MP4 under
     ``name``; None when the buffer holds none of them. VideoError: an unreadable frame."""
     seen = _FrameTimes()
-    pages = seen.follow(buffered_pages(client, keys, camera_id, *bounds))
+    pages = seen.follow(_on_the_grid(buffered_pages(client, keys, camera_id, *bounds), fps))
     video = await encode_pages(pages, crop_bottom=STRIP_HEIGHT)
     if video is None or seen.first is None or seen.last is None:
         return None
@@ -72,3 +78,18 @@ class _FrameTimes:
                 self.first = page[0][1] if self.first is None else self.first
                 self.last = page[-1][1]
             yield page
+
+
+async def _on_the_grid(pages: Pages, fps: float) -> AsyncIterator[list[Frame]]:
+    """Each frame at its whole period of ``fps`` from the first (gaps kept) and again half
+    a period later."""
+    first: float | None = None
+    last_slot = -1
+    async for page in pages:
+        shown = []
+        for jpeg, at_s in page:
+            first = at_s if first is None else first
+            slot = max(round((at_s - first) * fps), last_slot + 1)
+            last_slot = slot
+            shown += [(jpeg, first + slot / fps), (jpeg, first + (slot + 0.5) / fps)]
+        yield shown

@@ -141,7 +141,9 @@ async def _keep(client: aioredis.Redis, blobs: BlobStore, labels: LabelSet, vide
     [(start, end)] = labels.events(RULE_ID, video)
     event = (origin + start, origin + end)
     bounds = EvalSettings().bounds(*event)
-    clip = await keep_context_clip(client, KEYS, blobs, video, f"bench-{video}", bounds)
+    clip = await keep_context_clip(
+        client, KEYS, blobs, video, f"bench-{video}", bounds, SAMPLING.fps
+    )
     if clip is None:
         raise RuntimeError(f"no context clip of {video}")
     stored = blobs.get(clip.uri)

@@ -371,7 +371,7 @@ def eval_(
     ] = None,
     at_once: Annotated[
         int, typer.Option(min=1, max=100, help="Feedback clips played at once (real time).")
-    ] = 10,
+    ] = 25,
     config: ConfigOption = None,
 ) -> None:
     """Play a labelled set through the real pipeline and compare its alerts with the truth."""

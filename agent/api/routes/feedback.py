@@ -97,7 +97,7 @@ async def mark_missed(state: State, key: AdminKey, given: MissedIn) -> MissedEve
     bounds = (start, min(end, time.time()))
     try:
         clip = await keep_context_clip(
-            state.client, state.keys, blobs, given.camera, event_id, bounds
+            state.client, state.keys, blobs, given.camera, event_id, bounds, state.ingest.fps
         )
     except VideoError as error:
         raise HTTPException(409, f"the buffered frames cannot be encoded: {error}") from None
