@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from pydantic import BaseModel, computed_field
 
-from agent.archive.alert_pages import page_alerts
+from agent.archive.alert_pages import period_alerts
 from agent.archive.alert_store import AlertStore
 from agent.archive.missed_store import MissedEvent
 from agent.pipeline.alert_feedback import Verdict
-from agent.pipeline.alert_records import AlertFilter, AlertKey, AlertRecord
+from agent.pipeline.alert_records import AlertFilter, AlertRecord
 from streams.bus.keys import Keys
 
 ALERTS_MAX = 5_000
@@ -62,19 +62,12 @@ class PeriodAlerts:
     truncated: bool
 
 
-async def period_alerts(
+async def judged_period(
     client: aioredis.Redis, keys: Keys, archive: AlertStore | None, wanted: AlertFilter
 ) -> PeriodAlerts:
     """The alerts ``wanted`` selects, newest first, at most ALERTS_MAX."""
-    found: list[AlertRecord] = []
-    before: AlertKey | None = None
-    while len(found) < ALERTS_MAX:
-        page, after = await page_alerts(client, keys, archive, wanted, PAGE, before)
-        found += page
-        if after is None:
-            return PeriodAlerts(found[:ALERTS_MAX], len(found) > ALERTS_MAX)
-        before = after
-    return PeriodAlerts(found[:ALERTS_MAX], True)
+    found = await period_alerts(client, keys, archive, wanted, ALERTS_MAX + 1, PAGE)
+    return PeriodAlerts(found[:ALERTS_MAX], len(found) > ALERTS_MAX)
 
 
 def tally(alerts: Iterable[AlertRecord], missed: Iterable[MissedEvent]) -> list[RuleFeedback]:

@@ -6,9 +6,11 @@ otherwise), and per-rule counts, precision and recall from the feedback given, a
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import Iterator
 
+import av
 import pytest
 
 from agent.runtime.embedded_redis import EmbeddedRedis
@@ -80,7 +82,7 @@ def test_missed_events_are_refused_with_the_reason(live_api: LiveApi) -> None:
 def test_stats_count_feedback_per_rule_and_camera_with_precision_and_recall(
     live_api: LiveApi,
 ) -> None:
-    ids = asyncio.run(_alerts_on_cam2(live_api))
+    ids = asyncio.run(_alerts_on(live_api, "cam2", 4))
     admin = live_api.client(live_api.admin)
     for alert_id, verdict in zip(ids, ["confirmed", "false_alarm", "false_alarm"], strict=False):
         given = admin.post(f"/v1/alerts/{alert_id}/feedback", json={"verdict": verdict})
@@ -105,8 +107,31 @@ def test_stats_count_feedback_per_rule_and_camera_with_precision_and_recall(
     assert 'vigil_alert_feedback{rule="lane",camera="cam2",verdict="missed"} 1' in metrics
 
 
-async def _alerts_on_cam2(api: LiveApi) -> list[str]:
+async def _alerts_on(api: LiveApi, camera: str, count: int) -> list[str]:
     client = api.aredis()
-    ids = await write_alerts(client, api.keys, 4, hours_ago=0.1, camera="cam2")
+    ids = await write_alerts(client, api.keys, count, hours_ago=0.1, camera=camera)
     await client.aclose()
     return ids
+
+
+def test_an_alerts_context_clip_is_served_once_kept(live_api: LiveApi) -> None:
+    now = buffer_frames(live_api, "cam1", 30)
+    body = {"camera": "cam1", "rule": "lane", "start": now - 12, "end": now - 8}
+    kept = live_api.client(live_api.admin).post("/v1/feedback/missed", json=body).json()
+    [alert_id] = asyncio.run(_alerts_on(live_api, "cam1", 1))
+    reader = live_api.client(live_api.read)
+    assert reader.get(f"/v1/alerts/{alert_id}/context.mp4").status_code == 404
+    assert "context" not in reader.get(f"/v1/alerts/{alert_id}").json()["links"]
+    live_api.redis.hset(live_api.keys.alert(alert_id), "context_clip", kept["clip"])
+    served = reader.get(f"/v1/alerts/{alert_id}/context.mp4")
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "video/mp4"
+    with av.open(io.BytesIO(served.content)) as container:
+        assert sum(1 for _ in container.decode(video=0)) > 0
+    assert (
+        reader.get(f"/v1/alerts/{alert_id}")
+        .json()["links"]["context"]
+        .endswith(f"/v1/alerts/{alert_id}/context.mp4")
+    )
+    live_api.redis.hset(live_api.keys.alert(alert_id), "context_clip", "context/cam1/gone.mp4")
+    assert reader.get(f"/v1/alerts/{alert_id}/context.mp4").status_code == 404

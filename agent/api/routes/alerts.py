@@ -106,6 +106,8 @@ async def alert_detail(state: State, _: ReadKey, alert_id: AlertId) -> AlertDeta
         "self": f"{base}/v1/alerts/{alert_id}",
         "evidence": f"{base}/v1/alerts/{alert_id}/evidence.mp4",
     }
+    if alert.context_clip:
+        links["context"] = f"{base}/v1/alerts/{alert_id}/context.mp4"
     return AlertDetail(**alert.model_dump(), verdicts=verdicts, links=links)
 
 
@@ -138,6 +140,26 @@ async def _archived_clip(state: ApiState, alert_id: str) -> Response:
     video = await asyncio.to_thread(archive.blobs.get, uri) if uri else None
     if video is None:
         raise HTTPException(404, f"alert {alert_id} has no evidence clip in the archive")
+    return Response(video, media_type="video/mp4", headers={"Cache-Control": "max-age=86400"})
+
+
+@router.get(
+    "/{alert_id}/context.mp4",
+    response_class=Response,
+    responses={**responses(422), 200: {"content": {"video/mp4": {}}}},
+)
+async def context_mp4(state: State, _: ReadKey, alert_id: AlertId) -> Response:
+    """The footage around the alert that the archive keeps for feedback (from
+    ``eval.context_before_s`` before its onset to ``eval.context_after_s`` after it was
+    last seen); 404 until the alert is archived, or when its frames had gone."""
+    alert = await read_alert(state.client, state.keys, alert_id)
+    record = alert if alert is not None else (await _archived(state, alert_id)).record
+    if state.archive is None or record.context_clip is None:
+        raise HTTPException(404, f"alert {alert_id} has no context clip (yet)")
+    blobs = await state.archive.blobs()
+    video = await asyncio.to_thread(blobs.get, record.context_clip)
+    if video is None:
+        raise HTTPException(404, f"the context clip of alert {alert_id} is gone")
     return Response(video, media_type="video/mp4", headers={"Cache-Control": "max-age=86400"})
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.api.deps import AdminKey, ReadKey, State
 from agent.api.errors import responses
-from agent.api.feedback_stats import FeedbackStats, period_alerts, tally
+from agent.api.feedback_stats import FeedbackStats, judged_period, tally
 from agent.api.state import ApiState
 from agent.archive.context_clips import keep_context_clip
 from agent.archive.missed_store import MissedEvent, MissedFilter, MissedStore
@@ -70,7 +70,7 @@ async def stats(
         raise HTTPException(422, "until must be after since")
     archive = None if state.archive is None else await state.archive.alerts()
     wanted = AlertFilter(camera=camera, rule=rule, since=start, until=end)
-    found = await period_alerts(state.client, state.keys, archive, wanted)
+    found = await judged_period(state.client, state.keys, archive, wanted)
     missed = await _missed(state, MissedFilter(camera, rule, start, end), PAGE_MAX)
     return FeedbackStats(
         since=start,
