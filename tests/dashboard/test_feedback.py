@@ -209,6 +209,7 @@ def test_a_missed_event_marked_on_the_camera_page_is_stored(
     tile.get_by_text("Mark a missed event").click()
     form = tile.get_by_role("form", name="Mark a missed event on Street")
     expect(form.get_by_label("Rule")).to_have_value("person")
+    expect(form.get_by_label("End (UTC)")).not_to_have_value("")  # filled as it opens
     start = input_epoch(form.get_by_label("Start (UTC)").input_value())
     end = input_epoch(form.get_by_label("End (UTC)").input_value())
     assert end - start == 30
@@ -265,3 +266,25 @@ def test_the_rules_page_counts_feedback_per_rule_and_camera(
     section.get_by_label("From (UTC)").fill(yesterday.strftime("%Y-%m-%dT00:00"))
     section.get_by_label("To (UTC)").fill(yesterday.strftime("%Y-%m-%dT01:00"))
     expect(section).to_contain_text("No alerts or missed events in this period")
+
+
+def test_the_context_clip_kept_for_feedback_plays_on_the_alert_page(
+    vigil: LiveVigil, page: Page
+) -> None:
+    start, end = buffered_period(vigil)
+    with vigil.http() as http:
+        body = {"camera": "street", "rule": "person", "start": start, "end": end}
+        marked = http.post("/v1/feedback/missed", json=body)
+    assert marked.status_code == 201, marked.text
+    without = stored_alert(vigil)
+    sign_in(page, vigil.url, vigil.read, f"#/alerts/{without}")
+    expect(page.get_by_role("heading", name="Feedback")).to_be_visible()
+    expect(page.get_by_role("button", name="Show the context clip")).to_be_hidden()
+    kept = stored_alert(vigil)
+    with connect(vigil.redis_url) as client:
+        client.hset(vigil.keys.alert(kept), "context_clip", marked.json()["clip"])
+    page.goto(f"{vigil.url}/#/alerts/{kept}")
+    page.get_by_role("button", name="Show the context clip").click()
+    video = page.get_by_label("Context clip")
+    expect(video).to_be_visible()
+    page.wait_for_function(VIDEO_PLAYS, arg=video.element_handle(), timeout=20_000)

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from agent.archive.settings import EvalSettings
 from agent.bench.alerts import figures
 from agent.engines.settings import EngineSettings
 from agent.eval.footage import generate
@@ -77,7 +78,9 @@ def runs(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Runs:
     folder = tmp_path_factory.mktemp("eval")
-    settings = VigilSettings(redis_url=SecretStr(redis_server.url), data_dir=folder)
+    # Short context clips keep the feedback set's replay short (tests/eval/test_feedback_set.py)
+    context = EvalSettings(context_before_s=6.0, context_after_s=6.0)
+    settings = VigilSettings(redis_url=SecretStr(redis_server.url), data_dir=folder, eval=context)
     passes = load_labels(only(bundled_path, "passes", folder))
     engine = PixelEngine()
     with PixelServer() as server, ThreadPoolExecutor(1) as pool:

@@ -63,7 +63,7 @@ def test_latencies_run_from_the_labelled_start_and_the_onset_error_is_absolute()
     figures = match(events, alerts).to_json()
     assert figures == {
         "events": 3, "detected": 3, "missed": 0, "false_alerts": 1, "recall": 1.0,
-        "onset_to_opened_p50_s": 10.0, "onset_to_opened_p95_s": 19.0,
+        "precision": 0.75, "onset_to_opened_p50_s": 10.0, "onset_to_opened_p95_s": 19.0,
         "onset_to_opened_max_s": 20.0,
         "onset_to_webhook_p50_s": 7.75, "onset_to_webhook_p95_s": 10.675,
         "onset_to_webhook_max_s": 11.0, "webhooks_missing": 1,
@@ -74,6 +74,7 @@ def test_latencies_run_from_the_labelled_start_and_the_onset_error_is_absolute()
 def test_no_events_and_no_alerts_has_no_recall_and_no_latency() -> None:
     figures = Figures().to_json()
     assert figures["recall"] is None
+    assert figures["precision"] is None
     assert figures["onset_to_webhook_p50_s"] is None
     assert figures["false_alerts"] == 0
 

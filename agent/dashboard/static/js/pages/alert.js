@@ -1,10 +1,11 @@
 // Alert detail: the rule's question, every window of the alert with its verdict, root cause
 // and reasoning (clip times placed on the wall clock), the evidence clip (its frames carry
-// their burned timestamps) with the zones the model was shown outlined, acknowledgement and
-// feedback (`alert-feedback.js`).
+// their burned timestamps) with the zones the model was shown outlined, acknowledgement,
+// feedback (`alert-feedback.js`) and the context clip kept for it (`context-clip.js`).
 
 import { FeedbackSection } from "../alert-feedback.js";
 import { showClip } from "../clip.js";
+import { ContextClip } from "../context-clip.js";
 import { failureNotice, h, notice, pageHeading, replace } from "../dom.js";
 import { dateTime, percent, span } from "../format.js";
 import { drawOutlines } from "../outlines.js";
@@ -131,6 +132,7 @@ export function mount(root, { api, feed, scope }, route) {
   const body = h("div", { class: "detail" });
   const evidence = new Evidence(api, id);
   const feedback = new FeedbackSection(api, id, scope !== "read");
+  const context = new ContextClip(api, id);
   const ackMessage = h("div", { class: "message", "aria-live": "polite" });
   const ackButton = h("button", { type: "button", text: "Acknowledge" });
   const heading = pageHeading("Alert");
@@ -151,8 +153,10 @@ export function mount(root, { api, feed, scope }, route) {
     replace(panels.cause, h("h2", { text: "Root cause" }), rootCause(alert), reasoning(alert));
     replace(panels.windows, h("h2", { text: `Windows (${alert.verdicts.length})` }), verdictTable(alert.verdicts));
     feedback.show(alert);
+    context.show(alert);
     if (!panels.facts.isConnected) {
-      replace(body, panels.facts, panels.evidence, feedback.node, panels.cause, panels.windows);
+      replace(body, panels.facts, panels.evidence, feedback.node, context.node, panels.cause,
+        panels.windows);
     }
   }
 
@@ -191,5 +195,6 @@ export function mount(root, { api, feed, scope }, route) {
     unsubscribe();
     evidence.stop();
     feedback.stop();
+    context.stop();
   };
 }
