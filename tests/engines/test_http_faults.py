@@ -187,7 +187,11 @@ async def test_fails_over_from_dead_and_failing_urls_to_the_healthy_one(
 
 async def test_timeout_fails_over_to_another_url(make_engine: MakeEngine, clip: JpegClip) -> None:
     with FakeOpenAI(Reply(200, b"{}", delay_s=3.0)) as hung, FakeOpenAI(OK) as healthy:
-        engine = make_engine(hung.base_url, healthy.base_url, request_timeout_s=0.5)
+        # A generous connect timeout: the answer's, not the connection's, must time out
+        # (a loaded machine once took over 0.5 s to connect on loopback)
+        engine = make_engine(
+            hung.base_url, healthy.base_url, request_timeout_s=0.5, connect_timeout_s=5.0
+        )
         engine.endpoints[1].outstanding = 5  # so the hung one is picked first
         answer = await engine.verdicts(clip, QUESTIONS)
         assert answer.ok
