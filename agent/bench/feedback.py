@@ -33,10 +33,9 @@ from pydantic import SecretStr
 from agent.archive.alert_store import AlertRow, AlertStore
 from agent.archive.blobs import BlobStore
 from agent.archive.context_clips import ContextClip, context_path, keep_context_clip
-from agent.archive.missed_store import MissedStore
 from agent.archive.settings import EvalSettings
 from agent.eval.batches import AT_ONCE, run_in_batches
-from agent.eval.feedback_set import after_rule, feedback_clips, write_set
+from agent.eval.feedback_set import SetRequest, after_rule, build_set
 from agent.eval.footage import generate
 from agent.eval.labels import LabelSet, load_labels
 from agent.eval.pixel_engine import PixelEngine
@@ -179,7 +178,9 @@ def _measure(
     rule = _rule(labels)
     changed = after_rule(rule.model_copy(update=CHANGED))
     started = time.perf_counter()
-    labels_path = asyncio.run(_build(settings, folder, [rule, changed]))
+    zones = {video: CameraZones(zones=[DOCK]) for video in VIDEOS}
+    request = SetRequest(RULE_ID, None, [rule, changed], zones)
+    labels_path = asyncio.run(build_set(settings.archive, settings.data_dir, folder, request))
     built = time.perf_counter() - started
     report = run_in_batches(load_labels(labels_path), settings, PixelEngine())
     seconds = time.perf_counter() - started
@@ -194,15 +195,6 @@ def _measure(
         context_clip_bytes_per_alert=round(sum(len(k.data) for k in kept.values()) / len(kept)),
         **compared,
     )  # fmt: skip
-
-
-async def _build(settings: VigilSettings, folder: Path, rules: list[Rule]) -> Path:
-    blobs = BlobStore.open(settings.archive, settings.data_dir)
-    alerts = await AlertStore.open_existing(settings.archive, settings.data_dir, blobs)
-    missed = await MissedStore.open(settings.archive, settings.data_dir)
-    clips = await feedback_clips(alerts, missed, RULE_ID, None)
-    zones = {video: CameraZones(zones=[DOCK]) for video in VIDEOS}
-    return await asyncio.to_thread(write_set, folder, clips, blobs, rules, zones)
 
 
 def _rule(labels: LabelSet) -> Rule:

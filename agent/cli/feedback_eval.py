@@ -17,12 +17,9 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from agent.archive.alert_store import AlertStore
-from agent.archive.blobs import BlobStore
-from agent.archive.missed_store import MissedStore
 from agent.cli.report import parse_time
 from agent.eval.batches import AT_ONCE, run_in_batches
-from agent.eval.feedback_set import FeedbackSetError, after_rule, feedback_clips, write_set
+from agent.eval.feedback_set import FeedbackSetError, SetRequest, after_rule, build_set
 from agent.eval.labels import LabelError, load_labels
 from agent.eval.pixel_engine import PixelEngine
 from agent.eval.report import Report, before_after, render
@@ -51,7 +48,10 @@ def feedback_eval_command(
         rules = [rule] + ([after_rule(_changed_rule(rule_file, rule))] if rule_file else [])
         with ExitStack() as stack:
             folder = export or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            labels_path = asyncio.run(_write(settings, folder, rule_id, start, rules, zones))
+            request = SetRequest(rule_id, start, rules, zones)
+            labels_path = asyncio.run(
+                build_set(settings.archive, settings.data_dir, folder, request)
+            )
             if export is not None:
                 typer.echo(f"vigil: the feedback set is in {labels_path}")
                 return
@@ -69,9 +69,10 @@ def feedback_eval_command(
 def _rendered(report: Report, rules: list[Rule], as_json: bool) -> str:
     if len(rules) == 1:
         return render(report, as_json)
-    compared = before_after(report.to_json()["rules"], rules[0].id, rules[1].id)
+    document = report.to_json()
+    compared = before_after(document["rules"], rules[0].id, rules[1].id)
     if as_json:
-        return json.dumps({**report.to_json(), "before_after": compared}, indent=2)
+        return json.dumps({**document, "before_after": compared}, indent=2)
     lines = [
         f"{name}: {'—' if value is None else f'{value:.2f}'}" for name, value in compared.items()
     ]
@@ -114,19 +115,3 @@ def _changed_rule(path: Path, now: Rule) -> Rule:
         return Rule.model_validate({**now.model_dump(), **document})
     except ValidationError as error:
         raise FeedbackSetError(f"{path}: {error}") from None
-
-
-async def _write(
-    settings: VigilSettings,
-    folder: Path,
-    rule_id: str,
-    since: float | None,
-    rules: list[Rule],
-    zones: dict[str, CameraZones],
-) -> Path:
-    archive = settings.archive
-    blobs = await asyncio.to_thread(BlobStore.open, archive, settings.data_dir)
-    alerts = await AlertStore.open_existing(archive, settings.data_dir, blobs)
-    missed = await MissedStore.open(archive, settings.data_dir)
-    clips = await feedback_clips(alerts, missed, rule_id, since)
-    return await asyncio.to_thread(write_set, folder, clips, blobs, rules, zones)

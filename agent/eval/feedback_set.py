@@ -15,6 +15,7 @@ from, so a rule about a zone sees it drawn.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import yaml
 from agent.archive.alert_store import AlertStore
 from agent.archive.blobs import BlobStore
 from agent.archive.missed_store import MissedFilter, MissedStore
+from agent.archive.settings import ArchiveSettings
 from agent.pipeline.alert_feedback import Verdict
 from agent.pipeline.alert_records import AlertFilter, AlertKey, AlertRecord
 from agent.pipeline.rules import Rule
@@ -70,6 +72,26 @@ async def feedback_clips(
         FeedbackClip(f"{_kind(source, events)}-{number:03d}", camera, uri, events, source)
         for number, (_, camera, uri, source, events) in enumerate(found, start=1)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class SetRequest:
+    rule_id: str
+    since: float | None  # feedback on alerts opened since (epoch s); None: all
+    rules: list[Rule]  # asked of every clip: the rule now, and any changed one
+    zones: dict[str, CameraZones]  # the cameras' zones and masks, by camera id
+
+
+async def build_set(
+    archive: ArchiveSettings, data_dir: Path, folder: Path, request: SetRequest
+) -> Path:
+    """Reads the rule's clips with feedback from the archive and writes the set into
+    ``folder``; returns the labels' path."""
+    blobs = await asyncio.to_thread(BlobStore.open, archive, data_dir)
+    alerts = await AlertStore.open_existing(archive, data_dir, blobs)
+    missed = await MissedStore.open(archive, data_dir)
+    clips = await feedback_clips(alerts, missed, request.rule_id, request.since)
+    return await asyncio.to_thread(write_set, folder, clips, blobs, request.rules, request.zones)
 
 
 def write_set(
